@@ -1,0 +1,76 @@
+// The resolved server configuration every other module reads. Produced by loadConfig() in ./index.ts;
+// all defaults applied and derived values (grpc port, public port, id, publicUrl) filled in.
+
+export const PLUGIN_FAMILIES = ['read-write', 'ec', 'tiering', 'tail-sync', 'scrub-query'] as const;
+export type PluginFamily = (typeof PLUGIN_FAMILIES)[number];
+
+export type ReadMode = 'local' | 'proxy' | 'redirect';
+
+/** Minimum free space of one data dir: a percentage of the disk, or an absolute byte count. */
+export type MinFreeSpace = { kind: 'percent'; value: number } | { kind: 'bytes'; value: number };
+
+export interface JwtKey {
+  key: string;
+  expiresAfterSeconds: number;
+}
+
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+export interface SecurityConfig {
+  /** Path of the security.toml that was read, or '' when none. */
+  source: string;
+  jwtSigning: JwtKey; // key '' = off
+  jwtSigningRead: JwtKey; // key '' = off
+  accessUi: boolean;
+  guardWhiteList: string[];
+  httpsVolume: TlsFiles; // all '' = off
+  grpcVolume: TlsFiles & { clientCert: string; clientKey: string };
+  grpcCa: string;
+}
+
+export interface ServerConfig {
+  port: number;
+  grpcPort: number; // resolved: port + 10000 when the flag is 0
+  publicPort: number; // resolved: port when the flag is 0
+  ip: string; // resolved: detected when empty
+  bindIp: string; // resolved: ip when empty
+  id: string; // resolved: ip:port when empty
+  publicUrl: string; // resolved: ip:publicPort when empty
+  masters: string[]; // from -master (or -mserver), comma list
+  dataCenter: string;
+  rack: string;
+  dirs: string[];
+  maxCounts: number[]; // one per dir
+  diskTypes: string[]; // one per dir, lower-cased; 'hdd' normalised to ''
+  minFreeSpace: MinFreeSpace[]; // one per dir
+  idxDir: string;
+  tags: string[][]; // one group per dir (may be empty)
+  index: string;
+  readMode: ReadMode;
+  fileSizeLimitMB: number;
+  concurrentUploadLimitMB: number;
+  concurrentDownloadLimitMB: number;
+  inflightUploadDataTimeoutMs: number;
+  inflightDownloadDataTimeoutMs: number;
+  preStopSeconds: number;
+  idleTimeoutSeconds: number;
+  compactionMBps: number;
+  maintenanceMBps: number;
+  whiteList: string[];
+  metricsPort: number;
+  metricsIp: string;
+  hasSlowRead: boolean;
+  readBufferSizeMB: number;
+  allowUntrustedRemoteEndpoints: boolean;
+  imagesFixOrientation: boolean;
+  offsetBytes: 4 | 5;
+  configDir: string;
+  securityFile: string;
+  logLevel: string; // pino level; from -v (0 → info ... 4 → trace)
+  plugins: Record<PluginFamily, { enabled: boolean }>;
+  security: SecurityConfig;
+}
