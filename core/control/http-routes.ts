@@ -1,0 +1,89 @@
+// Core's own HTTP routes: status, health, stats, the UI page and static assets.
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Cradle } from '../container.js';
+import { sendJson } from '../http/json.js';
+import { STATIC_DIR } from '../paths.js';
+import { fullVersion } from '../version.js';
+import { memoryStatus } from './memory-status.js';
+import { renderUiPage } from './ui-page.js';
+
+const STATIC_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+// Loaded once: the set is small and fixed, and serving only known names rules out path traversal.
+function loadStaticAssets(): Map<string, Buffer> {
+  const assets = new Map<string, Buffer>();
+  for (const name of readdirSync(STATIC_DIR)) assets.set(name, readFileSync(join(STATIC_DIR, name)));
+  return assets;
+}
+
+export function registerStaticRoutes(app: FastifyInstance): void {
+  const assets = loadStaticAssets();
+  const serve = (name: string) => assets.get(name);
+  app.get('/favicon.ico', async (_req, reply) => {
+    return reply.type('image/x-icon').send(serve('favicon.ico'));
+  });
+  app.get('/seaweedfsstatic/*', async (req, reply) => {
+    const name = (req.params as { '*': string })['*'];
+    const body = serve(name);
+    if (!body) return reply.code(404).send();
+    return reply.type(STATIC_TYPES[extname(name)] ?? 'application/octet-stream').send(body);
+  });
+}
+
+export function registerAdminRoutes(app: FastifyInstance, cradle: Cradle): void {
+  const { config, store, masterClient, requestCounters } = cradle;
+  const version = fullVersion(config.offsetBytes);
+  const startedAt = Date.now();
+
+  const health = async (_req: unknown, reply: import('fastify').FastifyReply) =>
+    reply.code(store.stopping || !masterClient.heartbeating ? 503 : 200).send();
+  app.get('/healthz', health);
+  app.get('/readyz', health);
+
+  app.get('/status', async (req, reply) =>
+    sendJson(req, reply, 200, {
+      Version: version,
+      Volumes: store.volumeInformations(),
+      EcVolumes: [],
+      DiskStatuses: store.diskStatuses(true),
+      Master: { connected: masterClient.connected, current: masterClient.currentMaster },
+    }),
+  );
+
+  app.get('/stats/counter', async (req, reply) =>
+    sendJson(req, reply, 200, { Version: version, Counters: requestCounters.snapshot() }),
+  );
+  app.get('/stats/memory', async (req, reply) =>
+    sendJson(req, reply, 200, { Version: version, Memory: memoryStatus() }),
+  );
+  app.get('/stats/disk', async (req, reply) =>
+    sendJson(req, reply, 200, { Version: version, DiskStatuses: store.diskStatuses(true) }),
+  );
+
+  // Only safe environments see the page: no JWT signing, or an explicit [access] ui = true.
+  if (!config.security.jwtSigning.key || config.security.accessUi) {
+    app.get('/ui/index.html', async (_req, reply) =>
+      reply.type('text/html; charset=utf-8').send(
+        renderUiPage({
+          version,
+          upSeconds: (Date.now() - startedAt) / 1000,
+          masters: config.masters,
+          currentMaster: masterClient.currentMaster,
+          connected: masterClient.connected,
+          disks: store.diskStatuses(true),
+          volumes: store.volumeInformations(),
+        }),
+      ),
+    );
+  } else {
+    app.get('/ui/index.html', async (_req, reply) => reply.code(401).send());
+  }
+}

@@ -1,0 +1,152 @@
+// Start and stop in the order operators rely on: plugins start, listeners bind (gRPC, public,
+// admin), heartbeat starts; on a signal heartbeat stops (master told), pre-stop wait, listeners
+// close, plugins stop, volumes close.
+import * as grpc from '@grpc/grpc-js';
+import type { AwilixContainer } from 'awilix';
+import type { FastifyInstance } from 'fastify';
+import type { PluginFamily } from '../config/types.js';
+import type { Cradle } from './container.js';
+import { registerAdminRoutes, registerStaticRoutes } from './control/http-routes.js';
+import { serverRpcs } from './control/server-rpcs.js';
+import { volumeRpcs } from './control/volume-rpcs.js';
+import type { GrpcHandler } from './grpc/handler.js';
+import { bindGrpc, buildVolumeServerImplementation, createGrpcServer } from './grpc/server.js';
+import { volumeServerService } from './grpc/proto-loader.js';
+import { createHttpServer, type Listener } from './http/servers.js';
+import { checkPluginRpcs, loadEnabledPlugins, type LoadedPlugins } from './plugins/registry.js';
+
+const LISTENER_CLOSE_TIMEOUT_MS = 5000;
+
+function hostForListen(bind: string): string {
+  return bind === '' ? '0.0.0.0' : bind;
+}
+
+function grpcBindAddress(bind: string, port: number): string {
+  const host = hostForListen(bind);
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export class Lifecycle {
+  private plugins: LoadedPlugins = { enabled: [], disabled: [] };
+  private admin: FastifyInstance | undefined;
+  private publicApp: FastifyInstance | undefined;
+  private grpcServer: grpc.Server | undefined;
+  private shuttingDown: Promise<void> | undefined;
+
+  constructor(private readonly container: AwilixContainer<Cradle>) {}
+
+  private get cradle(): Cradle {
+    return this.container.cradle;
+  }
+
+  /** TLS sections are parsed but not served yet: refuse to start rather than run plaintext. */
+  private refuseUnsupportedTls(): void {
+    const s = this.cradle.config.security;
+    if (s.httpsVolume.cert || s.httpsVolume.key) {
+      throw new Error(`security.toml (${s.source}) configures [https.volume] TLS, which this server does not support yet; refusing to serve plaintext HTTP`);
+    }
+    if (s.grpcVolume.cert || s.grpcVolume.key) {
+      throw new Error(`security.toml (${s.source}) configures [grpc.volume] mTLS, which this server does not support yet; refusing to serve plaintext gRPC`);
+    }
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.cradle;
+    this.refuseUnsupportedTls();
+    // Instantiate the store eagerly so bad dirs fail startup before anything listens.
+    void this.cradle.store;
+    void this.cradle.serverState;
+    this.plugins = await loadEnabledPlugins(config);
+    for (const p of this.plugins.enabled) await p.start?.(this.cradle);
+
+    // gRPC
+    const pluginHandlers = new Map<PluginFamily, Partial<Record<string, GrpcHandler>>>();
+    for (const p of this.plugins.enabled) {
+      const handlers = p.grpc?.(this.cradle) ?? {};
+      checkPluginRpcs(p.name, handlers);
+      pluginHandlers.set(p.name, handlers);
+    }
+    const server = createGrpcServer();
+    server.addService(
+      volumeServerService(),
+      buildVolumeServerImplementation({
+        core: { ...serverRpcs(this.cradle), ...volumeRpcs() },
+        plugins: pluginHandlers,
+        disabled: this.plugins.disabled,
+        logger,
+      }),
+    );
+    this.grpcServer = server;
+    await bindGrpc(server, grpcBindAddress(config.bindIp, config.grpcPort), grpc.ServerCredentials.createInsecure());
+
+    // HTTP
+    const separatePublic = config.publicPort !== config.port;
+    if (separatePublic) {
+      this.publicApp = await this.buildHttp('public');
+      await this.publicApp.listen({ host: hostForListen(config.bindIp), port: config.publicPort });
+    }
+    this.admin = await this.buildHttp('admin');
+    await this.admin.listen({ host: hostForListen(config.bindIp), port: config.port });
+
+    this.cradle.masterClient.start();
+    logger.info(
+      `volume server started: http ${config.bindIp || '*'}:${config.port}` +
+        (separatePublic ? `, public ${config.publicPort}` : '') +
+        `, grpc ${config.grpcPort}, masters ${config.masters.join(',')}, plugins ${this.plugins.enabled.map((p) => p.name).join(',') || 'none'}`,
+    );
+  }
+
+  private async buildHttp(listener: Listener): Promise<FastifyInstance> {
+    const app = createHttpServer(this.cradle.config, this.cradle.logger, listener);
+    const counters = this.cradle.requestCounters;
+    app.addHook('onRequest', async (req) => counters.count(req.method));
+    registerStaticRoutes(app);
+    if (listener === 'admin') registerAdminRoutes(app, this.cradle);
+    for (const p of this.plugins.enabled) {
+      if (p.http) await app.register(p.http(this.cradle), { listener });
+    }
+    await app.ready();
+    return app;
+  }
+
+  /** Graceful shutdown; safe to call more than once. */
+  shutdown(reason: string): Promise<void> {
+    this.shuttingDown ??= this.doShutdown(reason);
+    return this.shuttingDown;
+  }
+
+  private async doShutdown(reason: string): Promise<void> {
+    const { config, logger, masterClient, store } = this.cradle;
+    logger.info(`shutting down (${reason})`);
+    // With heartbeating already stopped (VolumeServerLeave), Go skips the stopping mark and the wait.
+    if (masterClient.heartbeating) {
+      await masterClient.stop();
+      store.stopping = true;
+      if (config.preStopSeconds > 0) await new Promise((r) => setTimeout(r, config.preStopSeconds * 1000));
+    }
+    const closeHttp = async (app: FastifyInstance | undefined) => {
+      if (!app) return;
+      await Promise.race([app.close(), new Promise((r) => setTimeout(r, LISTENER_CLOSE_TIMEOUT_MS))]);
+    };
+    await closeHttp(this.publicApp);
+    await closeHttp(this.admin);
+    if (this.grpcServer) {
+      const server = this.grpcServer;
+      await Promise.race([
+        new Promise<void>((r) => server.tryShutdown(() => r())),
+        new Promise<void>((r) => setTimeout(r, LISTENER_CLOSE_TIMEOUT_MS)),
+      ]);
+      server.forceShutdown();
+    }
+    for (const p of [...this.plugins.enabled].reverse()) {
+      try {
+        await p.stop?.(this.cradle);
+      } catch (e) {
+        logger.error({ err: e }, `plugin ${p.name} failed to stop cleanly`);
+      }
+    }
+    await store.close();
+    this.cradle.grpcClients.closeAll();
+    logger.info('shut down');
+  }
+}

@@ -1,0 +1,56 @@
+// Entry point: parse config, build the container, start, and stop cleanly on signals.
+import pino from 'pino';
+import { ConfigError, loadConfig, usage } from '../config/index.js';
+import { buildContainer } from './container.js';
+import { Lifecycle } from './lifecycle.js';
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.some((a) => a === '-h' || a === '--help' || a === '-help')) {
+    process.stdout.write(usage());
+    process.exit(0);
+  }
+  let config;
+  try {
+    config = loadConfig(argv, process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(e.exitCode);
+    }
+    throw e;
+  }
+  const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
+  const container = buildContainer(config, logger);
+  const lifecycle = new Lifecycle(container);
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn(`second ${sig}: exiting now`);
+      process.exit(1);
+    }
+    lifecycle.shutdown(sig).then(
+      () => process.exit(0),
+      (e) => {
+        logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    await lifecycle.start();
+  } catch (e) {
+    logger.fatal(`failed to start: ${(e as Error).message}`);
+    await lifecycle.shutdown('startup failure').catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`fatal: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

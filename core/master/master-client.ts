@@ -1,0 +1,263 @@
+// The volume server's side of the master protocol: the SendHeartbeat stream with leader following
+// and reconnects, plus the unary calls other parts of the server make (lookup, ping).
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../../config/types.js';
+import { masterClientConstructor } from '../grpc/proto-loader.js';
+import { GrpcClientPool, unary } from '../grpc/client-pool.js';
+import type { ServerState } from '../server-state.js';
+import type { Store, VolumeShortInformation } from '../storage/store.js';
+import {
+  fullEcHeartbeat,
+  fullHeartbeat,
+  goodbyeHeartbeat,
+  stateMessage,
+  volumeDelta,
+  type HeartbeatMessage,
+} from './heartbeat-messages.js';
+import { toGrpcAddress, toHttpAddress } from './server-address.js';
+
+export const PULSE_MS = 5000;
+const LEADER_SWITCH_DELAY_MS = 3000;
+const LOOKUP_CACHE_MS = 10 * 60 * 1000;
+const MAX_DUPLICATE_UUID_RETRIES = 3;
+
+export interface VolumeLocation {
+  url: string;
+  public_url: string;
+  grpc_port: number;
+  data_center: string;
+}
+
+type SessionOutcome = { kind: 'leader'; leader: string } | { kind: 'error'; error: string } | { kind: 'stopped' };
+
+export interface MasterClientDeps {
+  config: ServerConfig;
+  store: Store;
+  serverState: ServerState;
+  logger: Logger;
+  grpcClients: GrpcClientPool;
+}
+
+export class MasterClient {
+  private readonly config: ServerConfig;
+  private readonly store: Store;
+  private readonly serverState: ServerState;
+  private readonly log: Logger;
+  private readonly pool: GrpcClientPool;
+  private readonly ctor = masterClientConstructor();
+  private readonly lookupCache = new Map<number, { at: number; locations: VolumeLocation[] }>();
+
+  /** Seed masters as given by -master, in order. */
+  readonly seeds: string[];
+  /** The master of the most recently opened stream ('' before the first); Go never clears it. */
+  currentMaster = '';
+  /** True while a stream is registered with a master (it answered us). */
+  connected = false;
+  /** False once heartbeating has been stopped (VolumeServerLeave or shutdown). */
+  heartbeating = true;
+
+  private running: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private endSession: ((o: SessionOutcome) => void) | undefined;
+  private duplicateUuidFailures = 0;
+  private lastLoggedFailure = '';
+
+  constructor(deps: MasterClientDeps) {
+    this.config = deps.config;
+    this.store = deps.store;
+    this.serverState = deps.serverState;
+    this.log = deps.logger.child({ component: 'master-client' });
+    this.pool = deps.grpcClients;
+    this.seeds = deps.config.masters;
+  }
+
+  /** Whether `target` (any address form) is one of our masters (seed or current), as Go's ping admission. */
+  isKnownMaster(target: string): boolean {
+    const key = toHttpAddress(target);
+    if (!key) return false;
+    if (this.currentMaster && toHttpAddress(this.currentMaster) === key) return true;
+    return this.seeds.some((s) => toHttpAddress(s) === key);
+  }
+
+  start(): void {
+    if (this.running || this.seeds.length === 0) return;
+    this.running = this.loop().catch((e) => this.log.error({ err: e }, 'heartbeat loop crashed'));
+  }
+
+  /** Stops heartbeating: sends the goodbye message and closes the stream. Idempotent. */
+  async stop(): Promise<void> {
+    if (!this.heartbeating) return;
+    this.heartbeating = false;
+    this.endSession?.({ kind: 'stopped' });
+    this.abort.abort();
+    await this.running;
+    this.connected = false;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.abort.signal.aborted) return resolve();
+      const t = setTimeout(resolve, ms);
+      this.abort.signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  private async loop(): Promise<void> {
+    let newLeader = '';
+    while (this.heartbeating) {
+      for (const seed of this.seeds) {
+        if (!this.heartbeating) return;
+        let target = seed;
+        if (newLeader) {
+          await this.sleep(LEADER_SWITCH_DELAY_MS);
+          target = newLeader;
+        }
+        const outcome = await this.session(target);
+        this.connected = false;
+        if (outcome.kind === 'stopped') return;
+        if (outcome.kind === 'leader') {
+          this.duplicateUuidFailures = 0;
+          this.log.info(`master ${target} redirected us to leader ${outcome.leader}`);
+          newLeader = outcome.leader;
+          continue;
+        }
+        newLeader = '';
+        this.logFailureOnce(`heartbeat to master ${target} failed: ${outcome.error}`);
+        await this.sleep(PULSE_MS);
+      }
+    }
+  }
+
+  private logFailureOnce(line: string): void {
+    // One clear line per distinct failure, not a stack per retry.
+    if (line === this.lastLoggedFailure) return;
+    this.lastLoggedFailure = line;
+    this.log.warn(line);
+  }
+
+  private session(target: string): Promise<SessionOutcome> {
+    return new Promise<SessionOutcome>((resolve) => {
+      const address = toGrpcAddress(target);
+      if (!address) {
+        resolve({ kind: 'error', error: `bad master address ${JSON.stringify(target)}` });
+        return;
+      }
+      const client = this.pool.get<grpc.Client>(this.ctor, address);
+      const stream = (client as unknown as { SendHeartbeat(): grpc.ClientDuplexStream<HeartbeatMessage, HeartbeatMessage> })
+        .SendHeartbeat();
+      this.currentMaster = target;
+      let done = false;
+      const cleanups: (() => void)[] = [];
+
+      const finish = (outcome: SessionOutcome) => {
+        if (done) return;
+        done = true;
+        for (const c of cleanups) c();
+        this.endSession = undefined;
+        if (outcome.kind === 'stopped') {
+          // Tell the master we are leaving so it drops our volumes from its writable lists.
+          try {
+            stream.write(goodbyeHeartbeat(this.config));
+          } catch {
+            /* stream already broken */
+          }
+          stream.end();
+          // Give the goodbye a moment to leave before the stream is torn down.
+          const t = setTimeout(() => stream.cancel(), 500);
+          stream.on('close', () => clearTimeout(t));
+        } else {
+          stream.cancel();
+        }
+        resolve(outcome);
+      };
+      this.endSession = finish;
+
+      const send = (msg: HeartbeatMessage) => {
+        if (!done) stream.write(msg);
+      };
+
+      stream.on('data', (resp: HeartbeatMessage) => this.onResponse(target, resp, finish));
+      stream.on('error', (err: grpc.ServiceError) => finish({ kind: 'error', error: err.details || err.message }));
+      stream.on('end', () => finish({ kind: 'error', error: 'master closed the stream' }));
+
+      send(fullHeartbeat(this.config, this.store));
+      send(fullEcHeartbeat());
+
+      const pulse = setInterval(() => send(fullHeartbeat(this.config, this.store)), PULSE_MS);
+      cleanups.push(() => clearInterval(pulse));
+
+      const onAdded = (v: VolumeShortInformation) => send(volumeDelta(this.config, [v], []));
+      const onRemoved = (v: VolumeShortInformation) => send(volumeDelta(this.config, [], [v]));
+      const onState = (s: { maintenance: boolean; version: number }) => send(stateMessage(this.config, s));
+      this.store.on('volume-added', onAdded);
+      this.store.on('volume-removed', onRemoved);
+      this.serverState.on('changed', onState);
+      cleanups.push(() => {
+        this.store.off('volume-added', onAdded);
+        this.store.off('volume-removed', onRemoved);
+        this.serverState.off('changed', onState);
+      });
+    });
+  }
+
+  private onResponse(target: string, resp: HeartbeatMessage, finish: (o: SessionOutcome) => void): void {
+    if (!this.connected) {
+      this.connected = true;
+      this.lastLoggedFailure = '';
+      this.log.info(`heartbeating to master ${target}`);
+    }
+    const limit = Number(resp.volume_size_limit ?? 0);
+    if (limit > 0 && limit !== this.store.volumeSizeLimit) this.store.volumeSizeLimit = limit;
+    const dups = (resp.duplicated_uuids as string[] | undefined) ?? [];
+    if (dups.length > 0) {
+      this.duplicateUuidFailures++;
+      if (this.duplicateUuidFailures > MAX_DUPLICATE_UUID_RETRIES) {
+        this.log.fatal(`master ${target} reports duplicated volume directories ${dups.join(', ')}; exiting`);
+        process.exit(1);
+      }
+      finish({ kind: 'error', error: `volume: Duplicated volume directories were loaded: ${dups.join(', ')}` });
+      return;
+    }
+    const leader = String(resp.leader ?? '');
+    if (leader && toHttpAddress(leader) !== toHttpAddress(target)) {
+      finish({ kind: 'leader', leader });
+    }
+  }
+
+  private currentMasterClient(): grpc.Client {
+    if (!this.currentMaster) throw new Error('no master connected');
+    return this.pool.get<grpc.Client>(this.ctor, toGrpcAddress(this.currentMaster));
+  }
+
+  /** Pings a master; returns its start_time_ns (decimal string). */
+  async pingMaster(target: string, timeoutMs = 5000): Promise<string> {
+    const client = this.pool.get<grpc.Client>(this.ctor, toGrpcAddress(target));
+    const resp = await unary<object, { start_time_ns: string }>(client, 'Ping', {}, timeoutMs);
+    return String(resp.start_time_ns ?? '0');
+  }
+
+  /** Locations of a volume from the current master, cached for 10 minutes as Go does. */
+  async lookupVolume(vid: number): Promise<VolumeLocation[]> {
+    const hit = this.lookupCache.get(vid);
+    if (hit && Date.now() - hit.at < LOOKUP_CACHE_MS) return hit.locations;
+    const resp = await unary<object, { volume_id_locations: { error: string; locations: VolumeLocation[] }[] }>(
+      this.currentMasterClient(),
+      'LookupVolume',
+      { volume_or_file_ids: [String(vid)] },
+      5000,
+    );
+    const entry = resp.volume_id_locations?.[0];
+    if (!entry) throw new Error(`volume ${vid} not found`);
+    if (entry.error) throw new Error(entry.error);
+    this.lookupCache.set(vid, { at: Date.now(), locations: entry.locations });
+    return entry.locations;
+  }
+
+  invalidateLookup(vid: number): void {
+    this.lookupCache.delete(vid);
+  }
+}

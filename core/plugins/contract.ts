@@ -1,0 +1,24 @@
+// The contract between core and a feature-family plugin. A plugin module's default export is a
+// VolumePlugin; core checks its shape when loading (see registry.ts) and never imports it by name.
+import type { FastifyPluginAsync } from 'fastify';
+import type { PluginFamily } from '../../config/types.js';
+import type { Cradle } from '../container.js';
+import type { GrpcHandler } from '../grpc/handler.js';
+
+/** Which HTTP listener a route plugin is being registered on. */
+export interface HttpPluginOptions {
+  listener: 'admin' | 'public';
+}
+
+export interface VolumePlugin {
+  /** Must equal the family folder name. */
+  name: PluginFamily;
+  /** HTTP routes, registered on the admin listener and (read-only variants) the public listener. */
+  http?: (cradle: Cradle) => FastifyPluginAsync<HttpPluginOptions>;
+  /** gRPC method implementations keyed by RPC name; every key must belong to this family. */
+  grpc?: (cradle: Cradle) => Partial<Record<string, GrpcHandler>>;
+  /** Called after the store is open and before listeners bind. */
+  start?: (cradle: Cradle) => Promise<void>;
+  /** Called during shutdown after listeners close and before volumes close. */
+  stop?: (cradle: Cradle) => Promise<void>;
+}

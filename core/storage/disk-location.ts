@@ -1,0 +1,79 @@
+// One `-dir` entry: its directory, index directory, max volume count, disk type, min free space,
+// tags and the identity (`vol_dir.uuid`) the master uses to detect the same disk loaded twice.
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import type { MinFreeSpace } from '../../config/types.js';
+import { diskStatus, type DiskStatus } from './disk-status.js';
+
+export const UUID_FILE_NAME = 'vol_dir.uuid';
+
+export interface DiskLocationOptions {
+  directory: string;
+  idxDirectory: string;
+  maxVolumeCount: number;
+  diskType: string; // '' = hdd
+  minFreeSpace: MinFreeSpace;
+  tags: string[];
+  diskId: number; // index in -dir order
+}
+
+function loadOrCreateUuid(dir: string): string {
+  const file = join(dir, UUID_FILE_NAME);
+  if (existsSync(file)) {
+    const text = readFileSync(file, 'utf8');
+    if (text.length > 0) return text;
+  }
+  const id = randomUUID();
+  writeFileSync(file, id, { mode: 0o644 });
+  return id;
+}
+
+export class DiskLocation {
+  readonly directory: string;
+  readonly idxDirectory: string;
+  readonly diskType: string;
+  readonly minFreeSpace: MinFreeSpace;
+  readonly tags: string[];
+  readonly diskId: number;
+  readonly uuid: string;
+  maxVolumeCount: number;
+  /** Set by the free-space check; while true the location's volumes refuse writes. */
+  isLowOnSpace = false;
+
+  constructor(opts: DiskLocationOptions) {
+    this.directory = resolve(opts.directory);
+    this.idxDirectory = resolve(opts.idxDirectory || opts.directory);
+    this.diskType = opts.diskType;
+    this.minFreeSpace = opts.minFreeSpace;
+    this.tags = opts.tags;
+    this.diskId = opts.diskId;
+    this.maxVolumeCount = opts.maxVolumeCount;
+    for (const d of new Set([this.directory, this.idxDirectory])) {
+      mkdirSync(d, { recursive: true });
+      try {
+        accessSync(d, constants.W_OK);
+      } catch {
+        throw new Error(`Check Data Folder(-dir) Writable ${d} : not writable`);
+      }
+    }
+    this.uuid = loadOrCreateUuid(this.directory);
+  }
+
+  status(): DiskStatus {
+    return diskStatus(this.directory);
+  }
+
+  /** Re-evaluates the min-free-space rule; returns true when the state changed. */
+  checkFreeSpace(): boolean {
+    const s = this.status();
+    if (s.error || s.all === 0) return false;
+    const low =
+      this.minFreeSpace.kind === 'percent'
+        ? s.percent_free < this.minFreeSpace.value
+        : s.free < this.minFreeSpace.value;
+    const changed = low !== this.isLowOnSpace;
+    this.isLowOnSpace = low;
+    return changed;
+  }
+}
