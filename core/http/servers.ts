@@ -1,6 +1,6 @@
 // The admin and public fastify instances with the headers every Go store-handler response
 // carries (Server, request id, CORS reflection) and the error → status mapping for HTTP.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../../config/types.js';
 import { toHttpStatus } from '../errors.js';
@@ -13,7 +13,8 @@ export type Listener = 'admin' | 'public';
 export function createHttpServer(config: ServerConfig, logger: Logger, listener: Listener): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger.child({ listener }),
-    disableRequestLogging: true,
+    // No per-request logging at the default level: it costs more than serving a small needle.
+    logController: new LogController({ disableRequestLogging: true }),
     keepAliveTimeout: config.idleTimeoutSeconds * 1000,
     // Uploads are checked against fileSizeLimitMB by the data path while streaming; fastify's own
     // body limit must not cut in first.
