@@ -53,7 +53,8 @@ export function decodeState(buf: Buffer): VolumeServerState {
       if (field === 1) out.maintenance = v !== 0;
       else if (field === 2) out.version = v >>> 0;
     } else if (wire === 2) {
-      i += varint();
+      const len = varint(); // read first: `i += varint()` would use i from before the length
+      i += len;
     } else if (wire === 5) {
       i += 4;
     } else if (wire === 1) {
