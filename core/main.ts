@@ -1,21 +1,17 @@
 // Entry point: parse config, build the container, start, and stop cleanly on signals.
 import pino from 'pino';
-import { ConfigError, loadConfig, usage } from '../config/index.js';
+import { ConfigError, loadConfig } from '../config/index.js';
 import { buildContainer } from './container.js';
 import { Lifecycle } from './lifecycle.js';
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  if (argv.some((a) => a === '-h' || a === '--help' || a === '-help')) {
-    process.stdout.write(usage());
-    process.exit(0);
-  }
   let config;
   try {
-    config = loadConfig(argv, process.env);
+    config = loadConfig(process.argv.slice(2), process.env);
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
+      // -h is a ConfigError with exit code 0 whose message is the usage text.
+      (e.exitCode === 0 ? process.stdout : process.stderr).write(`${e.message}\n`);
       process.exit(e.exitCode);
     }
     throw e;
