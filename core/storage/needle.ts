@@ -408,8 +408,7 @@ export function decodeNeedleMeta(
     n.dataSize = readU32(prefix, NEEDLE_HEADER_SIZE);
     const nonDataLen = h.size - DATA_SIZE_SIZE - n.dataSize;
     if (nonDataLen < 0) throw corrupted(1);
-    const i = parseNonDataFields(n, tail, 0, nonDataLen);
-    void i;
+    parseNonDataFields(n, tail, 0, nonDataLen);
     parseTail(n, tail, nonDataLen, version, false);
   } else {
     parseTail(n, tail, 0, version, false);

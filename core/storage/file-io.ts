@@ -1,0 +1,45 @@
+// Positioned file I/O helpers over fs/promises FileHandles: full reads/writes (looping on short
+// transfers) so callers can rely on "all bytes or an error".
+import type { FileHandle } from 'node:fs/promises';
+import { StorageIoError } from './storage-errors.js';
+
+/** Reads up to `length` bytes at `position` into buf[offset..]; returns the bytes read (< length at EOF). */
+export async function preadUpTo(fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, offset + got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+/** Reads exactly `length` bytes at `position`, or throws an EOF error naming the file. */
+export async function preadFull(fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number, name: string): Promise<void> {
+  const got = await preadUpTo(fh, buf, offset, length, position);
+  if (got < length) {
+    throw new StorageIoError(`${name}: read ${got} of ${length} bytes at offset ${position}: unexpected EOF`);
+  }
+}
+
+/** Allocates and reads exactly `length` bytes at `position`. */
+export async function preadBuffer(fh: FileHandle, length: number, position: number, name: string): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  await preadFull(fh, buf, 0, length, position, name);
+  return buf;
+}
+
+/** Writes all of buf[offset..offset+length) at `position`. */
+export async function pwriteFull(fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesWritten } = await fh.write(buf, offset + done, length - done, position + done);
+    if (bytesWritten <= 0) throw new StorageIoError(`short write at offset ${position + done}`);
+    done += bytesWritten;
+  }
+}
+
+/** True if the error is "file does not exist". */
+export function isENOENT(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
