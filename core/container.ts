@@ -26,7 +26,7 @@ export function buildContainer(config: ServerConfig, logger: Logger): AwilixCont
   container.register({
     config: asValue(config),
     logger: asValue(logger),
-    store: asFunction(({ config }: Cradle) => new Store(config)).singleton(),
+    store: asFunction(({ config, logger }: Cradle) => new Store(config, logger)).singleton(),
     serverState: asFunction(({ config }: Cradle) => new ServerState(config.dirs[0])).singleton(),
     guard: asFunction(({ config }: Cradle) => new Guard([...config.whiteList, ...config.security.guardWhiteList])).singleton(),
     grpcClients: asFunction(() => new GrpcClientPool()).singleton(),

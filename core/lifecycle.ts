@@ -53,8 +53,10 @@ export class Lifecycle {
   async start(): Promise<void> {
     const { config, logger } = this.cradle;
     this.refuseUnsupportedTls();
-    // Instantiate the store eagerly so bad dirs fail startup before anything listens.
-    void this.cradle.store;
+    // Open the store first so bad dirs fail startup before anything listens.
+    const loadStarted = Date.now();
+    await this.cradle.store.loadExistingVolumes();
+    logger.info(`loaded ${this.cradle.store.allVolumes().length} volume(s) in ${Date.now() - loadStarted} ms`);
     void this.cradle.serverState;
     this.plugins = await loadEnabledPlugins(config);
     for (const p of this.plugins.enabled) await p.start?.(this.cradle);
@@ -70,7 +72,7 @@ export class Lifecycle {
     server.addService(
       volumeServerService(),
       buildVolumeServerImplementation({
-        core: { ...serverRpcs(this.cradle), ...volumeRpcs() },
+        core: { ...serverRpcs(this.cradle), ...volumeRpcs(this.cradle) },
         plugins: pluginHandlers,
         disabled: this.plugins.disabled,
         logger,

@@ -187,7 +187,10 @@ export class MasterClient {
       send(fullHeartbeat(this.config, this.store));
       send(fullEcHeartbeat());
 
-      const pulse = setInterval(() => send(fullHeartbeat(this.config, this.store)), PULSE_MS);
+      const pulse = setInterval(() => {
+        this.store.checkDiskSpace();
+        send(fullHeartbeat(this.config, this.store));
+      }, PULSE_MS);
       cleanups.push(() => clearInterval(pulse));
 
       const onAdded = (v: VolumeShortInformation) => send(volumeDelta(this.config, [v], []));
@@ -255,6 +258,58 @@ export class MasterClient {
     if (entry.error) throw new Error(entry.error);
     this.lookupCache.set(vid, { at: Date.now(), locations: entry.locations });
     return entry.locations;
+  }
+
+  /**
+   * Tells the master a volume turned read-only or writable (master VolumeMarkReadonly). A master
+   * that is not the leader answers `Not current leader`: then the leader is looked up from the
+   * seeds and the call repeated there once, as Go does.
+   */
+  async notifyVolumeReadonly(v: { id: number; collection: string; replicaPlacement: number; ttl: number; diskType: string }, isReadonly: boolean): Promise<void> {
+    const req = {
+      ip: this.config.ip,
+      port: this.config.port,
+      volume_id: v.id,
+      collection: v.collection,
+      replica_placement: v.replicaPlacement,
+      ttl: v.ttl,
+      disk_type: v.diskType,
+      is_readonly: isReadonly,
+    };
+    const call = async (master: string) => {
+      try {
+        await unary(this.pool.get<grpc.Client>(this.ctor, toGrpcAddress(master)), 'VolumeMarkReadonly', req, 10_000);
+      } catch (e) {
+        const reason = (e as grpc.ServiceError).details || (e as Error).message;
+        throw new Error(`grpc VolumeMarkReadonly with master ${master}: set volume ${v.id} to read only on master: ${reason}`);
+      }
+    };
+    const master = this.currentMaster || this.seeds[0];
+    if (!master) throw new Error('no master configured');
+    try {
+      await call(master);
+    } catch (e) {
+      if (!(e as Error).message.includes('Not current leader')) throw e;
+      const leader = await this.findLeader();
+      await call(leader);
+    }
+  }
+
+  private async findLeader(): Promise<string> {
+    for (const seed of this.seeds) {
+      try {
+        const resp = await unary<object, { leader: string }>(
+          this.pool.get<grpc.Client>(this.ctor, toGrpcAddress(seed)),
+          'GetMasterConfiguration',
+          {},
+          5000,
+        );
+        if (resp.leader) return resp.leader;
+      } catch {
+        /* try the next seed */
+      }
+    }
+    throw new Error('heartbeat master rejected mark-readonly and leader lookup failed');
   }
 
   invalidateLookup(vid: number): void {

@@ -2,9 +2,11 @@
 // tags and the identity (`vol_dir.uuid`) the master uses to detect the same disk loaded twice.
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import type { MinFreeSpace } from '../../config/types.js';
 import { diskStatus, type DiskStatus } from './disk-status.js';
+import { parseVolumeBaseName, removeIncompleteVolume } from './volume-files.js';
 
 export const UUID_FILE_NAME = 'vol_dir.uuid';
 
@@ -58,6 +60,27 @@ export class DiskLocation {
       }
     }
     this.uuid = loadOrCreateUuid(this.directory);
+  }
+
+  /**
+   * Volumes present in this directory (by their `.dat`). A volume with a `.note` is the leftover of
+   * an unfinished copy: its files are removed, as Go does at startup.
+   */
+  async scanVolumes(): Promise<{ collection: string; id: number }[]> {
+    const names = new Set(await readdir(this.directory));
+    const out: { collection: string; id: number }[] = [];
+    for (const name of names) {
+      if (!name.endsWith('.dat')) continue;
+      const base = name.slice(0, -4);
+      const parsed = parseVolumeBaseName(base);
+      if (!parsed) continue;
+      if (names.has(`${base}.note`)) {
+        await removeIncompleteVolume(this.directory, this.idxDirectory, parsed.collection, parsed.id);
+        continue;
+      }
+      out.push(parsed);
+    }
+    return out;
   }
 
   status(): DiskStatus {

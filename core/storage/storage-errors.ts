@@ -23,6 +23,9 @@ export type StorageErrorCode =
   | 'INVALID_TTL'
   | 'INVALID_REPLICA_PLACEMENT'
   | 'VOLUME_NOT_EMPTY'
+  | 'VOLUME_EXISTS'
+  | 'NO_FREE_SPACE'
+  | 'INVALID_ARGUMENT'
   | 'IO_ERROR';
 
 export class StorageError extends Error {
@@ -175,8 +178,8 @@ export class InvalidReplicaPlacementError extends StorageError {
 
 /** Go's ErrVolumeNotEmpty: `volume not empty`. */
 export class VolumeNotEmptyError extends StorageError {
-  constructor() {
-    super('VOLUME_NOT_EMPTY', 'volume not empty');
+  constructor(message = 'volume not empty') {
+    super('VOLUME_NOT_EMPTY', message);
   }
 }
 
