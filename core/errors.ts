@@ -128,6 +128,8 @@ const FOREIGN_CODES: Record<string, { http: number; grpc: GrpcStatus }> = {
   OFFSET_WIDTH_MISMATCH: { http: 500, grpc: GrpcStatus.UNKNOWN },
   BAD_FILE_ID: { http: 400, grpc: GrpcStatus.UNKNOWN },
   INVALID_ARGUMENT: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
+  REFUSED: { http: 500, grpc: GrpcStatus.UNKNOWN },
+  VOLUME_NOT_EMPTY: { http: 500, grpc: GrpcStatus.FAILED_PRECONDITION },
 };
 
 export function toHttpStatus(err: unknown): number {

@@ -26,6 +26,7 @@ export type StorageErrorCode =
   | 'VOLUME_EXISTS'
   | 'NO_FREE_SPACE'
   | 'INVALID_ARGUMENT'
+  | 'REFUSED'
   | 'IO_ERROR';
 
 export class StorageError extends Error {

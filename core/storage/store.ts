@@ -62,7 +62,7 @@ export interface AllocateParams {
 
 /** A plain error whose text is Go's; surfaces as an UNKNOWN gRPC error / 500. */
 export class StoreError extends StorageError {
-  constructor(message: string, code: ConstructorParameters<typeof StorageError>[0] = 'INVALID_ARGUMENT') {
+  constructor(message: string, code: ConstructorParameters<typeof StorageError>[0] = 'REFUSED') {
     super(code, message);
   }
 }
@@ -247,9 +247,6 @@ export class Store extends EventEmitter<StoreEvents> {
     return this.serial(async () => {
       const rp = ReplicaPlacement.parse(p.replication);
       const ttl = Ttl.parse(p.ttl);
-      if (p.version < 1 || p.version > 3) {
-        throw new StoreError(`volume super block version ${p.version} is not supported`);
-      }
       if (this.findVolume(p.id)) throw new StoreError(`Volume Id ${p.id} already exists!`, 'VOLUME_EXISTS');
       const diskType = p.diskType === 'hdd' ? '' : p.diskType.toLowerCase();
       // The location of that disk type with a free slot and the fewest volumes.
@@ -261,6 +258,10 @@ export class Store extends EventEmitter<StoreEvents> {
         if (!chosen || count < this.volumesOn(chosen).length) chosen = loc;
       }
       if (!chosen) throw new StoreError('No more free space left', 'NO_FREE_SPACE');
+      // Checked after the location, as Go's NewVolume does: a request without a version fails here.
+      if (p.version < 1 || p.version > 3) {
+        throw new StoreError(`volume super block version ${p.version} is not supported`);
+      }
       const v = await Volume.create({
         ...this.openOptions(chosen, p.collection, p.id),
         create: { replicaPlacement: rp, ttl, version: p.version as 1 | 2 | 3, preallocate: p.preallocate },
