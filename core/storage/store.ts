@@ -11,28 +11,11 @@ import type { OffsetWidth } from './offset-width.js';
 import { StorageError, VolumeNotEmptyError } from './storage-errors.js';
 import { ReplicaPlacement, Ttl } from './types.js';
 import { loadVolumeInfo, saveVolumeInfo } from './volume-info.js';
-import { Volume } from './volume.js';
+import { Volume, type VolumeInformationFields } from './volume.js';
 import { volumeFileName } from './volume-files.js';
 
 /** master_pb.VolumeInformationMessage, as reported in full heartbeats and /status. */
-export interface VolumeInformation {
-  id: number;
-  size: number;
-  collection: string;
-  file_count: number;
-  delete_count: number;
-  deleted_byte_count: number;
-  read_only: boolean;
-  replica_placement: number;
-  version: number;
-  ttl: number;
-  compact_revision: number;
-  modified_at_second: number;
-  remote_storage_name: string;
-  remote_storage_key: string;
-  disk_type: string;
-  disk_id: number;
-}
+export type VolumeInformation = VolumeInformationFields;
 
 /** master_pb.VolumeShortInformationMessage, used in new/deleted deltas. */
 export interface VolumeShortInformation {
@@ -203,7 +186,7 @@ export class Store extends EventEmitter<StoreEvents> {
 
   volumeInformations(): VolumeInformation[] {
     return this.allVolumes().map((v) => {
-      const info = v.information() as VolumeInformation;
+      const info = v.information();
       // "Full" volumes refuse writes too; the master must see them as read-only.
       if (!info.read_only && this.volumeSizeLimit > 0 && v.isFull(this.volumeSizeLimit)) info.read_only = true;
       return info;

@@ -9,19 +9,20 @@ import { PROJECT_ROOT } from '../../core/paths.js';
 
 export const LAUNCHER = join(PROJECT_ROOT, 'bin', 'weed-volume');
 
-let weedPath: string | undefined;
+const weedPaths = new Map<number, string>();
 
-/** Builds (or finds in the cache) the reference weed binary; throws when Go is unavailable. */
+/** Builds (or finds in the cache) the reference weed binary of an offset width; needs Go. */
 export function weedBinary(width: 4 | 5 = 5): string {
-  if (process.env.WEED_BINARY) return process.env.WEED_BINARY;
-  if (!weedPath) {
+  let path = weedPaths.get(width);
+  if (!path) {
     const out = execFileSync('bash', [join(PROJECT_ROOT, 'test', 'conformance', 'build-weed.sh'), String(width)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    weedPath = out.trim().split('\n').pop()!;
+    path = out.trim().split('\n').pop()!;
+    weedPaths.set(width, path);
   }
-  return weedPath;
+  return path;
 }
 
 export function hasGo(): boolean {
@@ -107,12 +108,12 @@ export interface Master extends RunningProcess {
   dir: string;
 }
 
-export async function startMaster(volumeSizeLimitMB = 100): Promise<Master> {
+export async function startMaster(volumeSizeLimitMB = 100, width: 4 | 5 = 5): Promise<Master> {
   const port = await freePort();
   const grpcPort = port + 10000;
   const dir = tempDir('ts-weed-master-');
   const p = run(
-    weedBinary(),
+    weedBinary(width),
     [
       'master',
       '-ip=127.0.0.1',
@@ -165,6 +166,29 @@ export async function startVolumeServer(opts: {
     await waitFor(async () => (await fetch(`${url}/status`)).ok, 20_000, `our server on ${port}`);
   }
   return { ...p, port, grpcPort, url, grpcAddress: `127.0.0.1:${grpcPort}`, dir };
+}
+
+/** The reference Go volume server, for interop tests. */
+export async function startGoVolumeServer(opts: { master: string; dir: string; width: 4 | 5; port?: number }): Promise<VolumeServer> {
+  const port = opts.port ?? (await freePort());
+  const grpcPort = port + 10000;
+  const p = run(
+    weedBinary(opts.width),
+    [
+      'volume',
+      '-ip=127.0.0.1',
+      `-port=${port}`,
+      `-port.grpc=${grpcPort}`,
+      `-dir=${opts.dir}`,
+      '-max=10',
+      `-master=${opts.master}`,
+      '-preStopSeconds=0',
+    ],
+    join(tmpdir(), `go-weed-volume-${port}.log`),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/status`)).ok, 30_000, `Go volume server on ${port}`);
+  return { ...p, port, grpcPort, url, grpcAddress: `127.0.0.1:${grpcPort}`, dir: opts.dir };
 }
 
 export function cleanup(...dirs: string[]): void {
