@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AwilixContainer } from 'awilix';
 import type { FastifyInstance } from 'fastify';
+import { loadSecurityConfig } from '../config/security.js';
 import type { PluginFamily } from '../config/types.js';
 import type { Cradle } from './container.js';
 import { registerAdminRoutes, registerStaticRoutes } from './control/http-routes.js';
@@ -109,6 +110,24 @@ export class Lifecycle {
     }
     await app.ready();
     return app;
+  }
+
+  /**
+   * SIGHUP: re-read security.toml (JWT keys, whitelist) and pick up volumes that appeared on disk,
+   * as Go does. Handlers read config.security per request, so updating it in place is enough.
+   */
+  async reload(): Promise<void> {
+    const { config, guard, logger, store } = this.cradle;
+    try {
+      const next = loadSecurityConfig({ securityFile: config.securityFile || undefined, configDir: config.configDir || undefined });
+      Object.assign(config.security, next);
+      guard.update([...config.whiteList, ...next.guardWhiteList]);
+      const before = store.allVolumes().length;
+      await store.loadNewVolumes();
+      logger.info(`reloaded security config from ${next.source || '(none)'}; ${store.allVolumes().length - before} new volume(s)`);
+    } catch (e) {
+      logger.error(`reload failed, keeping the previous settings: ${(e as Error).message}`);
+    }
   }
 
   /** Graceful shutdown; safe to call more than once. */

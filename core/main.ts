@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', () => void lifecycle.reload());
 
   try {
     await lifecycle.start();

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Cradle } from '../container.js';
 import { sendJson } from '../http/json.js';
 import { STATIC_DIR } from '../paths.js';
+import type { Volume } from '../storage/volume.js';
 import { fullVersion } from '../version.js';
 import { memoryStatus } from './memory-status.js';
 import { renderUiPage } from './ui-page.js';
@@ -38,6 +39,35 @@ export function registerStaticRoutes(app: FastifyInstance): void {
   });
 }
 
+/** One entry of /status "Volumes", shaped like Go's storage.VolumeInfo JSON. */
+function statusVolume(v: Volume) {
+  const rp = v.replicaPlacement;
+  const placement: Record<string, number> = {};
+  if (rp.sameRackCount) placement.node = rp.sameRackCount;
+  if (rp.diffRackCount) placement.rack = rp.diffRackCount;
+  if (rp.diffDataCenterCount) placement.dc = rp.diffDataCenterCount;
+  const reasons = v.readOnlyReasons();
+  const info = v.information();
+  return {
+    Collection: v.collection,
+    DiskType: v.diskType,
+    RemoteStorageName: info.remote_storage_name,
+    ReplicaPlacement: placement,
+    Ttl: { Count: v.ttl.count, Unit: v.ttl.unit },
+    Size: v.contentSize(),
+    DeletedByteCount: info.deleted_byte_count,
+    ModifiedAtSecond: info.modified_at_second,
+    Id: v.id,
+    DiskId: v.diskId,
+    CompactRevision: info.compact_revision,
+    FileCount: info.file_count,
+    DeleteCount: info.delete_count,
+    Version: info.version,
+    ReadOnly: reasons.readOnly || reasons.noWriteOrDelete || reasons.noWriteCanDelete || reasons.diskSpaceLow,
+    ReadOnlyCanDelete: reasons.noWriteCanDelete,
+  };
+}
+
 export function registerAdminRoutes(app: FastifyInstance, cradle: Cradle): void {
   const { config, store, masterClient, requestCounters } = cradle;
   const version = fullVersion(config.offsetBytes);
@@ -51,7 +81,10 @@ export function registerAdminRoutes(app: FastifyInstance, cradle: Cradle): void 
   app.get('/status', async (req, reply) =>
     sendJson(req, reply, 200, {
       Version: version,
-      Volumes: store.volumeInformations(),
+      Volumes: store
+        .allVolumes()
+        .sort((a, b) => a.id - b.id)
+        .map(statusVolume),
       EcVolumes: [],
       DiskStatuses: store.diskStatuses(true),
       Master: { connected: masterClient.connected, current: masterClient.currentMaster },

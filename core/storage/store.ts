@@ -140,6 +140,24 @@ export class Store extends EventEmitter<StoreEvents> {
     );
   }
 
+  /** Mounts volumes whose files appeared on disk since start (SIGHUP), announcing each. */
+  loadNewVolumes(): Promise<void> {
+    return this.serial(async () => {
+      for (const loc of this.locations) {
+        for (const { collection, id } of await loc.scanVolumes()) {
+          if (this.findVolume(id)) continue;
+          try {
+            const v = await Volume.open(this.openOptions(loc, collection, id));
+            this.attach(loc, v);
+            this.emit('volume-added', shortInfo(v));
+          } catch (e) {
+            this.log?.error(`load volume ${id} in ${loc.directory}: ${(e as Error).message}`);
+          }
+        }
+      }
+    });
+  }
+
   private onLowSpace(loc: DiskLocation): void {
     this.log?.warn(`disk ${loc.directory} is below its minimum free space; its volumes refuse writes`);
     for (const v of this.volumesOn(loc)) v.locationLowSpace = loc.isLowOnSpace;

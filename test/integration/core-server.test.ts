@@ -1,10 +1,12 @@
 // Our server against a real Go master: registration, control routes and RPCs, plugin toggling,
 // state persistence and signal shutdown.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
+import { ReplicaPlacement, Ttl } from '../../core/storage/types.js';
+import { Volume } from '../../core/storage/volume.js';
 import { volumeClient } from '../helpers/grpc.js';
 import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, type Master } from '../helpers/processes.js';
 
@@ -163,6 +165,32 @@ describe('core server with a Go master', () => {
       client.close();
       await vs.stop();
       cleanup(vs.dir);
+    }
+  });
+
+  test('SIGHUP mounts volumes that appeared on disk', async () => {
+    const vs = await startVolumeServer({ master: master.address });
+    const client = volumeClient(vs.grpcAddress);
+    const scratch = tempDir('ts-weed-hup-');
+    try {
+      const v = await Volume.create({
+        dir: scratch,
+        collection: 'hup',
+        id: 42,
+        offsetWidth: 4,
+        create: { replicaPlacement: ReplicaPlacement.parse('000'), ttl: Ttl.EMPTY },
+      });
+      await v.close();
+      for (const f of readdirSync(scratch)) copyFileSync(join(scratch, f), join(vs.dir, f));
+      await assert.rejects(client.call('VolumeStatus', { volume_id: 42 }), /not found volume id 42/);
+      vs.proc.kill('SIGHUP');
+      await waitFor(async () => (await client.call<{ volume_size: string }>('VolumeStatus', { volume_id: 42 })).volume_size === '8', 5000, 'volume 42 after SIGHUP');
+      const status = (await (await fetch(`${vs.url}/status`)).json()) as { Volumes: { Id: number; Collection: string }[] };
+      assert.deepEqual(status.Volumes.map((x) => [x.Id, x.Collection]), [[42, 'hup']]);
+    } finally {
+      client.close();
+      await vs.stop();
+      cleanup(vs.dir, scratch);
     }
   });
 
