@@ -67,6 +67,7 @@ import {
 import { checkVolumeDataIntegrity, findLastWriteSeconds, rebuildIndexRows } from './volume-integrity.js';
 import { emptyVolumeInfo, loadVolumeInfo, saveVolumeInfo, type VolumeInfo } from './volume-info.js';
 import { removeVolumeFiles, volumeFileName, INDEX_DIR_EXTENSIONS } from './volume-files.js';
+import { reconcileCompactState } from './vacuum.js';
 
 /** Go's syncBatchMaxRequests / syncBatchMaxBytes. */
 export const SYNC_BATCH_MAX_REQUESTS = 128;
@@ -254,6 +255,8 @@ export class Volume {
 
   private async load(create?: VolumeCreateParams): Promise<void> {
     const w = this.offsetWidth;
+    // 0. an interrupted compaction commit: roll forward (.cpc marker) or drop leftovers (vacuum.ts)
+    await reconcileCompactState((ext) => this.fileName(ext));
     // 1. .vif
     const vifPath = this.fileName('.vif');
     const lv = await loadVolumeInfo(vifPath);
@@ -1066,6 +1069,86 @@ export class Volume {
   async readDataRange(buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     this.assertOpen();
     return preadUpTo(this.dat!, buf, offset, length, position);
+  }
+
+  // ------------------------------------------------------------------ compaction support (vacuum.ts)
+
+  /**
+   * Runs `task` with writes and deletes of this volume held off (the write mutex, after queued
+   * fsync writes are flushed). Reads keep going. The task must not call locking methods.
+   */
+  runExclusive<T>(task: () => Promise<T>): Promise<T> {
+    return this.lock.run(async () => {
+      await this.drainSyncQueue();
+      this.assertOpen();
+      return task();
+    });
+  }
+
+  /**
+   * Compaction snapshot (inside runExclusive): fsyncs the .dat and .idx and returns the index
+   * length and super block the compaction copies from. Rows below `idxSize` and the records they
+   * point to never change afterwards (both files are append-only).
+   */
+  async syncForCompaction(): Promise<{ idxSize: number; datSize: number; superBlock: SuperBlock }> {
+    this.assertOpen();
+    try {
+      await this.dat!.sync();
+      await this.idx!.sync();
+    } catch {
+      // Go only logs a failed sync before compacting
+    }
+    const sb = this.superBlock;
+    return {
+      idxSize: this.idxSize,
+      datSize: this.datSize,
+      superBlock: new SuperBlock(sb.version, sb.replicaPlacement, sb.ttl, sb.compactionRevision, sb.extra),
+    };
+  }
+
+  /**
+   * Compaction commit (inside runExclusive, after the compacted files were renamed into place):
+   * loads the new .dat/.idx as a fresh volume and takes over its files, map and sizes in one
+   * synchronous step, then closes the old handles (close waits for reads still running on them).
+   * Runtime state (read-only marks, the write clock) is kept.
+   */
+  async reloadAfterCompaction(): Promise<void> {
+    const fresh = await Volume.open({
+      dir: this.dir,
+      idxDir: this.idxDir,
+      collection: this.collection,
+      id: this.id,
+      offsetWidth: this.offsetWidth,
+    });
+    const oldDat = this.dat;
+    const oldIdx = this.idx;
+    this.dat = fresh.dat;
+    this.idx = fresh.idx;
+    this.nm = fresh.nm;
+    this.datSize = fresh.datSize;
+    this.idxSize = fresh.idxSize;
+    this.datMtimeMs = fresh.datMtimeMs;
+    this.superBlock = fresh.superBlock;
+    this.volumeInfo = fresh.volumeInfo;
+    this.hasVif = fresh.hasVif;
+    this.idxDir = fresh.idxDir;
+    if (fresh.lastAppendAtNs > this.lastAppendAtNs) this.lastAppendAtNs = fresh.lastAppendAtNs;
+    if (fresh.lastModifiedTsSeconds > this.lastModifiedTsSeconds) this.lastModifiedTsSeconds = fresh.lastModifiedTsSeconds;
+    if (fresh.filesReadOnly) {
+      this.filesReadOnly = true;
+      this.noWriteOrDelete = true;
+    }
+    if (fresh.readOnlyReason) this.markLoadReadOnly(fresh.readOnlyReason);
+    fresh.dat = null;
+    fresh.idx = null;
+    fresh.closed = true;
+    await oldIdx?.close().catch(() => undefined);
+    await oldDat?.close().catch(() => undefined);
+  }
+
+  /** Marks the volume read-only after a failure that left its files in doubt (compaction). */
+  markUnhealthy(reason: string): void {
+    this.markLoadReadOnly(reason);
   }
 
   // ------------------------------------------------------------------ lifecycle
