@@ -129,6 +129,7 @@ const FOREIGN_CODES: Record<string, { http: number; grpc: GrpcStatus }> = {
   BAD_FILE_ID: { http: 400, grpc: GrpcStatus.UNKNOWN },
   INVALID_ARGUMENT: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
   REFUSED: { http: 500, grpc: GrpcStatus.UNKNOWN },
+  INSUFFICIENT_SPACE: { http: 507, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   VOLUME_NOT_EMPTY: { http: 500, grpc: GrpcStatus.FAILED_PRECONDITION },
 };
 

@@ -25,6 +25,7 @@ export type StorageErrorCode =
   | 'VOLUME_NOT_EMPTY'
   | 'VOLUME_EXISTS'
   | 'NO_FREE_SPACE'
+  | 'INSUFFICIENT_SPACE'
   | 'INVALID_ARGUMENT'
   | 'REFUSED'
   | 'IO_ERROR';

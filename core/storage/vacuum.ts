@@ -115,7 +115,7 @@ export async function ensureCompactionSpace(
     const free = freeBytes(dir);
     if (free < needed) {
       throw new StorageError(
-        'NO_FREE_SPACE',
+        'INSUFFICIENT_SPACE',
         `insufficient free space for compaction in ${dir}: need ${needed} bytes (data: ${dataBytes}, index: ${indexBytes}, ` +
           `current volume: ${v.datFileSize()}, current index: ${v.idxFileSize()}), but only ${free} bytes available: insufficient free space`,
       );
