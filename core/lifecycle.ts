@@ -100,9 +100,7 @@ export class Lifecycle {
   }
 
   private async buildHttp(listener: Listener): Promise<FastifyInstance> {
-    const app = createHttpServer(this.cradle.config, this.cradle.logger, listener);
-    const counters = this.cradle.requestCounters;
-    app.addHook('onRequest', async (req) => counters.count(req.method));
+    const app = createHttpServer(this.cradle.config, this.cradle.logger, listener, this.cradle.requestCounters);
     registerStaticRoutes(app);
     if (listener === 'admin') registerAdminRoutes(app, this.cradle);
     for (const p of this.plugins.enabled) {
@@ -149,8 +147,10 @@ export class Lifecycle {
       if (!app) return;
       await Promise.race([app.close(), new Promise((r) => setTimeout(r, LISTENER_CLOSE_TIMEOUT_MS))]);
     };
+    const t0 = Date.now();
     await closeHttp(this.publicApp);
     await closeHttp(this.admin);
+    logger.debug(`http listeners closed in ${Date.now() - t0} ms`);
     if (this.grpcServer) {
       const server = this.grpcServer;
       await Promise.race([
@@ -158,6 +158,7 @@ export class Lifecycle {
         new Promise<void>((r) => setTimeout(r, LISTENER_CLOSE_TIMEOUT_MS)),
       ]);
       server.forceShutdown();
+      logger.debug(`grpc closed at ${Date.now() - t0} ms`);
     }
     for (const p of [...this.plugins.enabled].reverse()) {
       try {
