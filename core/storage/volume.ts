@@ -6,7 +6,7 @@
 // fsync writes, synced) and its index row appended, so a reader never sees a half-written record.
 // fsync=true writes are grouped: one .dat fsync (and one .idx fsync) per batch of up to 128
 // requests or 4 MiB, each request acknowledged only after its batch is synced.
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { constants as fsConstants, readSync, type Stats } from 'node:fs';
 import { access, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { AsyncMutex } from './async-mutex.js';
 import { isENOENT, preadBuffer, preadFull, preadUpTo, pwriteFull } from './file-io.js';
@@ -74,6 +74,8 @@ export const SYNC_BATCH_MAX_REQUESTS = 128;
 export const SYNC_BATCH_MAX_BYTES = 4 * 1024 * 1024;
 /** Go's PagedReadLimit: above this, HTTP reads stream the data instead of reading it whole. */
 export const PAGED_READ_LIMIT = 1024 * 1024;
+/** Records up to this size may be read synchronously (readNeedleSync). */
+export const SYNC_READ_LIMIT = 64 * 1024;
 
 export interface VolumeCreateParams {
   replicaPlacement: ReplicaPlacement;
@@ -1017,6 +1019,36 @@ export class Volume {
     const n = await this.readRecord(offset, size);
     this.checkTtlAndCookie(n, opts);
     return n;
+  }
+
+  /**
+   * The small-read hot path: one synchronous pread for a record of at most SYNC_READ_LIMIT bytes,
+   * avoiding a promise and a thread-pool hop per request (page-cache hits take microseconds).
+   * Returns undefined when the async path must be used (empty entry, larger record, a record that
+   * needs the 4-byte-offset wrap-around retry); throws the same typed errors as readNeedle.
+   */
+  readNeedleSync(id: NeedleId, opts: ReadOptions = {}): Needle | undefined {
+    this.assertOpen();
+    const [offset, size] = this.resolveForRead(id, opts);
+    if (size === 0) return undefined;
+    const len = actualSize(size, this.version);
+    if (len > SYNC_READ_LIMIT) return undefined;
+    const buf = Buffer.allocUnsafe(len);
+    let done = 0;
+    while (done < len) {
+      const n = readSync(this.dat!.fd, buf, done, len - done, offset + done);
+      if (n === 0) return undefined;
+      done += n;
+    }
+    let needle: Needle;
+    try {
+      needle = decodeNeedle(buf, this.version, { expectedSize: size });
+    } catch (e) {
+      if (e instanceof SizeMismatchError) return undefined;
+      throw e;
+    }
+    this.checkTtlAndCookie(needle, opts);
+    return needle;
   }
 
   /**
