@@ -1,21 +1,392 @@
-// GET/HEAD of a file id. (Being built out: today it answers 400 for bad ids and 404 otherwise.)
+// GET/HEAD of a file id, in the Go volume server's order (http-api.md §3): download throttling,
+// read JWT, vid/fid parsing, non-local volumes (local 404 / proxy / redirect), the needle read
+// (whole for small needles, metadata then chunked streaming for big ones), cookie check,
+// conditional headers, pairs, chunk manifests, name/type/disposition, stored gzip, image
+// crop/resize, and the body with ranges (read-response.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { promisify } from 'node:util';
+import { gunzip, gunzipSync } from 'node:zlib';
 import type { Cradle } from '../../../core/container.js';
-import { parseFid, parseVolumeId } from '../../../core/storage/file-id.js';
+import { sendJsonError } from '../../../core/http/json.js';
+import { crcMatches, Crc32c } from '../../../core/storage/crc32c.js';
+import { parseFid, parseVolumeId, type NeedleIdCookie } from '../../../core/storage/file-id.js';
+import { isChunkManifest, isCompressed, needleEtag, type Needle, type NeedleMeta } from '../../../core/storage/needle.js';
+import { StorageError } from '../../../core/storage/storage-errors.js';
+import { PAGED_READ_LIMIT, type Volume } from '../../../core/storage/volume.js';
+import { checkJwt } from './auth.js';
+import { manifestTotalSize, parseChunkManifest, readChunkedRange, type ChunkLocator, type ChunkManifest } from './chunk-manifest.js';
+import { formatHttpDate, notModified } from './conditional.js';
+import { imageOps, transformImage, type ImageOps } from './image-transform.js';
+import { canonicalHeaderKey, goExt, headerSafe, preloadMimeTable, toByteString } from './mime.js';
+import { parseGoQuery, proxyOrRedirect } from './proxy.js';
+import { queryFirst, sendHttpError, writeResponseContent, type GoQuery, type OpenedContent, type StreamSource } from './read-response.js';
+import { downloadLimiter, ThrottleAbortedError, type InflightLimiter } from './throttle.js';
 import { parseUrlPath } from './url-path.js';
 
+const EMPTY_QUERY: GoQuery = new Map();
+const MB = 1024 * 1024;
+const NOT_FOUND_CODES = new Set(['NEEDLE_NOT_FOUND', 'NEEDLE_DELETED', 'NEEDLE_EXPIRED', 'COOKIE_MISMATCH']);
+
+function unhex(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** Percent-decodes a URL path into a byte string (one char per byte); undefined on a bad escape. */
+export function decodePath(raw: string): string | undefined {
+  if (raw.indexOf('%') < 0) return raw;
+  let out = '';
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw.charCodeAt(i);
+    if (ch !== 37) {
+      out += raw[i];
+      continue;
+    }
+    const a = unhex(raw.charCodeAt(i + 1));
+    const b = unhex(raw.charCodeAt(i + 2));
+    if (a < 0 || b < 0) return undefined;
+    out += String.fromCharCode(a * 16 + b);
+    i += 2;
+  }
+  return out;
+}
+
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.length);
+}
+
+function latin1(u: Uint8Array): string {
+  return u.length === 0 ? '' : asBuffer(u).toString('latin1');
+}
+
+const gunzipAsync = promisify(gunzip);
+
+/** Go's DecompressData for gzip: inflated bytes, or the input when it is not (valid) gzip. */
+async function gunzipOrSelf(data: Buffer): Promise<Buffer> {
+  if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) return data;
+  try {
+    // Small payloads inflate inline; big ones on the thread pool so the event loop keeps serving.
+    return data.length <= 64 * 1024 ? gunzipSync(data) : await gunzipAsync(data);
+  } catch {
+    return data;
+  }
+}
+
+const RESERVED_PAIR_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Pairs (Go-JSON object of strings) become response headers, Set one by one. */
+function setPairHeaders(reply: FastifyReply, pairs: Uint8Array): void {
+  let map: unknown;
+  try {
+    map = JSON.parse(asBuffer(pairs).toString('utf8'));
+  } catch {
+    return;
+  }
+  if (!map || typeof map !== 'object' || Array.isArray(map)) return;
+  for (const [k, v] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof v !== 'string') continue;
+    const key = toByteString(k);
+    if (!TOKEN_RE.test(key) || RESERVED_PAIR_HEADERS.has(key.toLowerCase())) continue;
+    reply.header(canonicalHeaderKey(key), headerSafe(toByteString(v)));
+  }
+}
+
+/** Streams data bytes of a big needle from the .dat in chunks (CRC checked on a whole read). */
+function needleDataSource(volume: Volume, meta: NeedleMeta, chunkSize: number): StreamSource {
+  return {
+    size: meta.dataSize,
+    async open(start: number, length: number): Promise<OpenedContent> {
+      const verify = start === 0 && length === meta.dataSize;
+      const crc = verify ? new Crc32c() : undefined;
+      let pos = 0;
+      const readNext = async (): Promise<Buffer | undefined> => {
+        if (pos >= length) return undefined;
+        const n = Math.min(chunkSize, length - pos);
+        const buf = Buffer.allocUnsafe(n);
+        const got = await volume.readDataRange(buf, 0, n, meta.dataOffset + start + pos);
+        if (got < n) throw new StorageError('IO_ERROR', `needle data of volume ${volume.id}: read ${got} of ${n} bytes: unexpected EOF`);
+        pos += n;
+        if (crc) {
+          crc.update(buf);
+          if (pos >= length && !crcMatches(meta.storedChecksum, crc.digest())) {
+            throw new StorageError('CRC_MISMATCH', `needle data of volume ${volume.id}: CRC mismatch`);
+          }
+        }
+        return buf;
+      };
+      const head = (await readNext()) ?? Buffer.alloc(0);
+      let finished = false;
+      const rest: AsyncIterator<Buffer> = {
+        async next() {
+          if (finished) return { done: true, value: undefined };
+          const b = await readNext();
+          if (!b) {
+            finished = true;
+            return { done: true, value: undefined };
+          }
+          return { done: false, value: b };
+        },
+        async return() {
+          finished = true;
+          return { done: true, value: undefined };
+        },
+      };
+      return { head, rest };
+    },
+  };
+}
+
+/** The logical file of a chunk manifest, fetched chunk by chunk from the servers holding them. */
+function chunkedSource(manifest: ChunkManifest, locator: ChunkLocator, signal: AbortSignal): StreamSource {
+  return {
+    size: manifestTotalSize(manifest.chunks),
+    async open(start: number, length: number): Promise<OpenedContent> {
+      const it = readChunkedRange(manifest.chunks, start, length, locator, signal);
+      const first = await it.next();
+      if (first.done) return { head: Buffer.alloc(0) };
+      return { head: first.value, rest: it };
+    },
+  };
+}
+
+async function collectSource(src: StreamSource): Promise<Buffer> {
+  const opened = await src.open(0, src.size);
+  const parts = [opened.head];
+  if (opened.rest) {
+    for (;;) {
+      const n = await opened.rest.next();
+      if (n.done) break;
+      parts.push(n.value);
+    }
+  }
+  return Buffer.concat(parts);
+}
+
 export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
-  const { store } = cradle;
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    let vid: number;
+  const { store, config, masterClient } = cradle;
+  const limiter: InflightLimiter = downloadLimiter(config);
+  const chunkSize = Math.max(64 * 1024, Math.floor((config.readBufferSizeMB > 0 ? config.readBufferSizeMB : 4) * MB));
+  preloadMimeTable();
+
+  const locator: ChunkLocator = {
+    async urls(fid: string): Promise<string[]> {
+      const comma = fid.indexOf(',');
+      if (comma <= 0) throw new Error(`Wrong fid format: ${fid}`);
+      const vid = parseVolumeId(fid.slice(0, comma));
+      const locations = await masterClient.lookupVolume(vid);
+      const urls = locations.map((l) => `http://${l.url}/${fid}`);
+      for (let i = urls.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [urls[i], urls[j]] = [urls[j], urls[i]];
+      }
+      return urls;
+    },
+    invalidate(fid: string): void {
+      const comma = fid.indexOf(',');
+      try {
+        masterClient.invalidateLookup(parseVolumeId(fid.slice(0, comma)));
+      } catch {
+        /* not a vid */
+      }
+    },
+  };
+
+  /** Go's checkDownloadLimit: replica fallback or wait; returns a reply when it answered. */
+  async function throttle(request: FastifyRequest, reply: FastifyReply, path: string, query: GoQuery): Promise<FastifyReply | undefined> {
+    if (queryFirst(query, 'proxied') !== 'true') {
+      const parts = parseUrlPath(path);
+      let vid: number;
+      try {
+        vid = parseVolumeId(parts.vid);
+      } catch {
+        return reply.code(400).send();
+      }
+      const v = store.findVolume(vid);
+      if (v && v.replicaPlacement.copyCount() > 1) {
+        return proxyOrRedirect(cradle, request, reply, vid, parts.vid, parts.fid);
+      }
+    }
+    const ac = new AbortController();
+    const onClose = () => ac.abort();
+    reply.raw.once('close', onClose);
     try {
-      const parts = parseUrlPath(decodeURIComponent(request.url.split('?', 1)[0]));
+      const ok = await limiter.acquire(0, ac.signal);
+      if (!ok) {
+        return sendJsonError(
+          request,
+          reply,
+          429,
+          `request ${path} because inflight download data ${limiter.current} > ${limiter.limitBytes}, and wait timeout`,
+        );
+      }
+    } catch (e) {
+      if (e instanceof ThrottleAbortedError) return reply.code(499).send();
+      throw e;
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+    return undefined;
+  }
+
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const url = request.url;
+    const qi = url.indexOf('?');
+    const query = qi >= 0 ? parseGoQuery(url.slice(qi + 1)) : EMPTY_QUERY;
+    const path = decodePath(qi >= 0 ? url.slice(0, qi) : url);
+    if (path === undefined) return reply.code(400).send();
+
+    // 1. download throttling
+    if (limiter.limited && limiter.overLimit()) {
+      const answered = await throttle(request, reply, path, query);
+      if (answered) return answered;
+    }
+
+    // 2. read JWT, 3. vid/fid
+    const parts = parseUrlPath(path);
+    if (config.security.jwtSigningRead.key !== '' && !checkJwt(cradle, request, `${parts.vid},${parts.fid}`, false)) {
+      return sendJsonError(request, reply, 401, 'wrong jwt');
+    }
+    let vid: number;
+    let nid: NeedleIdCookie;
+    try {
       vid = parseVolumeId(parts.vid);
-      parseFid(parts.fid);
+      nid = parseFid(parts.fid);
     } catch {
       return reply.code(400).send();
     }
-    if (!store.findVolume(vid)) return reply.code(404).send();
-    return reply.code(404).send();
+
+    // 4. volume not here
+    const volume = store.findVolume(vid);
+    if (!volume) {
+      if (config.readMode === 'local' || queryFirst(query, 'proxied') === 'true') return reply.code(404).send();
+      return proxyOrRedirect(cradle, request, reply, vid, parts.vid, parts.fid);
+    }
+
+    // 5. the needle
+    const readDeleted = queryFirst(query, 'readDeleted') === 'true';
+    const entry = volume.lookup(nid.id);
+    if (!entry || entry.offset === 0) return reply.code(404).send();
+    let size = entry.size;
+    if (size < 0) {
+      if (readDeleted && size !== -1) size = -size;
+      else return reply.code(404).send();
+    }
+    if (limiter.limited && size > 0) {
+      const counted = size;
+      limiter.add(counted);
+      reply.raw.once('close', () => limiter.release(counted));
+    }
+
+    let filename = parts.filename;
+    let ext = filename !== '' ? goExt(filename) : parts.ext;
+    const urlOps = ext !== '' ? imageOps(ext, query) : undefined;
+
+    let n: Needle;
+    let meta: NeedleMeta | undefined;
+    try {
+      if (size === 0) {
+        n = await volume.readNeedle(nid.id, { readDeleted });
+        n.cookie = nid.cookie;
+      } else if (size > PAGED_READ_LIMIT && volume.version !== 1 && !urlOps) {
+        meta = await volume.readNeedleMeta(nid.id, { readDeleted });
+        if (isCompressed(meta) || isChunkManifest(meta)) {
+          meta = undefined;
+          n = await volume.readNeedle(nid.id, { readDeleted });
+        } else {
+          n = meta;
+        }
+      } else {
+        n = volume.readNeedleSync(nid.id, { readDeleted }) ?? (await volume.readNeedle(nid.id, { readDeleted }));
+      }
+    } catch (e) {
+      if (e instanceof StorageError && NOT_FOUND_CODES.has(e.code)) return reply.code(404).send();
+      if (request.method === 'HEAD') return reply.code(500).send();
+      return sendJsonError(request, reply, 500, (e as Error).message);
+    }
+
+    // 6. cookie
+    if (n.cookie !== nid.cookie) return reply.code(404).send();
+
+    // 7-9. Last-Modified, ETag, conditional requests
+    if (n.lastModified !== 0) reply.header('Last-Modified', formatHttpDate(n.lastModified));
+    const etag = needleEtag(n);
+    reply.header('ETag', `"${etag}"`);
+    const headers = request.headers;
+    if (
+      (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) &&
+      notModified(headers['if-none-match'], headers['if-modified-since'], etag, n.lastModified)
+    ) {
+      return reply.code(304).send();
+    }
+
+    // 10. pairs
+    if (n.pairs.length > 0) setPairHeaders(reply, n.pairs);
+
+    // 11. chunk manifest
+    if (isChunkManifest(n) && queryFirst(query, 'cm') !== 'false') {
+      let manifest: ChunkManifest | undefined;
+      try {
+        manifest = parseChunkManifest(n.data, isCompressed(n));
+      } catch {
+        manifest = undefined; // Go serves the raw bytes
+      }
+      if (manifest) {
+        let name = filename;
+        if (name === '' && manifest.name !== '') name = toByteString(manifest.name);
+        const cext = ext !== '' ? ext : goExt(name);
+        const mtype = manifest.mime !== '' && !manifest.mime.startsWith('application/octet-stream') ? toByteString(manifest.mime) : '';
+        reply.header('X-File-Store', 'chunked');
+        const ac = new AbortController();
+        reply.raw.once('close', () => ac.abort());
+        const src = chunkedSource(manifest, locator, ac.signal);
+        const ops = imageOps(cext, query);
+        if (ops) {
+          let data: Buffer;
+          try {
+            data = await collectSource(src);
+          } catch (e) {
+            return sendHttpError(reply, 500, (e as Error).message);
+          }
+          return writeResponseContent(request, reply, query, name, mtype, await transformImage(data, cext, ops));
+        }
+        return writeResponseContent(request, reply, query, name, mtype, src);
+      }
+    }
+
+    // 12. file name, 13. type
+    if (n.name.length > 0 && filename === '') {
+      filename = latin1(n.name);
+      if (ext === '') ext = goExt(filename);
+    }
+    let mtype = '';
+    if (n.mime.length > 0) {
+      const mt = latin1(n.mime);
+      if (!mt.startsWith('application/octet-stream')) mtype = mt;
+    }
+
+    // 15. big needles stream from the .dat
+    if (meta) {
+      return writeResponseContent(request, reply, query, filename, mtype, needleDataSource(volume, meta, chunkSize));
+    }
+
+    // 14. stored gzip, image operations
+    let data = asBuffer(n.data);
+    const ops: ImageOps | undefined = ext !== '' ? imageOps(ext, query) : undefined;
+    if (isCompressed(n)) {
+      if (ops) data = await gunzipOrSelf(data);
+      else {
+        const ae = headers['accept-encoding'];
+        if (ae !== undefined && ae.includes('gzip') && data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
+          reply.header('Content-Encoding', 'gzip');
+        } else {
+          data = await gunzipOrSelf(data);
+        }
+      }
+    }
+    if (ops) data = await transformImage(data, ext, ops);
+    return writeResponseContent(request, reply, query, filename, mtype, data);
   };
 }

@@ -1,8 +1,261 @@
-// POST/PUT of a file id. (Being built.)
+// POST/PUT of a file id (http-api.md §4): upload throttling, whitelist, form, vid, write JWT,
+// streaming upload parse, replicated write, 201/204 answers.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Cradle } from '../../../core/container.js';
-import { sendJsonError } from '../../../core/http/json.js';
+import { sendJson, sendJsonError } from '../../../core/http/json.js';
+import { parseFid, parseVolumeId } from '../../../core/storage/file-id.js';
+import {
+  FLAG_HAS_LAST_MODIFIED_DATE,
+  FLAG_HAS_MIME,
+  FLAG_HAS_NAME,
+  FLAG_HAS_PAIRS,
+  FLAG_HAS_TTL,
+  FLAG_IS_CHUNK_MANIFEST,
+  FLAG_IS_COMPRESSED,
+  needleEtag,
+  newNeedle,
+} from '../../../core/storage/needle.js';
+import { tokenFromRequest } from '../../../core/security/jwt.js';
+import { checkJwt, isWriteAllowed } from './auth.js';
+import { remoteReplicas, pairsJson, replicateWrite } from './replicate.js';
+import { ThrottleAbortedError, uploadLimiter } from './throttle.js';
+import { decodedPathOf, GoForm, parseQuery, rawQueryOf } from './upload-form.js';
+import { BodyReader, parseUpload, UploadError } from './upload-parse.js';
+import { parseUrlPath } from './url-path.js';
 
-export function writeHandler(_cradle: Cradle) {
-  return async (request: FastifyRequest, reply: FastifyReply) => sendJsonError(request, reply, 501, 'write path not built yet');
+const MAX_URLENCODED_BODY = 10 << 20;
+
+function contentLengthOf(request: FastifyRequest): number | undefined {
+  const h = request.headers['content-length'];
+  if (h === undefined || !/^[0-9]+$/.test(h)) return undefined;
+  return Number(h);
+}
+
+/** An AbortSignal that fires when the client goes away before the response is sent. */
+function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  };
+  request.raw.socket?.once('close', onClose);
+  reply.raw.once('finish', () => request.raw.socket?.off('close', onClose));
+  return ac.signal;
+}
+
+export function writeHandler(cradle: Cradle) {
+  const { config, store } = cradle;
+  const limiter = uploadLimiter(config);
+  const sizeLimit = config.fileSizeLimitMB * 1024 * 1024;
+
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const url = request.url;
+    const urlQuery = parseQuery(rawQueryOf(url));
+    const isReplicateByUrl = urlQuery.form.get('type') === 'replicate';
+    const contentLength = contentLengthOf(request) ?? 0;
+    const body = new BodyReader(request.raw);
+
+    // 1. upload throttling (replicate requests count but never wait)
+    if (isReplicateByUrl || !limiter.limited) {
+      limiter.add(contentLength);
+    } else {
+      const before = limiter.current;
+      let ok: boolean;
+      try {
+        ok = await limiter.acquire(contentLength, clientGone(request, reply));
+      } catch (e) {
+        if (e instanceof ThrottleAbortedError) return sendJsonError(request, reply, 499, 'context canceled');
+        throw e;
+      }
+      if (!ok) {
+        await body.finish();
+        return sendJsonError(request, reply, 429, `reject because inflight upload data ${before} > ${limiter.limitBytes}, and wait timeout`);
+      }
+    }
+    try {
+      return await handleWrite(request, reply, body, urlQuery);
+    } finally {
+      limiter.release(contentLength);
+    }
+  };
+
+  async function handleWrite(request: FastifyRequest, reply: FastifyReply, body: BodyReader, urlQuery: ReturnType<typeof parseQuery>) {
+    // Every answer waits until the rest of the body has been read and discarded.
+    const fail = async (status: number, message: string) => {
+      await body.finish();
+      return sendJsonError(request, reply, status, message);
+    };
+    // 2. whitelist
+    if (!isWriteAllowed(cradle, request)) {
+      await body.finish();
+      return reply.code(401).send();
+    }
+
+    // 3. ParseForm: the query, plus an urlencoded body (which is then consumed)
+    let form: GoForm = urlQuery.form;
+    let formError = urlQuery.error;
+    let bodyConsumed = false;
+    const ct = String(request.headers['content-type'] ?? '');
+    if (ct.split(';', 1)[0].trim().toLowerCase() === 'application/x-www-form-urlencoded') {
+      bodyConsumed = true;
+      const chunks: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const c = await body.next().catch(() => null);
+        if (!c) break;
+        total += c.length;
+        if (total > MAX_URLENCODED_BODY) {
+          formError ||= 'http: POST too large';
+          break;
+        }
+        chunks.push(c);
+      }
+      const post = parseQuery(Buffer.concat(chunks).toString('utf8'));
+      formError = post.error || formError;
+      post.form.merge(urlQuery.form);
+      form = post.form;
+    }
+    if (formError) return fail(400, formError);
+
+    // 4. vid
+    const path = decodedPathOf(request.url);
+    const parts = parseUrlPath(path);
+    let vid: number;
+    try {
+      vid = parseVolumeId(parts.vid);
+    } catch (e) {
+      return fail(400, (e as Error).message);
+    }
+
+    // 5. JWT (write key)
+    if (!checkJwt(cradle, request, `${parts.vid},${parts.fid}`, true)) return fail(401, 'wrong jwt');
+
+    // 6. parse the upload into a needle
+    let pu;
+    try {
+      pu = await parseUpload(
+        {
+          method: request.method,
+          headers: request.headers,
+          rawHeaders: request.raw.rawHeaders,
+          path,
+          contentLength: contentLengthOf(request),
+        },
+        body,
+        form,
+        sizeLimit,
+        bodyConsumed,
+      );
+    } catch (e) {
+      if (e instanceof UploadError) return fail(400, e.message);
+      throw e;
+    }
+    const comma = path.lastIndexOf(',');
+    const dot = path.lastIndexOf('.');
+    const fidText = dot > comma ? path.slice(comma + 1, dot) : path.slice(comma + 1);
+    let idCookie;
+    try {
+      idCookie = parseFid(fidText);
+    } catch (e) {
+      return fail(400, (e as Error).message);
+    }
+
+    let flags = 0;
+    const nameBytes = Buffer.from(pu.fileName, 'utf8');
+    const mimeBytes = Buffer.from(pu.mimeType, 'utf8');
+    if (nameBytes.length < 256) flags |= FLAG_HAS_NAME;
+    if (mimeBytes.length < 256) flags |= FLAG_HAS_MIME;
+    let pairs: Buffer | undefined;
+    const storedPairs: Record<string, string> = {};
+    if (pu.pairs.size > 0) {
+      const trimmed = new Map<string, string>();
+      for (const [k, v] of pu.pairs) trimmed.set(k.slice('Seaweed-'.length), v);
+      const json = Buffer.from(pairsJson(trimmed), 'utf8');
+      if (json.length < 65536) {
+        pairs = json;
+        flags |= FLAG_HAS_PAIRS;
+        for (const [k, v] of trimmed) storedPairs[k] = v;
+      }
+    }
+    if (pu.isGzipped) flags |= FLAG_IS_COMPRESSED;
+    const lastModified = pu.modifiedTime || Math.floor(Date.now() / 1000);
+    flags |= FLAG_HAS_LAST_MODIFIED_DATE;
+    if (!pu.ttl.isEmpty()) flags |= FLAG_HAS_TTL;
+    if (pu.isChunkedFile) flags |= FLAG_IS_CHUNK_MANIFEST;
+    const needle = newNeedle({
+      cookie: idCookie.cookie,
+      id: idCookie.id,
+      data: pu.data,
+      flags,
+      name: flags & FLAG_HAS_NAME ? nameBytes : undefined,
+      mime: flags & FLAG_HAS_MIME ? mimeBytes : undefined,
+      pairs,
+      lastModified,
+      ttl: pu.ttl,
+    });
+    const etag = needleEtag(needle);
+
+    // 7. replicated write
+    const isReplicate = form.get('type') === 'replicate';
+    const fsync = form.get('fsync') === 'true';
+    const volume = store.findVolume(vid);
+    let remote: Awaited<ReturnType<typeof remoteReplicas>> = [];
+    let unchanged = false;
+    try {
+      if (!isReplicate) remote = await remoteReplicas(cradle, vid, true);
+      if (!volume && remote.length === 0) throw new Error(`volume ${vid} not found on ${config.ip}:${config.port}`);
+      const replicaTtl = volume && pu.ttl.isEmpty() && !volume.ttl.isEmpty() ? volume.ttl : pu.ttl;
+      const local = volume
+        ? volume.write(needle, { fsync }).then(
+            (r) => {
+              unchanged = r.unchanged;
+            },
+            (e: unknown) => {
+              const err = new Error(`failed to write to local disk: ${(e as Error).message}`);
+              (err as { code?: unknown }).code = (e as { code?: unknown }).code;
+              throw err;
+            },
+          )
+        : Promise.resolve();
+      const replicas =
+        remote.length > 0
+          ? replicateWrite(vid, remote, {
+              path,
+              data: pu.data,
+              name: pu.fileName,
+              mime: pu.mimeType,
+              isCompressed: pu.isGzipped,
+              isChunkManifest: pu.isChunkedFile,
+              lastModified,
+              ttl: replicaTtl,
+              fsync,
+              pairs: storedPairs,
+              jwt: tokenFromRequest((request.query ?? {}) as Record<string, unknown>, request.headers),
+              contentMd5: pu.contentMd5,
+              requestId: String(request.id),
+            })
+          : Promise.resolve();
+      const [l, r] = await Promise.allSettled([local, replicas]);
+      if (l.status === 'rejected') throw l.reason;
+      if (r.status === 'rejected') throw r.reason;
+    } catch (e) {
+      const err = e as Error & { code?: unknown };
+      if (err.code === 'VOLUME_READ_ONLY') {
+        if (remote.length === 0 && !fsync && !isReplicate) reply.header('X-Seaweed-Write-Outcome', 'refused-before-append');
+        return fail(409, err.message);
+      }
+      return fail(500, err.message);
+    }
+
+    // 8./9. answers
+    reply.header('ETag', `"${etag}"`).header('Content-MD5', pu.contentMd5);
+    if (unchanged) return reply.code(204).send();
+    const result: Record<string, unknown> = {};
+    if (flags & FLAG_HAS_NAME && pu.fileName) result.name = pu.fileName;
+    const size = pu.originalSize >>> 0;
+    if (size) result.size = size;
+    result.eTag = etag;
+    if (flags & FLAG_HAS_MIME && pu.mimeType) result.mime = pu.mimeType;
+    if (pu.contentMd5) result.contentMd5 = pu.contentMd5;
+    return sendJson(request, reply, 201, result);
+  }
 }

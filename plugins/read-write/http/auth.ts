@@ -1,0 +1,40 @@
+// File-id JWT checks for the store handlers (http-api.md §7) and the write whitelist (§8).
+import type { FastifyRequest } from 'fastify';
+import type { Cradle } from '../../../core/container.js';
+import { tokenFromRequest, verifyJwt } from '../../../core/security/jwt.js';
+
+/** The claim a request must carry: `<vid>,<fid>` with the literal vid text and any `_delta` removed. */
+export function claimFid(vidText: string, fidText: string): string {
+  let fid = fidText;
+  const sep = fid.lastIndexOf('_');
+  if (sep > 0) fid = fid.slice(0, sep);
+  return `${vidText},${fid}`;
+}
+
+/**
+ * Go's maybeCheckJwtAuthorization. `fidForClaim` is `<vid>,<fid>` (a `_delta` suffix is removed
+ * here too). Writes and deletes use the write key, reads the read key; no key configured → allowed.
+ * Only the first token source present (query `jwt`, Authorization bearer, cookie `AT`) is checked.
+ */
+export function checkJwt(cradle: Cradle, request: FastifyRequest, fidForClaim: string, isWrite: boolean): boolean {
+  const security = cradle.config.security;
+  const key = isWrite ? security.jwtSigning.key : security.jwtSigningRead.key;
+  if (!key) return true;
+  const token = tokenFromRequest((request.query ?? {}) as Record<string, unknown>, request.headers);
+  if (!token) return false;
+  const claims = verifyJwt(key, token);
+  if (!claims) return false;
+  const comma = fidForClaim.indexOf(',');
+  const expected = comma >= 0 ? claimFid(fidForClaim.slice(0, comma), fidForClaim.slice(comma + 1)) : fidForClaim;
+  return claims.fid === expected;
+}
+
+/** The TCP peer address of the request (no X-Forwarded-For), as the whitelist sees it. */
+export function clientIp(request: FastifyRequest): string {
+  return request.raw.socket.remoteAddress ?? '';
+}
+
+/** Whitelist check for writes and deletes on the admin port: false → 401 empty. */
+export function isWriteAllowed(cradle: Cradle, request: FastifyRequest): boolean {
+  return cradle.guard.isWhiteListed(clientIp(request));
+}

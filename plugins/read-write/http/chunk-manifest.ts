@@ -1,0 +1,190 @@
+// Chunk manifests (needle flag 0x80): parsing as Go's LoadChunkManifest (json.Unmarshal into
+// ChunkManifest: case-insensitive keys, strict types, chunks sorted by offset) and reading the
+// logical file they describe by fetching each chunk from a volume server that holds it.
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { gunzipSync } from 'node:zlib';
+
+export interface ChunkInfo {
+  fid: string;
+  offset: number;
+  size: number;
+}
+
+export interface ChunkManifest {
+  name: string;
+  mime: string;
+  size: number;
+  chunks: ChunkInfo[];
+}
+
+export class ManifestError extends Error {}
+
+function isInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+/** Finds the value for Go field `field` in a decoded object: exact key, else case-insensitive (last wins). */
+function fieldValue(obj: Record<string, unknown>, field: string): unknown {
+  if (Object.prototype.hasOwnProperty.call(obj, field)) return obj[field];
+  let found: unknown;
+  for (const k of Object.keys(obj)) if (k.toLowerCase() === field) found = obj[k];
+  return found;
+}
+
+function stringField(obj: Record<string, unknown>, field: string): string {
+  const v = fieldValue(obj, field);
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new ManifestError(`json: cannot unmarshal ${typeof v} into Go struct field .${field} of type string`);
+  return v;
+}
+
+function intField(obj: Record<string, unknown>, field: string): number {
+  const v = fieldValue(obj, field);
+  if (v === undefined || v === null) return 0;
+  if (!isInt(v)) throw new ManifestError(`json: cannot unmarshal ${typeof v} into Go struct field .${field} of type int64`);
+  return v;
+}
+
+/** Parses manifest JSON (gunzipped first when `compressed`). Throws ManifestError when Go's Unmarshal would fail. */
+export function parseChunkManifest(data: Uint8Array, compressed: boolean): ChunkManifest {
+  let bytes = data;
+  if (compressed && bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch {
+      // Go logs and goes on with the raw bytes
+    }
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
+  } catch (e) {
+    throw new ManifestError((e as Error).message);
+  }
+  const cm: ChunkManifest = { name: '', mime: '', size: 0, chunks: [] };
+  if (doc === null) return cm;
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ManifestError('json: cannot unmarshal into Go value of type operation.ChunkManifest');
+  const obj = doc as Record<string, unknown>;
+  cm.name = stringField(obj, 'name');
+  cm.mime = stringField(obj, 'mime');
+  cm.size = intField(obj, 'size');
+  const chunks = fieldValue(obj, 'chunks');
+  if (chunks !== undefined && chunks !== null) {
+    if (!Array.isArray(chunks)) throw new ManifestError('json: cannot unmarshal into Go struct field ChunkManifest.chunks of type operation.ChunkList');
+    for (const c of chunks) {
+      if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new ManifestError('json: invalid chunk entry');
+      const co = c as Record<string, unknown>;
+      cm.chunks.push({ fid: stringField(co, 'fid'), offset: intField(co, 'offset'), size: intField(co, 'size') });
+    }
+  }
+  cm.chunks.sort((a, b) => a.offset - b.offset);
+  return cm;
+}
+
+/** Σ chunk sizes: the length of the logical file. */
+export function manifestTotalSize(chunks: ChunkInfo[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.size;
+  return n;
+}
+
+/** Where chunk fids are resolved to URLs (master lookup, cached) and told about failures. */
+export interface ChunkLocator {
+  /** `http://host:port/<fid>` candidates for a chunk, best first. */
+  urls(fid: string): Promise<string[]>;
+  /** Drops cached locations of a volume after a failed fetch. */
+  invalidate(fid: string): void;
+}
+
+export class ChunkReadError extends Error {}
+
+function fetchChunk(url: string, offset: number, signal?: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (offset > 0) headers.Range = `bytes=${offset}-`;
+    const req = httpGet(url, { headers, signal }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status === 416) {
+        res.resume();
+        reject(new ChunkReadError('Invalid range'));
+      } else if (status === 200 && offset > 0) {
+        res.resume();
+        reject(new ChunkReadError('Range requests are not supported by the remote server'));
+      } else if (status !== 200 && status !== 206) {
+        res.resume();
+        reject(new ChunkReadError(`${url}: ${status} ${res.statusMessage ?? ''}`.trim()));
+      } else {
+        resolve(res);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Yields bytes [start, start+length) of the logical file: from the chunk that contains `start`,
+ * then the following chunks in offset order (Go's ChunkedFileReader.WriteTo), each fetched with a
+ * `Range: bytes=<off>-` when starting inside it. A chunk is tried on each location in turn until
+ * one answers; once bytes of a chunk were delivered a failure ends the stream with an error.
+ */
+export async function* readChunkedRange(
+  chunks: ChunkInfo[],
+  start: number,
+  length: number,
+  locator: ChunkLocator,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
+  if (length <= 0) return;
+  let index = -1;
+  let within = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i];
+    if (start >= c.offset && start < c.offset + c.size) {
+      index = i;
+      within = start - c.offset;
+      break;
+    }
+  }
+  if (index < 0) throw new ChunkReadError('Invalid range');
+  let remaining = length;
+  for (; index < chunks.length && remaining > 0; index++) {
+    const c = chunks[index];
+    const want = Math.min(c.size - within, remaining);
+    let delivered = 0;
+    let lastErr: unknown;
+    const urls = await locator.urls(c.fid);
+    for (const url of urls) {
+      let res: IncomingMessage;
+      try {
+        res = await fetchChunk(url, within, signal);
+      } catch (e) {
+        lastErr = e;
+        if (signal?.aborted) throw e;
+        locator.invalidate(c.fid);
+        continue;
+      }
+      try {
+        for await (const piece of res as AsyncIterable<Buffer>) {
+          const take = Math.min(piece.length, want - delivered);
+          if (take > 0) {
+            delivered += take;
+            yield take === piece.length ? piece : piece.subarray(0, take);
+          }
+          if (delivered >= want) break;
+        }
+      } finally {
+        if (!res.complete) res.destroy();
+      }
+      if (delivered < want) {
+        throw new ChunkReadError(`${url}: ${delivered} of ${want} bytes: unexpected EOF`);
+      }
+      lastErr = undefined;
+      break;
+    }
+    if (delivered < want) {
+      throw lastErr instanceof Error ? lastErr : new ChunkReadError(`chunk ${c.fid}: no location`);
+    }
+    remaining -= want;
+    within = 0;
+  }
+}

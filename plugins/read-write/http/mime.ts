@@ -1,0 +1,468 @@
+// Content types the way the Go volume server derives them: mime.TypeByExtension (Go's built-in
+// table, then the host's freedesktop globs2 or mime.types files), http.DetectContentType (body
+// sniffing when no type is known), mime.FormatMediaType (Content-Disposition), filepath.Ext,
+// strconv.ParseBool and the canonical header-key form. Strings holding file names are "byte
+// strings": one char per byte (latin1), as Go strings hold raw bytes.
+import { readFileSync } from 'node:fs';
+
+// ------------------------------------------------------------------ extension → type
+
+/** Go 1.2x's built-in table (mime/type.go builtinTypesLower). */
+const BUILTIN_TYPES: Record<string, string> = {
+  '.ai': 'application/postscript',
+  '.apk': 'application/vnd.android.package-archive',
+  '.apng': 'image/apng',
+  '.avif': 'image/avif',
+  '.bin': 'application/octet-stream',
+  '.bmp': 'image/bmp',
+  '.com': 'application/octet-stream',
+  '.css': 'text/css; charset=utf-8',
+  '.csv': 'text/csv; charset=utf-8',
+  '.doc': 'application/msword',
+  '.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  '.ehtml': 'text/html; charset=utf-8',
+  '.eml': 'message/rfc822',
+  '.eps': 'application/postscript',
+  '.exe': 'application/octet-stream',
+  '.flac': 'audio/flac',
+  '.gif': 'image/gif',
+  '.gz': 'application/gzip',
+  '.htm': 'text/html; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.ico': 'image/vnd.microsoft.icon',
+  '.ics': 'text/calendar; charset=utf-8',
+  '.jfif': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.jpg': 'image/jpeg',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.m4a': 'audio/mp4',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.mp3': 'audio/mpeg',
+  '.mp4': 'video/mp4',
+  '.oga': 'audio/ogg',
+  '.ogg': 'audio/ogg',
+  '.ogv': 'video/ogg',
+  '.opus': 'audio/ogg',
+  '.pdf': 'application/pdf',
+  '.pjp': 'image/jpeg',
+  '.pjpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.ppt': 'application/vnd.ms-powerpoint',
+  '.pptx': 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  '.ps': 'application/postscript',
+  '.rdf': 'application/rdf+xml',
+  '.rtf': 'application/rtf',
+  '.shtml': 'text/html; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.text': 'text/plain; charset=utf-8',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+  '.txt': 'text/plain; charset=utf-8',
+  '.vtt': 'text/vtt; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.wav': 'audio/wav',
+  '.webm': 'audio/webm',
+  '.webp': 'image/webp',
+  '.xbl': 'text/xml; charset=utf-8',
+  '.xbm': 'image/x-xbitmap',
+  '.xht': 'application/xhtml+xml',
+  '.xhtml': 'application/xhtml+xml',
+  '.xls': 'application/vnd.ms-excel',
+  '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  '.xml': 'text/xml; charset=utf-8',
+  '.xsl': 'text/xml; charset=utf-8',
+  '.zip': 'application/zip',
+};
+
+const GLOBS2_FILES = ['/usr/local/share/mime/globs2', '/usr/share/mime/globs2'];
+const MIME_TYPES_FILES = ['/etc/mime.types', '/etc/apache2/mime.types', '/etc/apache/mime.types', '/etc/httpd/conf/mime.types'];
+
+export interface MimeTable {
+  /** Case-sensitive keys as found. */
+  exact: Map<string, string>;
+  /** Lower-cased keys. */
+  lower: Map<string, string>;
+}
+
+function lowerAscii(s: string): string {
+  let out = '';
+  let changed = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) {
+      changed = true;
+      out += String.fromCharCode(c + 32);
+    } else out += s[i];
+  }
+  return changed ? out : s;
+}
+
+/** Go's setExtensionType: text/* types get `; charset=utf-8` unless they name a charset. */
+function setExtensionType(t: MimeTable, ext: string, mimeType: string): void {
+  const semi = mimeType.indexOf(';');
+  const base = (semi >= 0 ? mimeType.slice(0, semi) : mimeType).trim();
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\/[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(base)) return;
+  let value = mimeType;
+  if (mimeType.startsWith('text/') && !/;\s*charset\s*=/i.test(mimeType)) {
+    const params = semi >= 0 ? mimeType.slice(semi) : '';
+    value = formatMediaType(base, { ...parseParams(params), charset: 'utf-8' });
+    if (value === '') return;
+  }
+  t.exact.set(ext, value);
+  t.lower.set(ext.toLowerCase(), value);
+}
+
+function parseParams(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of s.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    out[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+  }
+  return out;
+}
+
+/** Builds the table Go's mime package would have on a host with these files (exposed for tests). */
+export function buildMimeTable(readText: (path: string) => string | undefined): MimeTable {
+  const t: MimeTable = { exact: new Map(), lower: new Map() };
+  for (const [k, v] of Object.entries(BUILTIN_TYPES)) {
+    t.exact.set(k, v);
+    t.lower.set(k, v);
+  }
+  for (const file of GLOBS2_FILES) {
+    const text = readText(file);
+    if (text === undefined) continue;
+    for (const line of text.split('\n')) {
+      const fields = line.split(':');
+      if (fields.length < 3 || fields[0].length < 1 || fields[2].length < 3) continue;
+      if (fields[0][0] === '#' || fields[2][0] !== '*' || fields[2][1] !== '.') continue;
+      const ext = fields[2].slice(1);
+      if (/[?*[]/.test(ext)) continue;
+      if (t.exact.has(ext)) continue; // weight order: the first entry wins, built-ins win too
+      setExtensionType(t, ext, fields[1]);
+    }
+    return t; // the first globs2 database found is the only one consulted
+  }
+  for (const file of MIME_TYPES_FILES) {
+    const text = readText(file);
+    if (text === undefined) continue;
+    for (const line of text.split('\n')) {
+      const fields = line.split(/[ \t\r\v\f]+/).filter((f) => f !== '');
+      if (fields.length <= 1 || fields[0][0] === '#') continue;
+      for (const ext of fields.slice(1)) {
+        if (ext[0] === '#') break;
+        setExtensionType(t, '.' + ext, fields[0]);
+      }
+    }
+  }
+  return t;
+}
+
+let table: MimeTable | undefined;
+
+function hostTable(): MimeTable {
+  if (!table) {
+    table = buildMimeTable((p) => {
+      try {
+        return readFileSync(p, 'utf8');
+      } catch {
+        return undefined;
+      }
+    });
+  }
+  return table;
+}
+
+/** Loads the host MIME database now (so the first request does not pay for it). */
+export function preloadMimeTable(): void {
+  hostTable();
+}
+
+/** Go's mime.TypeByExtension: case-sensitive lookup first, then lower-cased. '' when unknown. */
+export function typeByExtension(ext: string, t: MimeTable = hostTable()): string {
+  const v = t.exact.get(ext);
+  if (v !== undefined) return v;
+  return t.lower.get(lowerAscii(ext)) ?? '';
+}
+
+/** Go's filepath.Ext: from the last '.' of the last path element, '' when none. */
+export function goExt(path: string): string {
+  for (let i = path.length - 1; i >= 0; i--) {
+    const c = path.charCodeAt(i);
+    if (c === 47) return '';
+    if (c === 46) return path.slice(i);
+  }
+  return '';
+}
+
+// ------------------------------------------------------------------ sniffing
+
+type Sig = (d: Uint8Array, firstNonWS: number) => string;
+
+function isWS(b: number): boolean {
+  return b === 9 || b === 10 || b === 12 || b === 13 || b === 32;
+}
+
+function bytesOf(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
+function htmlSig(pattern: string): Sig {
+  const h = bytesOf(pattern);
+  return (d, first) => {
+    if (d.length - first < h.length + 1) return '';
+    for (let i = 0; i < h.length; i++) {
+      const b = h[i];
+      let db = d[first + i];
+      if (b >= 65 && b <= 90) db &= 0xdf;
+      if (b !== db) return '';
+    }
+    const tt = d[first + h.length];
+    return tt === 32 || tt === 62 ? 'text/html; charset=utf-8' : '';
+  };
+}
+
+function exactSig(pattern: string, ct: string): Sig {
+  const p = bytesOf(pattern);
+  return (d) => {
+    if (d.length < p.length) return '';
+    for (let i = 0; i < p.length; i++) if (d[i] !== p[i]) return '';
+    return ct;
+  };
+}
+
+function maskedSig(mask: string, pattern: string, ct: string, skipWS = false): Sig {
+  const m = bytesOf(mask);
+  const p = bytesOf(pattern);
+  return (d, first) => {
+    const start = skipWS ? first : 0;
+    if (d.length - start < p.length) return '';
+    for (let i = 0; i < p.length; i++) if ((d[start + i] & m[i]) !== p[i]) return '';
+    return ct;
+  };
+}
+
+const mp4Sig: Sig = (d) => {
+  if (d.length < 12) return '';
+  const boxSize = ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0;
+  if (d.length < boxSize || boxSize % 4 !== 0) return '';
+  if (d[4] !== 0x66 || d[5] !== 0x74 || d[6] !== 0x79 || d[7] !== 0x70) return '';
+  for (let st = 8; st < boxSize; st += 4) {
+    if (st === 12) continue;
+    if (d[st] === 0x6d && d[st + 1] === 0x70 && d[st + 2] === 0x34) return 'video/mp4';
+  }
+  return '';
+};
+
+const textSig: Sig = (d, first) => {
+  for (let i = first; i < d.length; i++) {
+    const b = d[i];
+    if (b <= 0x08 || b === 0x0b || (b >= 0x0e && b <= 0x1a) || (b >= 0x1c && b <= 0x1f)) return '';
+  }
+  return 'text/plain; charset=utf-8';
+};
+
+const SIGNATURES: Sig[] = [
+  ...['<!DOCTYPE HTML', '<HTML', '<HEAD', '<SCRIPT', '<IFRAME', '<H1', '<DIV', '<FONT', '<TABLE', '<A', '<STYLE', '<TITLE', '<B', '<BODY', '<BR', '<P', '<!--'].map(htmlSig),
+  maskedSig('\xFF\xFF\xFF\xFF\xFF', '<?xml', 'text/xml; charset=utf-8', true),
+  exactSig('%PDF-', 'application/pdf'),
+  exactSig('%!PS-Adobe-', 'application/postscript'),
+  maskedSig('\xFF\xFF\x00\x00', '\xFE\xFF\x00\x00', 'text/plain; charset=utf-16be'),
+  maskedSig('\xFF\xFF\x00\x00', '\xFF\xFE\x00\x00', 'text/plain; charset=utf-16le'),
+  maskedSig('\xFF\xFF\xFF\x00', '\xEF\xBB\xBF\x00', 'text/plain; charset=utf-8'),
+  exactSig('\x00\x00\x01\x00', 'image/x-icon'),
+  exactSig('\x00\x00\x02\x00', 'image/x-icon'),
+  exactSig('BM', 'image/bmp'),
+  exactSig('GIF87a', 'image/gif'),
+  exactSig('GIF89a', 'image/gif'),
+  maskedSig('\xFF\xFF\xFF\xFF\x00\x00\x00\x00\xFF\xFF\xFF\xFF\xFF\xFF', 'RIFF\x00\x00\x00\x00WEBPVP', 'image/webp'),
+  exactSig('\x89PNG\x0D\x0A\x1A\x0A', 'image/png'),
+  exactSig('\xFF\xD8\xFF', 'image/jpeg'),
+  maskedSig('\xFF\xFF\xFF\xFF\x00\x00\x00\x00\xFF\xFF\xFF\xFF', 'FORM\x00\x00\x00\x00AIFF', 'audio/aiff'),
+  maskedSig('\xFF\xFF\xFF', 'ID3', 'audio/mpeg'),
+  maskedSig('\xFF\xFF\xFF\xFF\xFF', 'OggS\x00', 'application/ogg'),
+  maskedSig('\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF', 'MThd\x00\x00\x00\x06', 'audio/midi'),
+  maskedSig('\xFF\xFF\xFF\xFF\x00\x00\x00\x00\xFF\xFF\xFF\xFF', 'RIFF\x00\x00\x00\x00AVI ', 'video/avi'),
+  maskedSig('\xFF\xFF\xFF\xFF\x00\x00\x00\x00\xFF\xFF\xFF\xFF', 'RIFF\x00\x00\x00\x00WAVE', 'audio/wave'),
+  mp4Sig,
+  exactSig('\x1A\x45\xDF\xA3', 'video/webm'),
+  maskedSig('\x00'.repeat(34) + '\xFF\xFF', '\x00'.repeat(34) + 'LP', 'application/vnd.ms-fontobject'),
+  exactSig('\x00\x01\x00\x00', 'font/ttf'),
+  exactSig('OTTO', 'font/otf'),
+  exactSig('ttcf', 'font/collection'),
+  exactSig('wOFF', 'font/woff'),
+  exactSig('wOF2', 'font/woff2'),
+  exactSig('\x1F\x8B\x08', 'application/x-gzip'),
+  exactSig('PK\x03\x04', 'application/zip'),
+  exactSig('Rar!\x1A\x07\x00', 'application/x-rar-compressed'),
+  exactSig('Rar!\x1A\x07\x01\x00', 'application/x-rar-compressed'),
+  exactSig('\x00\x61\x73\x6D', 'application/wasm'),
+  textSig,
+];
+
+/** Go's http.DetectContentType over the first 512 bytes of `data`. */
+export function detectContentType(data: Uint8Array): string {
+  const d = data.length > 512 ? data.subarray(0, 512) : data;
+  let first = 0;
+  while (first < d.length && isWS(d[first])) first++;
+  for (const sig of SIGNATURES) {
+    const ct = sig(d, first);
+    if (ct !== '') return ct;
+  }
+  return 'application/octet-stream';
+}
+
+// ------------------------------------------------------------------ media type formatting
+
+// token chars per RFC 2045 (Go's isTokenChar): US-ASCII except SPACE, CTLs and tspecials.
+const TSPECIALS = '()<>@,;:\\"/[]?=';
+const TOKEN_CHAR = new Uint8Array(128);
+for (let c = 0x21; c < 0x7f; c++) if (!TSPECIALS.includes(String.fromCharCode(c))) TOKEN_CHAR[c] = 1;
+
+function isToken(s: string): boolean {
+  if (s === '') return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN_CHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+function isTSpecial(c: number): boolean {
+  return c < 128 && TSPECIALS.includes(String.fromCharCode(c));
+}
+
+const UPPER_HEX = '0123456789ABCDEF';
+
+/**
+ * Go's mime.FormatMediaType over byte strings: parameters sorted, bare tokens, quoted strings, or
+ * RFC 2231 `name*=utf-8''…` percent-encoding when a value has non-printable or non-ASCII bytes.
+ * '' when the type or a parameter name is not a token.
+ */
+export function formatMediaType(t: string, params: Record<string, string>): string {
+  let out: string;
+  const slash = t.indexOf('/');
+  if (slash < 0) {
+    if (!isToken(t)) return '';
+    out = t.toLowerCase();
+  } else {
+    const major = t.slice(0, slash);
+    const sub = t.slice(slash + 1);
+    if (!isToken(major) || !isToken(sub)) return '';
+    out = major.toLowerCase() + '/' + sub.toLowerCase();
+  }
+  for (const attribute of Object.keys(params).sort()) {
+    const value = params[attribute];
+    if (!isToken(attribute)) return '';
+    out += '; ' + attribute.toLowerCase();
+    let needEnc = false;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if ((c < 0x20 || c > 0x7e) && c !== 9) {
+        needEnc = true;
+        break;
+      }
+    }
+    if (needEnc) {
+      out += "*=utf-8''";
+      for (let i = 0; i < value.length; i++) {
+        const ch = value.charCodeAt(i) & 0xff;
+        if (ch <= 0x20 || ch >= 0x7f || ch === 0x2a || ch === 0x27 || ch === 0x25 || isTSpecial(ch)) {
+          out += '%' + UPPER_HEX[ch >> 4] + UPPER_HEX[ch & 15];
+        } else out += value[i];
+      }
+      continue;
+    }
+    if (isToken(value)) {
+      out += '=' + value;
+      continue;
+    }
+    out += '="';
+    for (let i = 0; i < value.length; i++) {
+      const ch = value[i];
+      if (ch === '"' || ch === '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out;
+}
+
+/**
+ * `formatMediaType(type, { filename })` for the one-parameter case of Content-Disposition, with the
+ * common bare-token name answered without building a parameter map.
+ */
+export function contentDisposition(type: 'inline' | 'attachment', filename: string): string {
+  if (isToken(filename)) return type + '; filename=' + filename;
+  return formatMediaType(type, { filename });
+}
+
+// ------------------------------------------------------------------ small Go helpers
+
+/** Go's strconv.ParseBool: true / false / undefined (a parse error). */
+export function parseGoBool(s: string): boolean | undefined {
+  switch (s) {
+    case '1':
+    case 't':
+    case 'T':
+    case 'TRUE':
+    case 'true':
+    case 'True':
+      return true;
+    case '0':
+    case 'f':
+    case 'F':
+    case 'FALSE':
+    case 'false':
+    case 'False':
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Go's textproto.CanonicalMIMEHeaderKey: first letter and letters after '-' upper-cased, the rest
+ * lower-cased; a key with a space or a non-token byte is returned unchanged.
+ */
+export function canonicalHeaderKey(key: string): string {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 128 || TOKEN_CHAR[c] === 0) return key;
+  }
+  let out = '';
+  let upper = true;
+  for (let i = 0; i < key.length; i++) {
+    let c = key.charCodeAt(i);
+    if (upper && c >= 97 && c <= 122) c -= 32;
+    else if (!upper && c >= 65 && c <= 90) c += 32;
+    out += String.fromCharCode(c);
+    upper = c === 45;
+  }
+  return out;
+}
+
+/** Converts a JS (UTF-16) string to a byte string (UTF-8 bytes, one char each), as Go holds it. */
+export function toByteString(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) >= 0x80) return Buffer.from(s, 'utf8').toString('latin1');
+  }
+  return s;
+}
+
+/** Makes a byte string safe as a Node header value (Go turns CR/LF into spaces; Node refuses CTLs). */
+export function headerSafe(v: string): string {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== 9) || c === 0x7f || c > 0xff) {
+      let out = '';
+      for (let j = 0; j < v.length; j++) {
+        const d = v.charCodeAt(j);
+        out += (d < 0x20 && d !== 9) || d === 0x7f || d > 0xff ? ' ' : v[j];
+      }
+      return out;
+    }
+  }
+  return v;
+}

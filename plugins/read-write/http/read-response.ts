@@ -1,0 +1,232 @@
+// Writing a read's body as Go's writeResponseContent / ProcessRangeRequest do: content headers
+// (type, Accept-Ranges, S3 passthrough overrides, Content-Disposition), HEAD, full bodies, single
+// and multiple ranges, 416s, the oversized-ranges guard, and Content-Type sniffing when no type is
+// known. Content comes from a source that is either in memory or streamed (a big needle read from
+// the .dat in chunks, or a chunk manifest's chunks fetched from other servers).
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ifRangeMatches } from './conditional.js';
+import { contentDisposition, detectContentType, goExt, headerSafe, parseGoBool, typeByExtension } from './mime.js';
+import { RangeError416, closingDelimiter, contentRange, multipartSize, newBoundary, parseRange, partHeader, sumRanges, type ByteRange } from './range.js';
+
+/** Parsed query: key → values (byte strings), as Go's url.Values. */
+export type GoQuery = Map<string, string[]>;
+
+export function queryFirst(q: GoQuery, key: string): string {
+  const v = q.get(key);
+  return v === undefined ? '' : v[0];
+}
+
+/** Opened content: the first piece (for sniffing) and the rest. */
+export interface OpenedContent {
+  head: Buffer;
+  rest?: AsyncIterator<Buffer>;
+}
+
+/** A streamed body: `open` yields [start, start+length) and may fail before anything is sent. */
+export interface StreamSource {
+  size: number;
+  open(start: number, length: number): Promise<OpenedContent>;
+}
+
+export type BodySource = Buffer | StreamSource;
+
+const PASSTHROUGH: Record<string, string> = {
+  'response-cache-control': 'Cache-Control',
+  'response-content-disposition': 'Content-Disposition',
+  'response-content-encoding': 'Content-Encoding',
+  'response-content-language': 'Content-Language',
+  'response-content-type': 'Content-Type',
+  'response-expires': 'Expires',
+};
+
+/** Go's AdjustPassthroughHeaders: S3 `response-*` query overrides, then Content-Disposition. */
+function adjustPassthroughHeaders(reply: FastifyReply, query: GoQuery, filename: string): void {
+  if (query.size > 0) {
+    for (const [k, values] of query) {
+      if (values.length === 0 || k.length < 13 || (k.charCodeAt(0) | 0x20) !== 0x72) continue;
+      const header = PASSTHROUGH[k.toLowerCase()];
+      if (header) reply.header(header, headerSafe(values[0]));
+    }
+  }
+  if (filename !== '' && !reply.hasHeader('content-disposition')) {
+    const dl = queryFirst(query, 'dl');
+    const type = dl !== '' && parseGoBool(dl) === true ? 'attachment' : 'inline';
+    const v = contentDisposition(type, filename);
+    if (v !== '') reply.header('Content-Disposition', v);
+  }
+}
+
+/** Go's http.Error: text/plain message, nosniff, Content-Length of the text. */
+export function sendHttpError(reply: FastifyReply, status: number, message: string): FastifyReply {
+  reply.removeHeader('content-length');
+  return reply
+    .code(status)
+    .header('Content-Type', 'text/plain; charset=utf-8')
+    .header('X-Content-Type-Options', 'nosniff')
+    .send(message + '\n');
+}
+
+function toReadable(opened: OpenedContent): Readable {
+  const { head, rest } = opened;
+  async function* all(): AsyncGenerator<Buffer> {
+    try {
+      if (head.length > 0) yield head;
+      if (!rest) return;
+      for (;;) {
+        const n = await rest.next();
+        if (n.done) return;
+        yield n.value;
+      }
+    } finally {
+      await rest?.return?.();
+    }
+  }
+  return Readable.from(all(), { objectMode: false, highWaterMark: 1 });
+}
+
+/** Sets Content-Type from the first body bytes when nothing set one (Go's server-side sniffing). */
+function sniff(reply: FastifyReply, head: Uint8Array): void {
+  if (head.length > 0 && !reply.hasHeader('content-type')) reply.header('Content-Type', detectContentType(head));
+}
+
+async function multipartStream(
+  source: BodySource,
+  ranges: ByteRange[],
+  boundary: string,
+  mimeType: string,
+  size: number,
+): Promise<AsyncGenerator<Buffer>> {
+  async function* parts(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < ranges.length; i++) {
+      const r = ranges[i];
+      yield Buffer.from(partHeader(boundary, i, r, mimeType, size), 'latin1');
+      if (Buffer.isBuffer(source)) {
+        yield source.subarray(r.start, r.start + r.length);
+        continue;
+      }
+      const opened = await source.open(r.start, r.length);
+      if (opened.head.length > 0) yield opened.head;
+      if (opened.rest) {
+        try {
+          for (;;) {
+            const n = await opened.rest.next();
+            if (n.done) break;
+            yield n.value;
+          }
+        } finally {
+          await opened.rest.return?.();
+        }
+      }
+    }
+    yield Buffer.from(closingDelimiter(boundary), 'latin1');
+  }
+  return parts();
+}
+
+/**
+ * Go's writeResponseContent: `filename` (byte string) and `mimeType` as decided by the handler;
+ * the body from `source`.
+ */
+export async function writeResponseContent(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  query: GoQuery,
+  filename: string,
+  mimeType: string,
+  source: BodySource,
+): Promise<FastifyReply> {
+  const totalSize = Buffer.isBuffer(source) ? source.length : source.size;
+  if (mimeType === '' && filename !== '') {
+    const ext = goExt(filename);
+    if (ext !== '') mimeType = typeByExtension(ext);
+  }
+  if (mimeType !== '') reply.header('Content-Type', headerSafe(mimeType));
+  reply.header('Accept-Ranges', 'bytes');
+  adjustPassthroughHeaders(reply, query, filename);
+
+  if (request.method === 'HEAD') {
+    reply.header('Content-Length', String(totalSize));
+    return reply.send();
+  }
+
+  let rangeHeader: string | undefined = request.headers.range;
+  if (rangeHeader !== undefined && rangeHeader !== '') {
+    const ifRange = request.headers['if-range'] as string | string[] | undefined;
+    if (ifRange !== undefined && !ifRangeMatches(Array.isArray(ifRange) ? ifRange[0] : ifRange, reply.getHeader('etag') as string | undefined, reply.getHeader('last-modified') as string | undefined)) {
+      rangeHeader = undefined;
+    }
+  }
+
+  if (rangeHeader === undefined || rangeHeader === '') {
+    if (Buffer.isBuffer(source)) {
+      reply.header('Content-Length', String(totalSize));
+      // An empty body is not sniffed: Go sends no Content-Type then (fastify would add one).
+      if (totalSize === 0) return reply.send();
+      sniff(reply, source);
+      return reply.send(source);
+    }
+    let opened: OpenedContent;
+    try {
+      opened = await source.open(0, totalSize);
+    } catch (e) {
+      return sendHttpError(reply, 500, (e as Error).message);
+    }
+    sniff(reply, opened.head);
+    reply.header('Content-Length', String(totalSize));
+    return reply.send(toReadable(opened));
+  }
+
+  let ranges: ByteRange[];
+  try {
+    ranges = parseRange(rangeHeader, totalSize);
+  } catch (e) {
+    if (e instanceof RangeError416) {
+      if (e.noOverlap) reply.header('Content-Range', `bytes */${totalSize}`);
+      return sendHttpError(reply, 416, e.message);
+    }
+    throw e;
+  }
+  // Go writes nothing (200, empty body) for an empty list or ranges adding up past the size.
+  if (ranges.length === 0 || sumRanges(ranges) > totalSize) return reply.send();
+
+  if (ranges.length === 1) {
+    const r = ranges[0];
+    reply.header('Content-Length', String(r.length)).header('Content-Range', contentRange(r, totalSize)).code(206);
+    if (Buffer.isBuffer(source)) {
+      const part = source.subarray(r.start, r.start + r.length);
+      sniff(reply, part);
+      return reply.send(part);
+    }
+    let opened: OpenedContent;
+    try {
+      opened = await source.open(r.start, r.length);
+    } catch (e) {
+      reply.removeHeader('content-range');
+      return sendHttpError(reply, 500, (e as Error).message);
+    }
+    sniff(reply, opened.head);
+    return reply.send(toReadable(opened));
+  }
+
+  const boundary = newBoundary();
+  const size = multipartSize(ranges, boundary, mimeType, totalSize);
+  reply.header('Content-Type', `multipart/byteranges; boundary=${boundary}`);
+  if (!reply.hasHeader('content-encoding')) reply.header('Content-Length', String(size));
+  reply.code(206);
+  // Go streams the parts; with a Content-Encoding it sends no Content-Length (chunked), which a
+  // stream payload also gets from fastify.
+  if (Buffer.isBuffer(source) && size <= 4 * 1024 * 1024 && !reply.hasHeader('content-encoding')) {
+    const pieces: Buffer[] = [];
+    for (const p of await collect(await multipartStream(source, ranges, boundary, mimeType, totalSize))) pieces.push(p);
+    return reply.send(Buffer.concat(pieces));
+  }
+  const gen = await multipartStream(source, ranges, boundary, mimeType, totalSize);
+  return reply.send(Readable.from(gen, { objectMode: false, highWaterMark: 1 }));
+}
+
+async function collect(gen: AsyncGenerator<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const b of gen) out.push(b);
+  return out;
+}

@@ -1,0 +1,207 @@
+// Replicated writes and deletes (http-api.md §5, Go's topology/store_replicate.go). The server
+// that receives a client request finds the other replicas from the master, writes locally and
+// forwards the request with `type=replicate` in parallel; the first replica failure fails the
+// request (local data is not rolled back).
+import { randomBytes } from 'node:crypto';
+import type { Cradle } from '../../../core/container.js';
+import type { VolumeLocation } from '../../../core/master/master-client.js';
+import { goJsonStringify } from '../../../core/http/json.js';
+import type { Ttl } from '../../../core/storage/types.js';
+
+/** The address the master lists this server under. */
+export function selfUrl(cradle: Cradle): string {
+  const { ip, port } = cradle.config;
+  return ip.includes(':') && !ip.startsWith('[') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+function isTransportError(e: unknown): boolean {
+  return typeof (e as { code?: unknown })?.code === 'number' || /no master|not connected|ECONN|timed? ?out/i.test(String((e as Error)?.message));
+}
+
+/**
+ * Go's getRemoteReplications: the other replicas of a volume. Empty when the local volume has a
+ * single copy. Throws Go's texts on a failed lookup or when the master knows fewer locations than
+ * the local volume's copy count (the cached lookup is dropped then).
+ */
+export async function remoteReplicas(cradle: Cradle, vid: number, forWrite: boolean): Promise<VolumeLocation[]> {
+  const v = cradle.store.findVolume(vid);
+  if (v && v.replicaPlacement.copyCount() === 1) return [];
+  let locations: VolumeLocation[];
+  try {
+    locations = await cradle.masterClient.lookupVolume(vid);
+  } catch (e) {
+    if (isTransportError(e)) throw new Error(`replicating lookup failed for ${vid}: ${(e as Error).message}`);
+    locations = []; // the master answered, but knows no location
+  }
+  const self = selfUrl(cradle);
+  const remote = locations.filter((l) => l.url !== self);
+  if (v) {
+    const copies = v.replicaPlacement.copyCount();
+    if (locations.length < copies) {
+      cradle.masterClient.invalidateLookup(vid);
+      const label = forWrite ? 'writable replication' : 'replication';
+      throw new Error(`${label} locations [${locations.length}] is less than volume ${vid} replication copy count [${copies}]`);
+    }
+  }
+  return remote;
+}
+
+/** Go's DistributedOperation: all in parallel, the first failure wins; `[url]: error`. */
+async function distributed(locations: VolumeLocation[], op: (l: VolumeLocation) => Promise<void>): Promise<void> {
+  if (locations.length === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    let pending = locations.length;
+    for (const l of locations) {
+      op(l).then(
+        () => {
+          if (--pending === 0) resolve();
+        },
+        (e: unknown) => reject(new Error(`[${l.url}]: ${(e as Error).message ?? String(e)}`)),
+      );
+    }
+  });
+}
+
+// ------------------------------------------------------------------ multipart body
+
+function needsQuoting(v: string): boolean {
+  return v === '' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(v);
+}
+
+/** Go's mime.FormatMediaType for a form-data disposition: params sorted, quoted or RFC 2231 encoded. */
+export function formatDisposition(params: Record<string, string>): string {
+  let out = 'form-data';
+  for (const key of Object.keys(params).sort()) {
+    const value = params[key];
+    out += '; ';
+    if (/[^\x00-\x7f]/.test(value)) {
+      let enc = '';
+      for (const b of Buffer.from(value, 'utf8')) {
+        const c = String.fromCharCode(b);
+        enc += /[!#$&+\-.^_`|~0-9A-Za-z]/.test(c) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+      }
+      out += `${key}*=utf-8''${enc}`;
+    } else if (needsQuoting(value)) {
+      out += `${key}="${value.replace(/(["\\])/g, '\\$1')}"`;
+    } else {
+      out += `${key}=${value}`;
+    }
+  }
+  return out;
+}
+
+export interface ReplicaWrite {
+  /** Percent-decoded request path, as Go's r.URL.Path. */
+  path: string;
+  data: Uint8Array;
+  name: string;
+  mime: string;
+  isCompressed: boolean;
+  isChunkManifest: boolean;
+  lastModified: number;
+  ttl: Ttl;
+  fsync: boolean;
+  /** Pairs as stored (keys without the Seaweed- prefix). */
+  pairs: Record<string, string>;
+  jwt: string;
+  contentMd5: string;
+  requestId: string;
+}
+
+function encodePath(p: string): string {
+  return p
+    .split('/')
+    .map((s) => encodeURIComponent(s).replace(/%2C/gi, ','))
+    .join('/');
+}
+
+function uploadUrl(location: VolumeLocation, w: ReplicaWrite): string {
+  const q: [string, string][] = [];
+  if (w.isChunkManifest) q.push(['cm', 'true']);
+  if (w.fsync) q.push(['fsync', 'true']);
+  if (w.lastModified > 0) q.push(['ts', String(w.lastModified)]);
+  q.push(['ttl', w.ttl.toString()]);
+  q.push(['type', 'replicate']);
+  const query = q.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  return `http://${location.url}${encodePath(w.path)}?${query}`;
+}
+
+async function postReplica(location: VolumeLocation, w: ReplicaWrite): Promise<void> {
+  const url = uploadUrl(location, w);
+  const boundary = randomBytes(30).toString('hex');
+  let head = `--${boundary}\r\n`;
+  head += `Content-Disposition: ${formatDisposition({ name: 'file', filename: w.name })}\r\n`;
+  head += `Idempotency-Key: ${url}\r\n`;
+  if (w.mime) head += `Content-Type: ${w.mime}\r\n`;
+  if (w.isCompressed) head += 'Content-Encoding: gzip\r\n';
+  if (w.contentMd5) head += `Content-Md5: ${w.contentMd5}\r\n`;
+  head += '\r\n';
+  const body = Buffer.concat([Buffer.from(head, 'utf8'), w.data, Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1')]);
+  const headers: Record<string, string> = { 'Content-Type': `multipart/form-data; boundary=${boundary}` };
+  for (const [k, v] of Object.entries(w.pairs)) headers[`Seaweed-${k}`] = v;
+  if (w.jwt) headers.Authorization = `Bearer ${w.jwt}`;
+  if (w.requestId) headers['X-Amz-Request-Id'] = w.requestId;
+  const timeoutMs = 10_000 + Math.floor((w.data.length * 1000) / (1 << 20));
+  let resp: Response;
+  try {
+    resp = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    const cause = (e as { cause?: { message?: string } }).cause?.message;
+    throw new Error(`upload ${w.name} ${w.data.length} bytes to ${url}: ${cause ?? (e as Error).message}`);
+  }
+  if (resp.status === 204) {
+    await resp.arrayBuffer().catch(() => undefined);
+    return;
+  }
+  const text = await resp.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`unmarshal ${url}: ${(e as Error).message}`);
+  }
+  if (parsed !== null && typeof parsed !== 'object') throw new Error(`unmarshal ${url}: cannot unmarshal into UploadResult`);
+  let error = parsed && typeof (parsed as { error?: unknown }).error === 'string' ? (parsed as { error: string }).error : '';
+  if (resp.status === 409 && !error) error = 'Conflict';
+  if (error) throw new Error(`unmarshalled error ${url}: ${error}`);
+}
+
+/** Forwards a write to the replicas; rejects with Go's `failed to write to replicas …` text. */
+export async function replicateWrite(vid: number, locations: VolumeLocation[], w: ReplicaWrite): Promise<void> {
+  try {
+    await distributed(locations, (l) => postReplica(l, w));
+  } catch (e) {
+    throw new Error(`failed to write to replicas for volume ${vid}: ${(e as Error).message}`);
+  }
+}
+
+async function deleteReplica(location: VolumeLocation, path: string, jwt: string): Promise<void> {
+  const url = `http://${location.url}${encodePath(path)}?type=replicate`;
+  const headers: Record<string, string> = {};
+  if (jwt) headers.Authorization = `BEARER ${jwt}`;
+  const resp = await fetch(url, { method: 'DELETE', headers, signal: AbortSignal.timeout(30_000) }).catch((e: unknown) => {
+    const cause = (e as { cause?: { message?: string } }).cause?.message;
+    throw new Error(`Delete ${url}: ${cause ?? (e as Error).message}`);
+  });
+  const text = await resp.text();
+  if ([200, 202, 204, 404].includes(resp.status)) return;
+  try {
+    const m = JSON.parse(text) as { error?: unknown };
+    if (m && typeof m.error === 'string') throw new Error(m.error);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+  }
+  throw new Error(text);
+}
+
+/** Forwards a delete to the replicas (not cancelled by the client going away). */
+export async function replicateDelete(locations: VolumeLocation[], path: string, jwt: string): Promise<void> {
+  await distributed(locations, (l) => deleteReplica(l, path, jwt));
+}
+
+/** Pairs JSON as Go's json.Marshal(map[string]string) writes it: sorted keys, HTML-escaped. */
+export function pairsJson(pairs: Map<string, string>): string {
+  const sorted: Record<string, string> = {};
+  for (const k of [...pairs.keys()].sort()) sorted[k] = pairs.get(k)!;
+  return goJsonStringify(sorted, false).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}

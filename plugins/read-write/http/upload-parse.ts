@@ -1,0 +1,613 @@
+// Upload parsing (http-api.md §4.2, Go's ParseUpload/CreateNeedleFromRequest): the body is pulled
+// from the socket chunk by chunk and counted against the file size limit as it arrives, so an
+// oversized upload is refused without being held in memory. Raw bodies and multipart/form-data
+// (own streaming parser) are supported. A gzip body is stored as sent and never inflated whole:
+// its original size comes from the gzip trailer.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { createGunzip, gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { Ttl } from '../../../core/storage/types.js';
+import { type GoForm, parseGoBool } from './upload-form.js';
+import { typeByExtension } from './upload-mime.js';
+import { detectContentType } from './upload-sniff.js';
+
+const gzipAsync = promisify(gzip);
+
+/** An upload the client got wrong: the write answers 400 with this text. */
+export class UploadError extends Error {}
+
+export function fileOverLimit(limit: number): UploadError {
+  return new UploadError(`file over the limited ${limit} bytes`);
+}
+
+// ------------------------------------------------------------------ body reader
+
+/** Pulls chunks from a request stream with backpressure (nothing is read ahead beyond the stream's buffer). */
+export class BodyReader {
+  private failure: Error | undefined;
+
+  constructor(private readonly s: IncomingMessage) {
+    s.on('error', (e) => {
+      this.failure ??= e;
+    });
+  }
+
+  async next(): Promise<Buffer | null> {
+    for (;;) {
+      if (this.failure) throw new UploadError('unexpected EOF');
+      const c = this.s.read() as Buffer | null;
+      if (c !== null) return c;
+      if (this.s.readableEnded) return null;
+      if (this.s.destroyed) throw new UploadError('unexpected EOF');
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.s.off('readable', done);
+          this.s.off('end', done);
+          this.s.off('close', done);
+          this.s.off('error', done);
+          resolve();
+        };
+        this.s.on('readable', done);
+        this.s.on('end', done);
+        this.s.on('close', done);
+        this.s.on('error', done);
+      });
+    }
+  }
+
+  /**
+   * Discards the rest of the body (as Go drains it) and resolves once it has all arrived. Answers
+   * must wait for this: node stops reading a request whose response has already been sent, which
+   * would leave a client that is still sending stuck.
+   */
+  finish(): Promise<void> {
+    this.s.removeAllListeners('readable');
+    return drainRequest(this.s);
+  }
+}
+
+/** Reads and discards whatever is left of a request body; resolves at its end (or when the socket goes). */
+export function drainRequest(s: IncomingMessage): Promise<void> {
+  if (s.readableEnded || s.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      s.off('end', done);
+      s.off('close', done);
+      s.off('error', done);
+      resolve();
+    };
+    s.on('end', done);
+    s.on('close', done);
+    s.on('error', done);
+    s.resume();
+  });
+}
+
+/** Reads a whole raw body, failing as soon as it grows past `limit`. */
+export async function readLimited(body: BodyReader, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const c = await body.next();
+    if (!c) break;
+    total += c.length;
+    if (total > limit) throw fileOverLimit(limit);
+    chunks.push(c);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+}
+
+// ------------------------------------------------------------------ media-type parameters
+
+function isTokenChar(c: string): boolean {
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/.test(c);
+}
+
+/**
+ * Go's mime.ParseMediaType, reduced to what the upload path needs: the lower-cased type and the
+ * parameters (lower-cased keys; quoted strings unescaped; RFC 2231 `key*=charset''value` decoded).
+ * Returns undefined when malformed.
+ */
+export function parseMediaType(v: string): { type: string; params: Record<string, string> } | undefined {
+  const semi = v.indexOf(';');
+  const type = (semi < 0 ? v : v.slice(0, semi)).trim().toLowerCase();
+  if (!type || ![...type].every((c) => isTokenChar(c) || c === '/')) return undefined;
+  const params: Record<string, string> = {};
+  const extended: Record<string, string> = {};
+  let rest = semi < 0 ? '' : v.slice(semi);
+  for (;;) {
+    rest = rest.replace(/^[ \t]+/, '');
+    if (rest === '') break;
+    if (rest[0] !== ';') return undefined;
+    rest = rest.slice(1).replace(/^[ \t]+/, '');
+    if (rest === '') break;
+    let i = 0;
+    while (i < rest.length && isTokenChar(rest[i])) i++;
+    if (i === 0) return undefined;
+    const key = rest.slice(0, i).toLowerCase();
+    rest = rest.slice(i).replace(/^[ \t]+/, '');
+    if (rest[0] !== '=') return undefined;
+    rest = rest.slice(1).replace(/^[ \t]+/, '');
+    let value = '';
+    if (rest[0] === '"') {
+      let j = 1;
+      let out = '';
+      for (; j < rest.length && rest[j] !== '"'; j++) {
+        if (rest[j] === '\\' && j + 1 < rest.length) j++;
+        out += rest[j];
+      }
+      if (j >= rest.length) return undefined;
+      value = out;
+      rest = rest.slice(j + 1);
+    } else {
+      let j = 0;
+      while (j < rest.length && isTokenChar(rest[j])) j++;
+      if (j === 0) return undefined;
+      value = rest.slice(0, j);
+      rest = rest.slice(j);
+    }
+    const target = key.endsWith('*') ? extended : params;
+    if (key in target) return undefined;
+    target[key] = value;
+  }
+  for (const [k, raw] of Object.entries(extended)) {
+    const base = k.slice(0, -1);
+    const m = /^([^']*)'[^']*'(.*)$/.exec(raw);
+    if (!m) continue;
+    const charset = m[1].toLowerCase();
+    try {
+      const bytes = Buffer.from(m[2].replace(/%([0-9a-fA-F]{2})/g, (_s, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+      params[base] = charset === 'utf-8' ? bytes.toString('utf8') : bytes.toString('latin1');
+    } catch {
+      /* ignore */
+    }
+  }
+  return { type, params };
+}
+
+/** Go's path.Base. */
+export function pathBase(p: string): string {
+  if (p === '') return '.';
+  let s = p;
+  while (s.length > 0 && s.endsWith('/')) s = s.slice(0, -1);
+  if (s === '') return '/';
+  const i = s.lastIndexOf('/');
+  return i >= 0 ? s.slice(i + 1) : s;
+}
+
+/** Go's util.CleanWindowsPathBase. */
+function cleanWindowsPathBase(p: string): string {
+  return pathBase(p.replace(/\\/g, '/'));
+}
+
+/** Go's filepath.Ext. */
+function pathExt(p: string): string {
+  for (let i = p.length - 1; i >= 0 && p[i] !== '/'; i--) if (p[i] === '.') return p.slice(i);
+  return '';
+}
+
+/** Go's textproto.CanonicalMIMEHeaderKey for ASCII keys. */
+export function canonicalHeaderKey(k: string): string {
+  if (!/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(k)) return k;
+  let upper = true;
+  let out = '';
+  for (const c of k) {
+    out += upper ? c.toUpperCase() : c.toLowerCase();
+    upper = c === '-';
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ multipart
+
+interface PartHeaders {
+  get(name: string): string;
+}
+
+interface Part {
+  headers: PartHeaders;
+  fileName: string;
+  formName: string;
+}
+
+const MAX_PART_HEADER_BYTES = 1 << 20;
+
+/** Streaming multipart reader modelled on Go's mime/multipart.Reader (pull style). */
+class MultipartReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private eof = false;
+  private started = false;
+  private finished = false;
+  private partOpen = false;
+  private nl = '\r\n';
+  private readonly dash: Buffer;
+  private delim!: Buffer;
+
+  constructor(
+    private readonly body: BodyReader,
+    boundary: string,
+  ) {
+    this.dash = Buffer.from('--' + boundary, 'latin1');
+  }
+
+  private async fill(): Promise<boolean> {
+    if (this.eof) return false;
+    const c = await this.body.next();
+    if (!c) {
+      this.eof = true;
+      return false;
+    }
+    this.buf = this.buf.length === 0 ? c : Buffer.concat([this.buf, c]);
+    return true;
+  }
+
+  /** Reads one line (including its line ending) or throws at EOF. */
+  private async readLine(limit: number): Promise<Buffer> {
+    for (;;) {
+      const i = this.buf.indexOf(10);
+      if (i >= 0) {
+        const line = this.buf.subarray(0, i + 1);
+        this.buf = this.buf.subarray(i + 1);
+        return line;
+      }
+      if (this.buf.length > limit) throw new UploadError('multipart: message too large');
+      if (!(await this.fill())) throw new UploadError('multipart: NextPart: EOF');
+    }
+  }
+
+  private isBoundaryLine(line: Buffer): 'part' | 'final' | undefined {
+    if (line.length < this.dash.length || !line.subarray(0, this.dash.length).equals(this.dash)) return undefined;
+    let rest = line.subarray(this.dash.length).toString('latin1');
+    let kind: 'part' | 'final' = 'part';
+    if (rest.startsWith('--')) {
+      kind = 'final';
+      rest = rest.slice(2);
+    }
+    return /^[ \t]*\r?\n?$/.test(rest) ? kind : undefined;
+  }
+
+  /** Reads the current part's data, passing it to `sink` piece by piece. */
+  async readPartData(sink: (b: Buffer) => void): Promise<void> {
+    if (!this.partOpen) return;
+    for (;;) {
+      const i = this.buf.indexOf(this.delim);
+      if (i >= 0) {
+        if (i > 0) sink(this.buf.subarray(0, i));
+        this.buf = this.buf.subarray(i + this.nl.length);
+        this.partOpen = false;
+        return;
+      }
+      const keep = this.delim.length - 1;
+      if (this.buf.length > keep) {
+        sink(this.buf.subarray(0, this.buf.length - keep));
+        this.buf = Buffer.from(this.buf.subarray(this.buf.length - keep));
+      }
+      if (!(await this.fill())) throw new UploadError('multipart: NextPart: EOF');
+    }
+  }
+
+  async nextPart(): Promise<Part | null> {
+    if (this.finished) return null;
+    if (this.partOpen) await this.readPartData(() => {});
+    if (!this.started) {
+      this.started = true;
+      for (;;) {
+        const line = await this.readLine(64 * 1024 + this.dash.length);
+        const kind = this.isBoundaryLine(line);
+        if (kind === 'final') {
+          this.finished = true;
+          return null;
+        }
+        if (kind === 'part') {
+          this.nl = line.length >= 2 && line[line.length - 2] === 13 ? '\r\n' : '\n';
+          this.delim = Buffer.concat([Buffer.from(this.nl, 'latin1'), this.dash]);
+          break;
+        }
+      }
+    } else {
+      const line = await this.readLine(64 * 1024 + this.dash.length);
+      const kind = this.isBoundaryLine(line);
+      if (kind === 'final') {
+        this.finished = true;
+        return null;
+      }
+      if (kind !== 'part') throw new UploadError(`multipart: expecting a new Part; got line ${JSON.stringify(line.toString('latin1'))}`);
+    }
+    // Headers up to the blank line.
+    const headers = new Map<string, string>();
+    let size = 0;
+    let last = '';
+    for (;;) {
+      const raw = await this.readLine(MAX_PART_HEADER_BYTES);
+      size += raw.length;
+      if (size > MAX_PART_HEADER_BYTES) throw new UploadError('multipart: message too large');
+      const line = raw.toString('utf8').replace(/\r?\n$/, '');
+      if (line === '') break;
+      if ((line[0] === ' ' || line[0] === '\t') && last) {
+        headers.set(last, `${headers.get(last)} ${line.trim()}`);
+        continue;
+      }
+      const colon = line.indexOf(':');
+      if (colon <= 0) throw new UploadError(`malformed MIME header line: ${line}`);
+      const key = canonicalHeaderKey(line.slice(0, colon).trim());
+      if (!headers.has(key)) headers.set(key, line.slice(colon + 1).trim());
+      last = key;
+    }
+    this.partOpen = true;
+    const disposition = parseMediaType(headers.get('Content-Disposition') ?? '');
+    const filename = disposition?.params.filename ?? '';
+    return {
+      headers: { get: (name: string) => headers.get(canonicalHeaderKey(name)) ?? '' },
+      fileName: filename === '' ? '' : pathBase(filename),
+      formName: disposition?.type === 'form-data' ? (disposition.params.name ?? '') : '',
+    };
+  }
+}
+
+/** Collects a part's data up to limit+1 bytes (Go's LimitReader(sizeLimit+1) then the over-limit check). */
+async function readPartLimited(mr: MultipartReader, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  await mr.readPartData((b) => {
+    if (total > limit) return;
+    total += b.length;
+    if (total > limit) throw fileOverLimit(limit);
+    chunks.push(Buffer.from(b));
+  });
+  return Buffer.concat(chunks, total);
+}
+
+async function readPartCapped(mr: MultipartReader, cap: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  await mr.readPartData((b) => {
+    if (total >= cap) return;
+    const take = b.subarray(0, cap - total);
+    total += take.length;
+    chunks.push(Buffer.from(take));
+  });
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+// ------------------------------------------------------------------ ParseUpload
+
+const CONTROL_FIELDS = new Set(['type', 'fsync', 'ts', 'ttl', 'cm']);
+/** Longer values cannot be valid for any control field (Go caps `type`/`fsync` at 10 bytes). */
+const CONTROL_FIELD_MAX = 32;
+
+export interface UploadRequest {
+  method: string;
+  headers: IncomingMessage['headers'];
+  rawHeaders: string[];
+  /** Percent-decoded URL path. */
+  path: string;
+  contentLength: number | undefined;
+}
+
+export interface ParsedUpload {
+  fileName: string;
+  data: Buffer;
+  mimeType: string;
+  pairs: Map<string, string>;
+  isGzipped: boolean;
+  originalSize: number;
+  modifiedTime: number;
+  ttl: Ttl;
+  isChunkedFile: boolean;
+  contentMd5: string;
+}
+
+function header(req: UploadRequest, name: string): string {
+  const v = req.headers[name.toLowerCase()];
+  return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+}
+
+/** Seaweed-* request headers → pairs (prefix kept here; first value of each). */
+function pairHeaders(rawHeaders: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const key = canonicalHeaderKey(rawHeaders[i]);
+    if (key.startsWith('Seaweed-') && !out.has(key)) out.set(key, rawHeaders[i + 1]);
+  }
+  return out;
+}
+
+/** Go's util.IsCompressableFileType. */
+export function isCompressable(ext: string, mtype: string): { should: boolean; sure: boolean } {
+  ext = ext.toLowerCase();
+  const semi = mtype.indexOf(';');
+  if (semi >= 0) mtype = mtype.slice(0, semi).trim();
+  mtype = mtype.toLowerCase();
+  if (mtype.startsWith('text/')) return { should: true, sure: true };
+  if (['.svg', '.bmp', '.wav'].includes(ext)) return { should: true, sure: true };
+  if (mtype.startsWith('image/')) return { should: false, sure: true };
+  if (['.zip', '.rar', '.gz', '.bz2', '.xz', '.zst', '.br'].includes(ext)) return { should: false, sure: true };
+  if (['.pdf', '.txt', '.html', '.htm', '.css', '.js', '.json'].includes(ext)) return { should: true, sure: true };
+  if (['.php', '.java', '.go', '.rb', '.c', '.cpp', '.h', '.hpp'].includes(ext)) return { should: true, sure: true };
+  if (['.png', '.jpg', '.jpeg'].includes(ext)) return { should: false, sure: true };
+  if (mtype.startsWith('application/')) {
+    if (mtype.endsWith('zstd')) return { should: false, sure: true };
+    if (mtype.endsWith('xml') || mtype.endsWith('script')) return { should: true, sure: true };
+    if (mtype.endsWith('json') || mtype.endsWith('json-seq')) return { should: true, sure: true };
+    if (mtype.endsWith('vnd.rar')) return { should: false, sure: true };
+  }
+  if (mtype.startsWith('audio/')) {
+    if (['wave', 'wav', 'x-wav', 'x-pn-wav'].includes(mtype.slice(6))) return { should: true, sure: true };
+  }
+  return { should: false, sure: false };
+}
+
+/** Uncompressed length of a single-member gzip from its trailer (ISIZE, mod 2^32); undefined if not gzip. */
+export function gzipTrailerSize(data: Uint8Array): number | undefined {
+  if (data.length < 18 || data[0] !== 0x1f || data[1] !== 0x8b) return undefined;
+  const p = data.length - 4;
+  return (data[p] | (data[p + 1] << 8) | (data[p + 2] << 16) | (data[p + 3] << 24)) >>> 0;
+}
+
+/** Most bytes a gzip body is inflated for an MD5 check; past this the compressed bytes are hashed (as Go does when inflating fails). */
+const MAX_MD5_INFLATE_BYTES = 1024 * 1024 * 1024;
+
+/** MD5 (base64) and length of the inflated stream, computed in bounded memory; undefined when it cannot be inflated within the cap. */
+function md5OfGunzipped(data: Buffer): Promise<{ md5: string; size: number } | undefined> {
+  return new Promise((resolve) => {
+    const h = createHash('md5');
+    let size = 0;
+    let settled = false;
+    const z = createGunzip();
+    const finish = (v: { md5: string; size: number } | undefined) => {
+      if (settled) return;
+      settled = true;
+      resolve(v);
+    };
+    z.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_MD5_INFLATE_BYTES) {
+        z.destroy();
+        finish(undefined);
+        return;
+      }
+      h.update(c);
+    });
+    z.on('error', () => finish(undefined));
+    z.on('end', () => finish({ md5: h.digest('base64'), size }));
+    z.end(data);
+  });
+}
+
+/**
+ * Go's ParseUpload. `form` holds the query (and any urlencoded body); multipart `type`/`fsync`
+ * fields are added to it when the query lacks them, as Go's parser does.
+ */
+export async function parseUpload(req: UploadRequest, body: BodyReader, form: GoForm, sizeLimit: number, bodyConsumed: boolean): Promise<ParsedUpload> {
+  const pu: ParsedUpload = {
+    fileName: '',
+    data: Buffer.alloc(0),
+    mimeType: '',
+    pairs: pairHeaders(req.rawHeaders),
+    isGzipped: false,
+    originalSize: 0,
+    modifiedTime: 0,
+    ttl: Ttl.EMPTY,
+    isChunkedFile: false,
+    contentMd5: '',
+  };
+  let contentType = header(req, 'content-type');
+
+  if (req.method === 'POST' && (contentType === '' || contentType.includes('form-data'))) {
+    const mt = parseMediaType(contentType);
+    if (!mt || (mt.type !== 'multipart/form-data' && mt.type !== 'multipart/mixed')) {
+      throw new UploadError("request Content-Type isn't multipart/form-data");
+    }
+    const boundary = mt.params.boundary;
+    if (!boundary) throw new UploadError('no multipart boundary param in Content-Type');
+    const mr = new MultipartReader(body, boundary);
+    // Text fields that act like query parameters when the query lacks them: `type` and `fsync`
+    // (Go), and `ts`, `ttl`, `cm` (as the Rust server and the upstream suite's Rust profile do).
+    const saveControl = (name: string, value: string) => {
+      if (!CONTROL_FIELDS.has(name)) return;
+      form.setIfAbsent(name, value.slice(0, CONTROL_FIELD_MAX));
+    };
+    let part = await mr.nextPart();
+    if (!part) throw new UploadError('EOF');
+    pu.fileName = part.fileName === '' ? '' : cleanWindowsPathBase(part.fileName);
+    pu.data = await readPartLimited(mr, sizeLimit);
+    if (part.fileName === '') saveControl(part.formName, pu.data.toString('utf8'));
+    contentType = part.headers.get('Content-Type');
+    pu.contentMd5 = part.headers.get('Content-MD5');
+    for (;;) {
+      let p2: Part | null;
+      try {
+        p2 = await mr.nextPart();
+      } catch {
+        break;
+      }
+      if (!p2) break;
+      if (pu.fileName === '' && p2.fileName !== '') {
+        pu.data = await readPartLimited(mr, sizeLimit);
+        pu.fileName = cleanWindowsPathBase(p2.fileName);
+        contentType = p2.headers.get('Content-Type');
+        pu.contentMd5 = p2.headers.get('Content-MD5');
+        part = p2;
+        continue;
+      }
+      if (p2.fileName === '' && CONTROL_FIELDS.has(p2.formName)) {
+        saveControl(p2.formName, await readPartCapped(mr, CONTROL_FIELD_MAX));
+      }
+    }
+    pu.isGzipped = part.headers.get('Content-Encoding') === 'gzip';
+  } else {
+    const disposition = header(req, 'content-disposition');
+    if (disposition.includes('name=')) {
+      const d = disposition.startsWith('inline') || disposition.startsWith('attachment') ? disposition : 'attachment; ' + disposition;
+      const mt = parseMediaType(d);
+      if (mt) {
+        if ('filename' in mt.params) pu.fileName = mt.params.filename;
+        else if ('name' in mt.params) pu.fileName = mt.params.name;
+      }
+    }
+    pu.fileName = pu.fileName !== '' ? cleanWindowsPathBase(pu.fileName) : pathBase(req.path);
+    if (req.contentLength !== undefined && req.contentLength > sizeLimit) throw fileOverLimit(sizeLimit);
+    pu.data = bodyConsumed ? Buffer.alloc(0) : await readLimited(body, sizeLimit);
+    pu.mimeType = contentType;
+    pu.isGzipped = header(req, 'content-encoding') === 'gzip';
+  }
+
+  pu.isChunkedFile = parseGoBool(form.get('cm')) ?? false;
+  const isReplicate = form.get('type') === 'replicate';
+  if (isReplicate) {
+    pu.mimeType = contentType;
+  } else if (!pu.isChunkedFile) {
+    const dot = pu.fileName.lastIndexOf('.');
+    let mtype = '';
+    if (dot > 0) mtype = typeByExtension(pu.fileName.slice(dot).toLowerCase());
+    if (contentType !== '' && contentType !== 'application/octet-stream' && mtype !== contentType) pu.mimeType = contentType;
+    else if (mtype !== '' && pu.mimeType === '' && mtype !== 'application/octet-stream') pu.mimeType = mtype;
+  }
+
+  const ts = form.get('ts');
+  pu.modifiedTime = /^[0-9]+$/.test(ts) && BigInt(ts) < 1n << 64n ? Number(BigInt(ts) & ((1n << 64n) - 1n)) : 0;
+  pu.ttl = Ttl.parseLenient(form.get('ttl'));
+
+  pu.originalSize = pu.data.length;
+  let uncompressedMd5: string | undefined;
+  const expected = header(req, 'content-md5') || pu.contentMd5;
+  if (pu.isGzipped) {
+    if (expected !== '') {
+      const r = await md5OfGunzipped(pu.data);
+      if (r) {
+        pu.originalSize = r.size;
+        uncompressedMd5 = r.md5;
+      }
+    } else {
+      const isize = gzipTrailerSize(pu.data);
+      if (isize !== undefined) pu.originalSize = isize;
+    }
+  } else if (!isReplicate) {
+    let mimeType = pu.mimeType;
+    if (mimeType === '') mimeType = detectContentType(pu.data);
+    if (mimeType === 'application/octet-stream') mimeType = '';
+    const c = isCompressable(pathExt(pu.fileName), mimeType);
+    if (c.should && c.sure && pu.data.length > 0) {
+      try {
+        const compressed = await gzipAsync(pu.data);
+        if (compressed.length * 10 < pu.data.length * 9) {
+          uncompressedMd5 = expected !== '' ? createHash('md5').update(pu.data).digest('base64') : undefined;
+          pu.data = compressed;
+          pu.isGzipped = true;
+        }
+      } catch {
+        /* keep the data uncompressed */
+      }
+    }
+  }
+
+  if (expected !== '') {
+    const got = uncompressedMd5 ?? createHash('md5').update(pu.data).digest('base64');
+    pu.contentMd5 = got;
+    if (expected !== got) {
+      throw new UploadError(`Content-MD5 did not match md5 of file data expected [${expected}] received [${got}] size ${pu.originalSize}`);
+    }
+  }
+  return pu;
+}
