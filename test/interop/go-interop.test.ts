@@ -54,17 +54,17 @@ async function writeNeedleSet(master: Master, server: VolumeServer): Promise<Wri
   };
   await put(Buffer.from('hello interop'), { 'Content-Type': 'text/plain' });
   await put(randomBytes(6 * 1024 * 1024 + 123), { 'Content-Type': 'application/octet-stream' });
-  await put(Buffer.alloc(0));
+  await put(Buffer.alloc(0), { 'Content-Type': 'application/octet-stream' });
   const mp = multipartBody('photo.png', 'image/png', randomBytes(3000));
   await put(mp.body, { 'Content-Type': mp.contentType, 'Seaweed-Color': 'blue' });
   await put(gzipSync(Buffer.from('compressible '.repeat(500))), { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' });
-  await put(Buffer.from('short lived'), {}, '?ttl=5m', '?ttl=5m');
-  const gone = await put(Buffer.from('to be deleted'));
+  await put(Buffer.from('short lived'), { 'Content-Type': 'text/plain' }, '?ttl=5m', '?ttl=5m');
+  const gone = await put(Buffer.from('to be deleted'), { 'Content-Type': 'text/plain' });
   const del = await rawRequest('DELETE', `${server.url}/${gone}`);
   assert.ok(del.status === 202 || del.status === 200, `delete: ${del.status}`);
   out[out.length - 1].live = false;
-  const over = await put(Buffer.from('first version'));
-  await upload(server, over, Buffer.from('second, longer version of the needle'));
+  const over = await put(Buffer.from('first version'), { 'Content-Type': 'text/plain' });
+  await upload(server, over, Buffer.from('second, longer version of the needle'), { 'Content-Type': 'text/plain' });
   return out;
 }
 
