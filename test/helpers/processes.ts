@@ -49,6 +49,13 @@ export async function freePort(): Promise<number> {
   }
 }
 
+/** A memory figure of a process from /proc/<pid>/status, in kB (VmRSS now, VmHWM peak). */
+export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} for ${pid}`);
+  return Number(m[1]);
+}
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

@@ -3,7 +3,6 @@
 // ranges, HEAD, pairs, stored gzip, deleted needles, chunk manifests (with a Go master for the
 // chunk lookups), and a 1 GiB needle streamed with bounded server memory and backpressure.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -20,7 +19,7 @@ import {
 } from '../../core/storage/needle.js';
 import { ReplicaPlacement, Ttl } from '../../core/storage/types.js';
 import { Volume } from '../../core/storage/volume.js';
-import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
+import { cleanup, procStatusKb, startMaster, startVolumeServer, tempDir, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
 
 const VID = 7;
 const BIG_VID = 8;
@@ -66,11 +65,7 @@ async function writeNeedles(dir: string, vid: number, needles: Stored[], deleted
 
 const fid = (vid: number, id: bigint, cookie = COOKIE) => formatFileId(vid, id, cookie);
 
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  assert.ok(m, 'VmRSS in /proc status');
-  return Number(m[1]) * 1024;
-}
+const rssBytes = (pid: number) => procStatusKb(pid, 'VmRSS') * 1024;
 
 function rawGet(url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => httpGet(url, { headers }, resolve).on('error', reject));

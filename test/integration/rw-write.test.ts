@@ -9,13 +9,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { constants, deflateRawSync, gunzipSync } from 'node:zlib';
 import { volumeClient } from '../helpers/grpc.js';
-import { cleanup, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
+import { cleanup, procStatusKb, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
 
-function procKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no ${field} for ${pid}`);
-  return Number(m[1]);
-}
+
 
 // ---- CRC-32 (IEEE) of long runs of zeros, via zlib's crc32_combine (GF(2) matrices).
 const CRC_TABLE = (() => {
@@ -183,13 +179,13 @@ describe('write path', () => {
 
   test('a 300 MB chunked upload over the 1 MB limit is refused with 400 without being buffered', async () => {
     const pid = small.proc.pid!;
-    const rssBefore = procKb(pid, 'VmRSS');
+    const rssBefore = procStatusKb(pid, 'VmRSS');
     const started = Date.now();
     const answer = await send(`${small.url}/${fid(11, 1, 0x1234)}`, 'POST', { 'Content-Type': 'application/octet-stream', 'Transfer-Encoding': 'chunked' }, zeros(300 << 20));
     assert.equal(answer.status, 400, answer.body);
     assert.ok(Date.now() - started > 50, 'the 300 MB body was not all sent');
     assert.deepEqual(JSON.parse(answer.body), { error: 'file over the limited 1048576 bytes' });
-    const peak = procKb(pid, 'VmHWM');
+    const peak = procStatusKb(pid, 'VmHWM');
     assert.ok(peak < rssBefore + 100 * 1024, `server peak RSS ${peak} kB grew from ${rssBefore} kB: the body was buffered`);
     // The connection and the server stay usable: a small upload goes through afterwards.
     const ok = await fetch(`${small.url}/${fid(11, 2, 0x1234)}`, { method: 'PUT', body: 'fits' });
@@ -198,12 +194,12 @@ describe('write path', () => {
 
   test('a declared Content-Length over the limit is refused with 400 and the connection stays usable', async () => {
     const pid = small.proc.pid!;
-    const rssBefore = procKb(pid, 'VmRSS');
+    const rssBefore = procStatusKb(pid, 'VmRSS');
     const total = 300 << 20;
     const answer = await send(`${small.url}/${fid(11, 3, 0x1234)}`, 'PUT', { 'Content-Length': String(total) }, zeros(total));
     assert.equal(answer.status, 400);
     assert.deepEqual(JSON.parse(answer.body), { error: 'file over the limited 1048576 bytes' });
-    const peak = procKb(pid, 'VmHWM');
+    const peak = procStatusKb(pid, 'VmHWM');
     assert.ok(peak < rssBefore + 100 * 1024, `server peak RSS ${peak} kB grew from ${rssBefore} kB`);
     const c = volumeClient(small.grpcAddress);
     try {
@@ -223,7 +219,7 @@ describe('write path', () => {
 
   test('a gzip bomb (10 GiB of zeros) is stored as sent, never inflated', async () => {
     const pid = a.proc.pid!;
-    const rssBefore = procKb(pid, 'VmRSS');
+    const rssBefore = procStatusKb(pid, 'VmRSS');
     const blocks = 10 * 1024;
     let compressed = 0;
     const chunks = [...gzipZeros(blocks)].map((c) => c); // repeated views of one block: ~10 MB sent in total
@@ -235,7 +231,7 @@ describe('write path', () => {
     // Go reports the original size as uint32: 10 GiB mod 2^32.
     assert.equal(result.size, (blocks * 2 ** 20) % 2 ** 32);
     assert.ok(Date.now() - started < 20_000, 'the upload took long enough to have been inflated');
-    const peak = procKb(pid, 'VmHWM');
+    const peak = procStatusKb(pid, 'VmHWM');
     assert.ok(peak < rssBefore + 150 * 1024, `server peak RSS ${peak} kB grew from ${rssBefore} kB`);
     const dat = statSync(join(a.dir, '21.dat')).size;
     assert.ok(dat >= compressed && dat < compressed + 4096, `.dat holds ${dat} bytes for ${compressed} compressed bytes`);
