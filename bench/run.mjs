@@ -1,0 +1,287 @@
+#!/usr/bin/env node
+// Side-by-side benchmark of the Go volume server and ours, in one run on one machine: the same Go
+// master, the same clients, the same flags, alternating Go/ours so machine drift cancels out.
+//
+//   npm run bench -- [--n 20000] [--rounds 1] [--large 4] [--large-mb 64] [--width 4|5] [--loadtest]
+//
+// Prints a table (ours/Go ratio per figure) and writes bench/results/<date>.json. Not a test.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : def;
+};
+const N = Number(opt('n', 20000));
+const ROUNDS = Number(opt('rounds', 1));
+const LARGE_COUNT = Number(opt('large', 4));
+const LARGE_MB = Number(opt('large-mb', 64));
+const WIDTH = Number(opt('width', 4)) === 5 ? 5 : 4;
+const LOADTEST = args.includes('--loadtest');
+const CLK_TCK = 100;
+
+const log = (...a) => console.error('[bench]', ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function weedBinary() {
+  const out = execFileSync('bash', [join(ROOT, 'test/conformance/build-weed.sh'), String(WIDTH)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').pop();
+}
+
+async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const p = s.address().port;
+        s.close(() => resolve(p));
+      });
+    });
+    if (port + 10000 < 65536) return port;
+  }
+}
+
+function start(cmd, argv, logName, env = process.env) {
+  const fd = openSync(join(tmpdir(), logName), 'w');
+  const proc = spawn(cmd, argv, { stdio: ['ignore', fd, fd], env });
+  const exited = new Promise((r) => proc.on('exit', r));
+  return {
+    proc,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGINT');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 15000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+async function waitFor(check, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+}
+
+function peakRssMiB(pid) {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function parseWeedBenchmark(text) {
+  const sections = {};
+  for (const part of text.split(/------------ /).slice(1)) {
+    const name = /Writing/.test(part) ? 'write' : /Reading/.test(part) ? 'read' : null;
+    if (!name) continue;
+    const num = (re) => {
+      const m = re.exec(part);
+      return m ? Number(m[1]) : NaN;
+    };
+    sections[name] = {
+      reqPerSec: num(/Requests per second:\s+([\d.]+)/),
+      failed: num(/Failed requests:\s+(\d+)/),
+      p50ms: num(/^\s+50%\s+([\d.]+) ms/m),
+      p99ms: num(/^\s+99%\s+([\d.]+) ms/m),
+    };
+  }
+  return sections;
+}
+
+function httpCall(method, url, body) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: body ? { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } : {} }, (res) => {
+      let bytes = 0;
+      const chunks = [];
+      res.on('data', (c) => {
+        bytes += c.length;
+        if (method !== 'GET') chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode, bytes, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function largeFiles(masterUrl, collection) {
+  const payload = randomBytes(LARGE_MB << 20);
+  const fids = [];
+  for (let i = 0; i < LARGE_COUNT; i++) {
+    const a = await (await fetch(`${masterUrl}/dir/assign?collection=${collection}`)).json();
+    fids.push(`http://${a.url}/${a.fid}`);
+  }
+  let t = performance.now();
+  const ups = await Promise.all(fids.map((u) => httpCall('POST', u, payload)));
+  const upSec = (performance.now() - t) / 1000;
+  for (const u of ups) if (u.status !== 201) throw new Error(`large upload failed: ${u.status} ${u.text}`);
+  t = performance.now();
+  const downs = await Promise.all(fids.map((u) => httpCall('GET', u)));
+  const downSec = (performance.now() - t) / 1000;
+  for (const d of downs) if (d.status !== 200 || d.bytes !== payload.length) throw new Error(`large download failed: ${d.status} ${d.bytes}`);
+  const totalMB = (LARGE_COUNT * payload.length) / (1 << 20);
+  return { uploadMBps: totalMB / upSec, downloadMBps: totalMB / downSec };
+}
+
+async function runOne(weed, master, impl, round) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `bench-${impl}-`));
+  const common = [`-port=${port}`, `-port.grpc=${port + 10000}`, '-ip=127.0.0.1', `-dir=${dir}`, '-max=100', `-master=${master.address}`, '-preStopSeconds=0'];
+  const server =
+    impl === 'go'
+      ? start(weed, ['volume', ...common], `bench-go-${port}.log`)
+      : start(join(ROOT, 'bin/weed-volume'), common, `bench-ts-${port}.log`, { ...process.env, WEED_OFFSET_BYTES: String(WIDTH) });
+  const url = `127.0.0.1:${port}`;
+  try {
+    await waitFor(async () => {
+      const s = await (await fetch(`${master.url}/dir/status`)).json();
+      return JSON.stringify(s).includes(`"Url":"${url}"`);
+    }, 30000, `${impl} server registered`);
+    const pid = server.proc.pid;
+    const collection = `bench${impl}${round}`;
+    log(`${impl} round ${round}: weed benchmark -c=16 -n=${N} -size=1024`);
+    const cpu0 = cpuSeconds(pid);
+    const out = execFileSync(weed, ['benchmark', `-master=${master.address}`, '-c=16', `-n=${N}`, '-size=1024', `-collection=${collection}`], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+      cwd: dir,
+    });
+    const cpu1 = cpuSeconds(pid);
+    const small = parseWeedBenchmark(out);
+    log(`${impl} round ${round}: ${LARGE_COUNT} × ${LARGE_MB} MB uploads and downloads`);
+    const large = await largeFiles(master.url, `${collection}large`);
+    return {
+      write: small.write,
+      read: small.read,
+      large,
+      cpuSecPer1000Req: ((cpu1 - cpu0) / (2 * N)) * 1000,
+      peakRssMiB: peakRssMiB(pid),
+    };
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function loadtest(weed, impl) {
+  const src = execFileSync('bash', [join(ROOT, 'test/conformance/build-weed.sh'), '--src'], { encoding: 'utf8' }).trim().split('\n').pop();
+  const env = { ...process.env, WEED_BINARY: weed, WEED_OFFSET_BYTES: String(WIDTH) };
+  if (impl === 'ts') Object.assign(env, { VOLUME_SERVER_IMPL: 'rust', RUST_VOLUME_BINARY: join(ROOT, 'bin/weed-volume') });
+  else delete env.VOLUME_SERVER_IMPL;
+  const tags = WIDTH === 5 ? ['-tags', '5BytesOffset'] : [];
+  let out = '';
+  try {
+    out = execFileSync('go', ['test', '-count=1', ...tags, '-v', './test/volume_server/loadtest'], { cwd: src, env, encoding: 'utf8', maxBuffer: 1 << 28 });
+  } catch (e) {
+    out = String(e.stdout ?? '') + String(e.stderr ?? '');
+  }
+  return out.split('\n').filter((l) => l.includes('RESULT'));
+}
+
+function ratio(ours, go) {
+  return Number.isFinite(ours) && Number.isFinite(go) && go !== 0 ? ours / go : NaN;
+}
+
+function median(xs) {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
+async function main() {
+  const weed = weedBinary();
+  const mport = await freePort();
+  const mdir = mkdtempSync(join(tmpdir(), 'bench-master-'));
+  const masterProc = start(weed, ['master', '-ip=127.0.0.1', `-port=${mport}`, `-port.grpc=${mport + 10000}`, `-mdir=${mdir}`, '-peers=none', '-volumeSizeLimitMB=1024', '-defaultReplication=000'], `bench-master-${mport}.log`);
+  const master = { address: `127.0.0.1:${mport}`, url: `http://127.0.0.1:${mport}` };
+  const runs = { go: [], ts: [] };
+  try {
+    await waitFor(async () => (await fetch(`${master.url}/dir/status`)).ok, 30000, 'master');
+    // A fresh Go master defers volume id allocation for ~10 s after it becomes leader; let that
+    // pass so the first server measured does not pay for it.
+    await sleep(11000);
+    for (let r = 0; r < ROUNDS; r++) {
+      // Alternate which server goes first each round so drift does not favour one.
+      const order = r % 2 === 0 ? ['go', 'ts'] : ['ts', 'go'];
+      for (const impl of order) runs[impl].push(await runOne(weed, master, impl, r));
+    }
+  } finally {
+    await masterProc.stop();
+    rmSync(mdir, { recursive: true, force: true });
+  }
+
+  const pick = (impl, f) => median(runs[impl].map(f));
+  const rows = [
+    ['1 KB write req/s', (x) => x.write?.reqPerSec, 'higher'],
+    ['1 KB write p50 ms', (x) => x.write?.p50ms, 'lower'],
+    ['1 KB write p99 ms', (x) => x.write?.p99ms, 'lower'],
+    ['1 KB write failed', (x) => x.write?.failed, 'lower'],
+    ['1 KB read req/s', (x) => x.read?.reqPerSec, 'higher'],
+    ['1 KB read p50 ms', (x) => x.read?.p50ms, 'lower'],
+    ['1 KB read p99 ms', (x) => x.read?.p99ms, 'lower'],
+    ['1 KB read failed', (x) => x.read?.failed, 'lower'],
+    [`${LARGE_MB} MB upload MB/s`, (x) => x.large.uploadMBps, 'higher'],
+    [`${LARGE_MB} MB download MB/s`, (x) => x.large.downloadMBps, 'higher'],
+    ['server CPU s / 1000 req', (x) => x.cpuSecPer1000Req, 'lower'],
+    ['server peak RSS MiB', (x) => x.peakRssMiB, 'lower'],
+  ].map(([name, f, better]) => {
+    const go = pick('go', f);
+    const ts = pick('ts', f);
+    return { name, go, ours: ts, ratio: ratio(ts, go), better };
+  });
+
+  let needleMap = null;
+  try {
+    const out = execFileSync(process.execPath, ['--expose-gc', join(ROOT, 'dist/bench/needle-map.js'), '10000000', String(WIDTH)], { encoding: 'utf8' });
+    needleMap = {
+      loadSeconds: Number(/load time: ([\d.]+) s/.exec(out)?.[1]),
+      bytesPerEntry: Number(/map accounting: .* = ([\d.]+) bytes\/entry/.exec(out)?.[1]),
+    };
+  } catch (e) {
+    log('needle map benchmark failed:', e.message);
+  }
+
+  const loadtestLines = LOADTEST ? { go: loadtest(weed, 'go'), ts: loadtest(weed, 'ts') } : null;
+
+  const fmt = (v) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : '-');
+  const lines = [];
+  lines.push(`benchmark: n=${N} rounds=${ROUNDS} large=${LARGE_COUNT}x${LARGE_MB}MB width=${WIDTH} (${new Date().toISOString()})`);
+  lines.push(`${'figure'.padEnd(28)} ${'Go'.padStart(10)} ${'ours'.padStart(10)} ${'ours/Go'.padStart(8)}`);
+  for (const r of rows) lines.push(`${r.name.padEnd(28)} ${fmt(r.go).padStart(10)} ${fmt(r.ours).padStart(10)} ${fmt(r.ratio).padStart(8)}  (${r.better} is better)`);
+  if (needleMap) lines.push(`needle map, 10M entries: ${needleMap.bytesPerEntry} bytes/entry, load ${needleMap.loadSeconds} s (ours only)`);
+  if (loadtestLines) {
+    lines.push('loadtest (informational):');
+    for (const impl of ['go', 'ts']) for (const l of loadtestLines[impl]) lines.push(`  ${impl}: ${l.trim()}`);
+  }
+  console.log(lines.join('\n'));
+
+  const resultsDir = join(ROOT, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${new Date().toISOString().slice(0, 10)}.json`);
+  writeFileSync(file, JSON.stringify({ params: { N, ROUNDS, LARGE_COUNT, LARGE_MB, WIDTH }, rows, runs, needleMap, loadtest: loadtestLines }, null, 2) + '\n');
+  log(`results: ${file}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
