@@ -81,6 +81,16 @@ export const ERROR_CATALOG = {
     grpc: GrpcStatus.UNKNOWN,
     message: (reason) => reason,
   },
+  VS_ERR_UNAVAILABLE: {
+    http: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: (reason) => reason,
+  },
+  VS_ERR_FAILED_PRECONDITION: {
+    http: 412,
+    grpc: GrpcStatus.FAILED_PRECONDITION,
+    message: (reason) => reason,
+  },
   // Errors whose text Go returns as a plain (code UNKNOWN) gRPC error: most admin RPC failures.
   VS_ERR_PLAIN: {
     http: 500,

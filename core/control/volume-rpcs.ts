@@ -24,6 +24,10 @@ export function volumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       },
       readOnly,
     );
+  // Go refuses these while a VolumeCopy is writing the volume's files.
+  const notBeingCopied = (id: number) => {
+    if (store.isCopying(id)) throw vsError('VS_ERR_UNAVAILABLE', `volume ${id} is being copied`);
+  };
   const mustFind = (id: number): Volume => {
     const v = store.findVolume(id);
     if (!v) throw vsError('VS_ERR_PLAIN', `volume ${id} not found`);
@@ -35,6 +39,7 @@ export function volumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       admin(call);
       notInMaintenance();
       const r = call.request;
+      notBeingCopied(r.volume_id >>> 0);
       await store.allocateVolume({
         id: r.volume_id >>> 0,
         collection: r.collection,
@@ -49,12 +54,14 @@ export function volumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
 
     VolumeMount: async (call: Msg) => {
       admin(call);
+      notBeingCopied(call.request.volume_id >>> 0);
       await store.mountVolume(call.request.volume_id >>> 0);
       return {};
     },
 
     VolumeUnmount: async (call: Msg) => {
       admin(call);
+      notBeingCopied(call.request.volume_id >>> 0);
       await store.unmountVolume(call.request.volume_id >>> 0);
       return {};
     },
@@ -62,6 +69,7 @@ export function volumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     // Allowed in maintenance mode: evacuating a server ends each move by deleting the source.
     VolumeDelete: async (call: Msg) => {
       admin(call);
+      notBeingCopied(call.request.volume_id >>> 0);
       await store.deleteVolume(call.request.volume_id >>> 0, !!call.request.only_empty);
       return {};
     },

@@ -70,6 +70,8 @@ export class Store extends EventEmitter<StoreEvents> {
   private readonly volumesByLocation: Map<DiskLocation, Map<number, Volume>> = new Map();
   /** Serialises volume creation, mounting and deletion (not reads or writes). */
   private adminChain: Promise<unknown> = Promise.resolve();
+  /** Volume ids a VolumeCopy is writing; mount, unmount, allocate and delete wait them out. */
+  private readonly copying = new Set<number>();
   /** Set once shutdown begins: health turns 503 and new long-running work is refused. */
   stopping = false;
   /** The master's volume size limit in bytes (0 until the first heartbeat answer). */
@@ -112,6 +114,21 @@ export class Store extends EventEmitter<StoreEvents> {
 
   private openOptions(loc: DiskLocation, collection: string, id: number) {
     return { dir: loc.directory, idxDir: loc.idxDirectory, collection, id, offsetWidth: this.offsetWidth };
+  }
+
+  /** Claims a volume id for a copy; false when another copy already holds it. */
+  beginCopy(id: number): boolean {
+    if (this.copying.has(id)) return false;
+    this.copying.add(id);
+    return true;
+  }
+
+  endCopy(id: number): void {
+    this.copying.delete(id);
+  }
+
+  isCopying(id: number): boolean {
+    return this.copying.has(id);
   }
 
   /** Loads every volume found in every location, all locations concurrently. */

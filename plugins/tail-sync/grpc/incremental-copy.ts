@@ -4,6 +4,7 @@
 // sent without its row. A compaction during the copy is reported instead of sending a mix.
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
+import { vsError } from '../../../core/errors.js';
 import { BUFFER_SIZE_LIMIT, messageOf, plain, send, u64, volumeIdOf } from './common.js';
 import { binarySearchByAppendAtNs, datSizeCoveredByIndex } from './volume-index.js';
 
@@ -48,7 +49,7 @@ export function incrementalCopyRpcs(cradle: Cradle): Record<string, GrpcHandler>
         if (n < want) break; // the file ended early (truncated under us)
         pos += n;
       }
-      if (v.superBlock.compactionRevision !== revision) throw plain(DIVERGED);
+      if (v.superBlock.compactionRevision !== revision) throw vsError('VS_ERR_FAILED_PRECONDITION', DIVERGED);
     },
   };
 }

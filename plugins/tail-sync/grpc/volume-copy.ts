@@ -8,6 +8,7 @@ import { link, mkdir, open, rename, rm, stat, utimes, writeFile } from 'node:fs/
 import { basename, dirname, join } from 'node:path';
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
+import { vsError } from '../../../core/errors.js';
 import type { DiskLocation } from '../../../core/storage/disk-location.js';
 import { readIdxEntry } from '../../../core/storage/idx.js';
 import { parseNeedleHeader } from '../../../core/storage/needle.js';
@@ -215,7 +216,6 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
   const { store, config, logger } = cradle;
   const { admin, notInMaintenance } = checks(cradle);
   /** Volumes with a copy in flight: the staged names are fixed per volume. */
-  const copying = new Set<number>();
 
   const copyVolume = async (call: grpc.ServerWritableStream<Msg, Msg>, id: number, source: string): Promise<void> => {
     const r = call.request;
@@ -454,12 +454,11 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         }
       }
       const id = volumeIdOf(r.volume_id);
-      if (copying.has(id)) throw plain(`volume ${id} is already being copied`);
-      copying.add(id);
+      if (!store.beginCopy(id)) throw vsError('VS_ERR_UNAVAILABLE', `volume ${id} is already being copied`);
       try {
         await copyVolume(call, id, source);
       } finally {
-        copying.delete(id);
+        store.endCopy(id);
       }
     },
   };
