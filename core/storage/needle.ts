@@ -428,3 +428,119 @@ export function metaTailLength(size: Size, dataSize: number, version: Version): 
 export function needleEtag(n: { checksum: number }): string {
   return (n.checksum >>> 0).toString(16).padStart(8, '0');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Framing a data payload held elsewhere (streamed writes of large bodies)
+// ---------------------------------------------------------------------------------------------
+
+/** Everything of a needle but its data: what the record around a streamed payload needs. */
+export type NeedleRecordMeta = Pick<
+  Needle,
+  'cookie' | 'id' | 'flags' | 'name' | 'mime' | 'pairs' | 'lastModified' | 'ttl' | 'checksum' | 'appendAtNs'
+>;
+
+/** The bytes of a record before and after its data (see encodeNeedleFrame). */
+export interface NeedleFrame {
+  /** Header, then (v2/v3 with data) the DataSize field. */
+  prefix: Buffer;
+  /** Flags … pairs (v2/v3 with data), checksum, v3 AppendAtNs, padding. */
+  suffix: Buffer;
+  /** Header Size. */
+  size: Size;
+  /** Whole record length: prefix + dataSize + suffix. */
+  length: number;
+}
+
+/** The header Size of a needle with `dataSize` data bytes (computeNeedleSize without the data). */
+export function needleSizeFor(n: Pick<Needle, 'flags' | 'name' | 'mime' | 'pairs'>, dataSize: number, version: Version): Size {
+  if (version === 1) return dataSize;
+  if (dataSize === 0) return 0;
+  let size = DATA_SIZE_SIZE + dataSize + 1;
+  if (hasName(n)) size += 1 + Math.min(n.name.length, MAX_NAME_SIZE);
+  if (hasMime(n)) size += 1 + Math.min(n.mime.length, MAX_MIME_SIZE);
+  if (hasLastModified(n)) size += LAST_MODIFIED_BYTES_LENGTH;
+  if (hasTtl(n)) size += TTL_BYTES_LENGTH;
+  if (hasPairs(n)) size += 2 + Math.min(n.pairs.length, MAX_PAIRS_SIZE);
+  return size;
+}
+
+/** Largest header Size a record can carry (Size is an int32 on disk and in the index). */
+export const MAX_NEEDLE_SIZE = 0x7fffffff;
+
+/**
+ * The record around `dataSize` data bytes the caller holds elsewhere (a spooled upload): writing
+ * prefix, the data, then suffix produces exactly what encodeNeedle() produces for the same needle
+ * with the data in place (padding bytes included). `n.checksum` must be the raw CRC-32C of the data.
+ */
+export function encodeNeedleFrame(n: NeedleRecordMeta, dataSize: number, version: Version): NeedleFrame {
+  if (version !== 1 && version !== 2 && version !== 3) {
+    throw new UnsupportedVersionError(version, `unsupported version: ${version}`);
+  }
+  const size = needleSizeFor(n, dataSize, version);
+  if (size > MAX_NEEDLE_SIZE) throw new RangeError(`needle size ${size} exceeds the largest record size ${MAX_NEEDLE_SIZE}`);
+  const length = actualSize(size, version);
+  const pad = paddingLength(size, version);
+  const withDataSize = version !== 1 && size > 0;
+  const prefix = Buffer.allocUnsafe(NEEDLE_HEADER_SIZE + (withDataSize ? DATA_SIZE_SIZE : 0));
+  writeU32(prefix, 0, n.cookie);
+  writeNeedleId(prefix, 4, n.id);
+  writeU32(prefix, 12, size);
+  if (withDataSize) writeU32(prefix, NEEDLE_HEADER_SIZE, dataSize);
+  const suffix = Buffer.allocUnsafe(length - prefix.length - dataSize);
+  let p = 0;
+  if (version === 1) {
+    writeU32(suffix, p, n.checksum);
+    p += 4;
+    for (let i = 0; i < pad; i++) suffix[p + i] = prefix[4 + i];
+    return { prefix, suffix, size, length };
+  }
+  let scratchHi = readU32(prefix, 4);
+  const idLo = readU32(prefix, 8);
+  if (size > 0) {
+    suffix[p++] = n.flags & 0xff;
+    if (hasName(n)) {
+      const len = Math.min(n.name.length, MAX_NAME_SIZE);
+      suffix[p++] = len;
+      suffix.set(n.name.subarray(0, len), p);
+      p += len;
+    }
+    if (hasMime(n)) {
+      const len = Math.min(n.mime.length, MAX_MIME_SIZE);
+      suffix[p++] = len;
+      suffix.set(n.mime.subarray(0, len), p);
+      p += len;
+    }
+    if (hasLastModified(n)) {
+      const lm = n.lastModified;
+      const lo = lm >>> 0;
+      suffix[p] = (Math.floor(lm / 2 ** 32) >>> 0) & 0xff;
+      writeU32(suffix, p + 1, lo);
+      p += LAST_MODIFIED_BYTES_LENGTH;
+      scratchHi = lo;
+    }
+    if (hasTtl(n)) {
+      n.ttl.writeBytes(suffix, p);
+      p += TTL_BYTES_LENGTH;
+    }
+    if (hasPairs(n)) {
+      const len = Math.min(n.pairs.length, MAX_PAIRS_SIZE);
+      writeU16(suffix, p, len);
+      p += 2;
+      suffix.set(n.pairs.subarray(0, len), p);
+      p += len;
+    }
+  }
+  writeU32(suffix, p, n.checksum);
+  p += NEEDLE_CHECKSUM_SIZE;
+  if (version === 2) {
+    const scratch = [scratchHi >>> 24, (scratchHi >>> 16) & 0xff, (scratchHi >>> 8) & 0xff, scratchHi & 0xff,
+      idLo >>> 24, (idLo >>> 16) & 0xff, (idLo >>> 8) & 0xff, idLo & 0xff];
+    for (let i = 0; i < pad; i++) suffix[p + i] = scratch[i];
+    return { prefix, suffix, size, length };
+  }
+  writeU64(suffix, p, n.appendAtNs);
+  p += TIMESTAMP_SIZE;
+  const sizeBytes = [size >>> 24, (size >>> 16) & 0xff, (size >>> 8) & 0xff, size & 0xff, 0, 0, 0, 0];
+  for (let i = 0; i < pad; i++) suffix[p + i] = sizeBytes[i];
+  return { prefix, suffix, size, length };
+}

@@ -2,10 +2,11 @@
 // every write that was acknowledged with 201 reads back intact.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { volumeClient } from '../helpers/grpc.js';
 import { rawRequest } from '../helpers/http.js';
-import { cleanup, startMaster, startVolumeServer, tempDir, type Master } from '../helpers/processes.js';
+import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, type Master } from '../helpers/processes.js';
 
 const ROUNDS = 5;
 const VOLUME_ID = 7;
@@ -43,7 +44,9 @@ test(`kill -9 during writes, ${ROUNDS} rounds: acknowledged writes survive and t
         while (!stop) {
           const id = key++;
           const fid = `${VOLUME_ID},${id.toString(16)}${'1234abcd'}`;
-          const body = randomBytes(1 + Math.floor(Math.random() * (id % 7 === 0 ? 2_000_000 : 20_000)));
+          // mostly small; some past the 4 MiB spool threshold (streamed through a temp file)
+          const max = id % 13 === 0 ? 12_000_000 : id % 7 === 0 ? 2_000_000 : 20_000;
+          const body = randomBytes(1 + Math.floor(Math.random() * max));
           try {
             const r = await rawRequest('POST', `${vs.url}/${fid}`, { 'Content-Type': 'application/octet-stream' }, body);
             if (r.status === 201) acked.set(fid, createHash('sha256').update(body).digest('hex'));
@@ -67,6 +70,8 @@ test(`kill -9 during writes, ${ROUNDS} rounds: acknowledged writes survive and t
         assert.equal(r.status, 200, `${fid} lost`);
         assert.equal(createHash('sha256').update(r.body).digest('hex'), sha, `${fid} corrupted`);
       }
+      // spool files of uploads cut short by a kill are removed at the next start
+      await waitFor(async () => !readdirSync(dir).some((n) => n.startsWith('.upload-')), 5_000, 'stale spool files to be removed');
     } finally {
       await vs.stop();
     }

@@ -57,6 +57,11 @@ async function writeNeedleSet(master: Master, server: VolumeServer): Promise<Wri
   await put(Buffer.alloc(0), { 'Content-Type': 'application/octet-stream' });
   const mp = multipartBody('photo.png', 'image/png', randomBytes(3000));
   await put(mp.body, { 'Content-Type': mp.contentType, 'Seaweed-Color': 'blue' });
+  // past the 4 MiB spool threshold: a multipart file part with name, type and pairs, and a text
+  // body the writer stores gzipped
+  const bigMp = multipartBody('big photo.png', 'image/png', randomBytes(5 * 1024 * 1024 + 7));
+  await put(bigMp.body, { 'Content-Type': bigMp.contentType, 'Seaweed-Color': 'green' });
+  await put(Buffer.from('a compressible line of text 0123456789\n'.repeat(150_000)), { 'Content-Type': 'text/plain' });
   await put(gzipSync(Buffer.from('compressible '.repeat(500))), { 'Content-Type': 'text/plain', 'Content-Encoding': 'gzip' });
   await put(Buffer.from('short lived'), { 'Content-Type': 'text/plain' }, '?ttl=5m', '?ttl=5m');
   const gone = await put(Buffer.from('to be deleted'), { 'Content-Type': 'text/plain' });

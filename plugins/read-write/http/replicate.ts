@@ -3,6 +3,7 @@
 // forwards the request with `type=replicate` in parallel; the first replica failure fails the
 // request (local data is not rolled back).
 import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import type { Cradle } from '../../../core/container.js';
 import type { VolumeLocation } from '../../../core/master/master-client.js';
 import { goJsonStringify } from '../../../core/http/json.js';
@@ -94,6 +95,8 @@ export interface ReplicaWrite {
   /** Percent-decoded request path, as Go's r.URL.Path. */
   path: string;
   data: Uint8Array;
+  /** When set, the data is this file's content (a spooled large upload), streamed; `data` is unused. */
+  file?: { path: string; size: number };
   name: string;
   mime: string;
   isCompressed: boolean;
@@ -136,18 +139,29 @@ async function postReplica(location: VolumeLocation, w: ReplicaWrite): Promise<v
   if (w.isCompressed) head += 'Content-Encoding: gzip\r\n';
   if (w.contentMd5) head += `Content-Md5: ${w.contentMd5}\r\n`;
   head += '\r\n';
-  const body = Buffer.concat([Buffer.from(head, 'utf8'), w.data, Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1')]);
+  const headBytes = Buffer.from(head, 'utf8');
+  const tailBytes = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
+  const dataLength = w.file ? w.file.size : w.data.length;
   const headers: Record<string, string> = { 'Content-Type': `multipart/form-data; boundary=${boundary}` };
+  let body: Buffer | AsyncIterable<Uint8Array>;
+  if (w.file) {
+    // streamed from the spool file with the request's backpressure; the length is known up front
+    body = fileBody(headBytes, w.file.path, tailBytes);
+    headers['Content-Length'] = String(headBytes.length + w.file.size + tailBytes.length);
+  } else {
+    body = Buffer.concat([headBytes, w.data, tailBytes]);
+  }
   for (const [k, v] of Object.entries(w.pairs)) headers[`Seaweed-${k}`] = v;
   if (w.jwt) headers.Authorization = `Bearer ${w.jwt}`;
   if (w.requestId) headers['X-Amz-Request-Id'] = w.requestId;
-  const timeoutMs = 10_000 + Math.floor((w.data.length * 1000) / (1 << 20));
+  const timeoutMs = 10_000 + Math.floor((dataLength * 1000) / (1 << 20));
   let resp: Response;
   try {
-    resp = await fetch(url, { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs) });
+    const init = { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs), ...(w.file ? { duplex: 'half' } : {}) };
+    resp = await fetch(url, init as RequestInit);
   } catch (e) {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
-    throw new Error(`upload ${w.name} ${w.data.length} bytes to ${url}: ${cause ?? (e as Error).message}`);
+    throw new Error(`upload ${w.name} ${dataLength} bytes to ${url}: ${cause ?? (e as Error).message}`);
   }
   if (resp.status === 204) {
     await resp.arrayBuffer().catch(() => undefined);
@@ -164,6 +178,13 @@ async function postReplica(location: VolumeLocation, w: ReplicaWrite): Promise<v
   let error = parsed && typeof (parsed as { error?: unknown }).error === 'string' ? (parsed as { error: string }).error : '';
   if (resp.status === 409 && !error) error = 'Conflict';
   if (error) throw new Error(`unmarshalled error ${url}: ${error}`);
+}
+
+/** A multipart body: `head`, the content of the file at `path`, `tail`. */
+async function* fileBody(head: Buffer, path: string, tail: Buffer): AsyncGenerator<Uint8Array> {
+  yield head;
+  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) yield chunk as Buffer;
+  yield tail;
 }
 
 /** Forwards a write to the replicas; rejects with Go's `failed to write to replicas …` text. */

@@ -11,6 +11,17 @@ import { Ttl } from '../../../core/storage/types.js';
 import { type GoForm, parseGoBool } from './upload-form.js';
 import { typeByExtension } from './upload-mime.js';
 import { detectContentType } from './upload-sniff.js';
+import {
+  BodyCollector,
+  gzipSpool,
+  gzipTrailerSizeOf,
+  md5OfGunzippedFile,
+  SPOOL_HEAD_SIZE,
+  SPOOL_THRESHOLD,
+  type CollectedBody,
+  type SpoolFile,
+  type SpoolTarget,
+} from './upload-spool.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -267,21 +278,30 @@ class MultipartReader {
     return /^[ \t]*\r?\n?$/.test(rest) ? kind : undefined;
   }
 
-  /** Reads the current part's data, passing it to `sink` piece by piece. */
-  async readPartData(sink: (b: Buffer) => void): Promise<void> {
+  /**
+   * Reads the current part's data, passing it to `sink` piece by piece; a sink that returns a
+   * promise (a pending spool write) holds off further reading until it settles.
+   */
+  async readPartData(sink: (b: Buffer) => void | Promise<void>): Promise<void> {
     if (!this.partOpen) return;
     for (;;) {
       const i = this.buf.indexOf(this.delim);
       if (i >= 0) {
-        if (i > 0) sink(this.buf.subarray(0, i));
+        const piece = i > 0 ? this.buf.subarray(0, i) : undefined;
         this.buf = this.buf.subarray(i + this.nl.length);
         this.partOpen = false;
+        if (piece) {
+          const p = sink(piece);
+          if (p) await p;
+        }
         return;
       }
       const keep = this.delim.length - 1;
       if (this.buf.length > keep) {
-        sink(this.buf.subarray(0, this.buf.length - keep));
+        const piece = this.buf.subarray(0, this.buf.length - keep);
         this.buf = Buffer.from(this.buf.subarray(this.buf.length - keep));
+        const p = sink(piece);
+        if (p) await p;
       }
       if (!(await this.fill())) throw new UploadError('multipart: NextPart: EOF');
     }
@@ -345,17 +365,36 @@ class MultipartReader {
   }
 }
 
-/** Collects a part's data up to limit+1 bytes (Go's LimitReader(sizeLimit+1) then the over-limit check). */
-async function readPartLimited(mr: MultipartReader, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  await mr.readPartData((b) => {
-    if (total > limit) return;
-    total += b.length;
-    if (total > limit) throw fileOverLimit(limit);
-    chunks.push(Buffer.from(b));
-  });
-  return Buffer.concat(chunks, total);
+/**
+ * Collects a part's data up to limit+1 bytes (Go's LimitReader(sizeLimit+1) then the over-limit
+ * check); past the spool threshold into a spool file (removed again on failure).
+ */
+async function readPartLimited(mr: MultipartReader, limit: number, spool: SpoolTarget | undefined, wantMd5: boolean): Promise<CollectedBody> {
+  const c = new BodyCollector(spool, limit, () => fileOverLimit(limit), { wantMd5, copyChunks: true });
+  try {
+    await mr.readPartData((b) => c.push(b));
+    return await c.end();
+  } catch (e) {
+    await c.discard();
+    throw e;
+  }
+}
+
+/** A raw body of unknown or large length: in memory up to the threshold, else spooled. */
+async function readBodyLimited(body: BodyReader, limit: number, spool: SpoolTarget, wantMd5: boolean, spoolFromStart: boolean): Promise<CollectedBody> {
+  const c = new BodyCollector(spool, limit, () => fileOverLimit(limit), { wantMd5, copyChunks: false, spoolFromStart });
+  try {
+    for (;;) {
+      const chunk = await body.next();
+      if (!chunk) break;
+      const p = c.push(chunk);
+      if (p) await p;
+    }
+    return await c.end();
+  } catch (e) {
+    await c.discard();
+    throw e;
+  }
 }
 
 async function readPartCapped(mr: MultipartReader, cap: number): Promise<string> {
@@ -396,6 +435,11 @@ export interface ParsedUpload {
   ttl: Ttl;
   isChunkedFile: boolean;
   contentMd5: string;
+  /**
+   * Set when the body was larger than the spool threshold: the stored data is this file's content
+   * (`data` is then empty). The caller must remove() it once the write is done.
+   */
+  spool?: SpoolFile;
 }
 
 function header(req: UploadRequest, name: string): string {
@@ -479,7 +523,34 @@ function md5OfGunzipped(data: Buffer): Promise<{ md5: string; size: number } | u
  * Go's ParseUpload. `form` holds the query (and any urlencoded body); multipart `type`/`fsync`
  * fields are added to it when the query lacks them, as Go's parser does.
  */
-export async function parseUpload(req: UploadRequest, body: BodyReader, form: GoForm, sizeLimit: number, bodyConsumed: boolean): Promise<ParsedUpload> {
+export async function parseUpload(
+  req: UploadRequest,
+  body: BodyReader,
+  form: GoForm,
+  sizeLimit: number,
+  bodyConsumed: boolean,
+  spool?: SpoolTarget,
+): Promise<ParsedUpload> {
+  let current: CollectedBody | undefined;
+  try {
+    return await parseUploadInto(req, body, form, sizeLimit, bodyConsumed, spool, (b) => {
+      current = b;
+    });
+  } catch (e) {
+    await current?.spool?.remove();
+    throw e;
+  }
+}
+
+async function parseUploadInto(
+  req: UploadRequest,
+  body: BodyReader,
+  form: GoForm,
+  sizeLimit: number,
+  bodyConsumed: boolean,
+  spool: SpoolTarget | undefined,
+  track: (b: CollectedBody) => void,
+): Promise<ParsedUpload> {
   const pu: ParsedUpload = {
     fileName: '',
     data: Buffer.alloc(0),
@@ -508,11 +579,17 @@ export async function parseUpload(req: UploadRequest, body: BodyReader, form: Go
       if (!CONTROL_FIELDS.has(name)) return;
       form.setIfAbsent(name, value.slice(0, CONTROL_FIELD_MAX));
     };
+    const requestMd5 = header(req, 'content-md5') !== '';
+    const take = (b: CollectedBody) => {
+      track(b);
+      pu.data = b.data;
+      pu.spool = b.spool;
+    };
     let part = await mr.nextPart();
     if (!part) throw new UploadError('EOF');
     pu.fileName = part.fileName === '' ? '' : cleanWindowsPathBase(part.fileName);
-    pu.data = await readPartLimited(mr, sizeLimit);
-    if (part.fileName === '') saveControl(part.formName, pu.data.toString('utf8'));
+    take(await readPartLimited(mr, sizeLimit, spool, requestMd5 || part.headers.get('Content-MD5') !== ''));
+    if (part.fileName === '') saveControl(part.formName, (pu.spool ? pu.spool.head : pu.data).toString('utf8'));
     contentType = part.headers.get('Content-Type');
     pu.contentMd5 = part.headers.get('Content-MD5');
     for (;;) {
@@ -524,7 +601,9 @@ export async function parseUpload(req: UploadRequest, body: BodyReader, form: Go
       }
       if (!p2) break;
       if (pu.fileName === '' && p2.fileName !== '') {
-        pu.data = await readPartLimited(mr, sizeLimit);
+        const previous = pu.spool;
+        take(await readPartLimited(mr, sizeLimit, spool, requestMd5 || p2.headers.get('Content-MD5') !== ''));
+        await previous?.remove();
         pu.fileName = cleanWindowsPathBase(p2.fileName);
         contentType = p2.headers.get('Content-Type');
         pu.contentMd5 = p2.headers.get('Content-MD5');
@@ -548,7 +627,17 @@ export async function parseUpload(req: UploadRequest, body: BodyReader, form: Go
     }
     pu.fileName = pu.fileName !== '' ? cleanWindowsPathBase(pu.fileName) : pathBase(req.path);
     if (req.contentLength !== undefined && req.contentLength > sizeLimit) throw fileOverLimit(sizeLimit);
-    pu.data = bodyConsumed ? Buffer.alloc(0) : await readLimited(body, sizeLimit);
+    const threshold = spool?.threshold ?? SPOOL_THRESHOLD;
+    if (bodyConsumed) {
+      pu.data = Buffer.alloc(0);
+    } else if (spool && (req.contentLength === undefined || req.contentLength > threshold)) {
+      const b = await readBodyLimited(body, sizeLimit, spool, header(req, 'content-md5') !== '', req.contentLength !== undefined);
+      track(b);
+      pu.data = b.data;
+      pu.spool = b.spool;
+    } else {
+      pu.data = await readLimited(body, sizeLimit);
+    }
     pu.mimeType = contentType;
     pu.isGzipped = header(req, 'content-encoding') === 'gzip';
   }
@@ -569,9 +658,13 @@ export async function parseUpload(req: UploadRequest, body: BodyReader, form: Go
   pu.modifiedTime = /^[0-9]+$/.test(ts) && BigInt(ts) < 1n << 64n ? Number(BigInt(ts) & ((1n << 64n) - 1n)) : 0;
   pu.ttl = Ttl.parseLenient(form.get('ttl'));
 
+  const expected = header(req, 'content-md5') || pu.contentMd5;
+  if (pu.spool) {
+    await finishSpooled(pu, pu.spool, expected, isReplicate, spool!, track);
+    return pu;
+  }
   pu.originalSize = pu.data.length;
   let uncompressedMd5: string | undefined;
-  const expected = header(req, 'content-md5') || pu.contentMd5;
   if (pu.isGzipped) {
     if (expected !== '') {
       const r = await md5OfGunzipped(pu.data);
@@ -610,4 +703,59 @@ export async function parseUpload(req: UploadRequest, body: BodyReader, form: Go
     }
   }
   return pu;
+}
+
+/** The end of ParseUpload for a spooled body: sizes, sniffing, compression and MD5 from the file, streamed. */
+async function finishSpooled(
+  pu: ParsedUpload,
+  file: SpoolFile,
+  expected: string,
+  isReplicate: boolean,
+  target: SpoolTarget,
+  track: (b: CollectedBody) => void,
+): Promise<void> {
+  pu.originalSize = file.size;
+  let uncompressedMd5: string | undefined;
+  if (pu.isGzipped) {
+    if (expected !== '') {
+      const r = await md5OfGunzippedFile(file.path, MAX_MD5_INFLATE_BYTES);
+      if (r) {
+        pu.originalSize = r.size;
+        uncompressedMd5 = r.md5;
+      }
+    } else {
+      const isize = gzipTrailerSizeOf(file.head, file.tail, file.size);
+      if (isize !== undefined) pu.originalSize = isize;
+    }
+  } else if (!isReplicate) {
+    let mimeType = pu.mimeType;
+    if (mimeType === '') mimeType = detectContentType(file.head.subarray(0, SPOOL_HEAD_SIZE));
+    if (mimeType === 'application/octet-stream') mimeType = '';
+    const c = isCompressable(pathExt(pu.fileName), mimeType);
+    if (c.should && c.sure && file.size > 0) {
+      let gz: SpoolFile | undefined;
+      try {
+        gz = await gzipSpool(file, target.dirs);
+      } catch {
+        /* keep the data uncompressed */
+      }
+      if (gz && gz.size * 10 < file.size * 9) {
+        uncompressedMd5 = expected !== '' ? file.md5Base64() : undefined;
+        track({ data: pu.data, spool: gz });
+        pu.spool = gz;
+        pu.isGzipped = true;
+        await file.remove();
+      } else {
+        await gz?.remove();
+      }
+    }
+  }
+
+  if (expected !== '') {
+    const got = uncompressedMd5 ?? pu.spool!.md5Base64();
+    pu.contentMd5 = got;
+    if (expected !== got) {
+      throw new UploadError(`Content-MD5 did not match md5 of file data expected [${expected}] received [${got}] size ${pu.originalSize}`);
+    }
+  }
 }

@@ -20,7 +20,8 @@ import { checkJwt, isWriteAllowed } from './auth.js';
 import { remoteReplicas, pairsJson, replicateWrite } from './replicate.js';
 import { ThrottleAbortedError, uploadLimiter } from './throttle.js';
 import { decodedPathOf, GoForm, parseQuery, rawQueryOf } from './upload-form.js';
-import { BodyReader, parseUpload, UploadError } from './upload-parse.js';
+import { BodyReader, parseUpload, UploadError, type ParsedUpload } from './upload-parse.js';
+import { removeStaleSpoolFiles, SpoolError, type SpoolTarget } from './upload-spool.js';
 import { parseUrlPath } from './url-path.js';
 
 const MAX_URLENCODED_BODY = 10 << 20;
@@ -46,6 +47,11 @@ export function writeHandler(cradle: Cradle) {
   const { config, store } = cradle;
   const limiter = uploadLimiter(config);
   const sizeLimit = config.fileSizeLimitMB * 1024 * 1024;
+  // spool files of a previous process that died mid-upload
+  void removeStaleSpoolFiles(
+    store.locations.map((l) => l.directory),
+    Date.now() - process.uptime() * 1000,
+  );
 
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const url = request.url;
@@ -129,8 +135,10 @@ export function writeHandler(cradle: Cradle) {
     // 5. JWT (write key)
     if (!checkJwt(cradle, request, `${parts.vid},${parts.fid}`, true)) return fail(401, 'wrong jwt');
 
-    // 6. parse the upload into a needle
-    let pu;
+    // 6. parse the upload into a needle; a large body is spooled to a temp file in the volume's
+    //    data directory (the other data directories as fallbacks)
+    const spoolTarget: SpoolTarget = { dirs: spoolDirs(vid) };
+    let pu: ParsedUpload;
     try {
       pu = await parseUpload(
         {
@@ -144,11 +152,38 @@ export function writeHandler(cradle: Cradle) {
         form,
         sizeLimit,
         bodyConsumed,
+        spoolTarget,
       );
     } catch (e) {
       if (e instanceof UploadError) return fail(400, e.message);
+      if (e instanceof SpoolError) return fail(500, e.message);
       throw e;
     }
+    try {
+      return await writeParsed(request, reply, pu, form, path, vid, fail);
+    } finally {
+      await pu.spool?.remove();
+    }
+  }
+
+  /** Directories a large upload to volume `vid` may be spooled in, best first. */
+  function spoolDirs(vid: number): string[] {
+    const dirs: string[] = [];
+    const v = store.findVolume(vid);
+    if (v) dirs.push(v.dir);
+    for (const loc of store.locations) if (!dirs.includes(loc.directory)) dirs.push(loc.directory);
+    return dirs;
+  }
+
+  async function writeParsed(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    pu: ParsedUpload,
+    form: GoForm,
+    path: string,
+    vid: number,
+    fail: (status: number, message: string) => Promise<FastifyReply>,
+  ) {
     const comma = path.lastIndexOf(',');
     const dot = path.lastIndexOf('.');
     const fidText = dot > comma ? path.slice(comma + 1, dot) : path.slice(comma + 1);
@@ -185,6 +220,7 @@ export function writeHandler(cradle: Cradle) {
       cookie: idCookie.cookie,
       id: idCookie.id,
       data: pu.data,
+      checksum: pu.spool?.checksum,
       flags,
       name: flags & FLAG_HAS_NAME ? nameBytes : undefined,
       mime: flags & FLAG_HAS_MIME ? mimeBytes : undefined,
@@ -204,8 +240,12 @@ export function writeHandler(cradle: Cradle) {
       if (!isReplicate) remote = await remoteReplicas(cradle, vid, true);
       if (!volume && remote.length === 0) throw new Error(`volume ${vid} not found on ${config.ip}:${config.port}`);
       const replicaTtl = volume && pu.ttl.isEmpty() && !volume.ttl.isEmpty() ? volume.ttl : pu.ttl;
+      const spooled = pu.spool;
       const local = volume
-        ? volume.write(needle, { fsync }).then(
+        ? (spooled
+            ? volume.writeFromFile(needle, { path: spooled.path, dataSize: spooled.size, checksum: spooled.checksum }, { fsync })
+            : volume.write(needle, { fsync })
+          ).then(
             (r) => {
               unchanged = r.unchanged;
             },
@@ -221,6 +261,7 @@ export function writeHandler(cradle: Cradle) {
           ? replicateWrite(vid, remote, {
               path,
               data: pu.data,
+              file: spooled ? { path: spooled.path, size: spooled.size } : undefined,
               name: pu.fileName,
               mime: pu.mimeType,
               isCompressed: pu.isGzipped,
