@@ -3,16 +3,14 @@
 import type { Cradle } from '../container.js';
 import { vsError } from '../errors.js';
 import type { GrpcHandler, Msg } from '../grpc/handler.js';
+import { checks } from '../grpc/rpc-support.js';
 import { ReplicaPlacement } from '../storage/types.js';
 import type { Volume } from '../storage/volume.js';
 
 export function volumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
-  const { config, store, serverState, guard, masterClient } = cradle;
+  const { store, masterClient } = cradle;
 
-  const admin = (call: Msg) => guard.checkPeer(call.getPeer());
-  const notInMaintenance = () => {
-    if (serverState.maintenance) throw vsError('VS_ERR_MAINTENANCE_MODE', config.id);
-  };
+  const { admin, notInMaintenance } = checks(cradle);
   const notifyMaster = (v: Volume, readOnly: boolean) =>
     masterClient.notifyVolumeReadonly(
       {

@@ -5,9 +5,10 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Cradle } from '../../../core/container.js';
-import { vsError } from '../../../core/errors.js';
 import { volumeServerClientConstructor } from '../../../core/grpc/proto-loader.js';
 import type { Msg } from '../../../core/grpc/handler.js';
+import { plain } from '../../../core/grpc/rpc-support.js';
+export { checks, plain, send, type Checks } from '../../../core/grpc/rpc-support.js';
 import { toGrpcAddress } from '../../../core/master/server-address.js';
 
 /** Go's BufferSizeLimit: the chunk size of file and needle-body streams. */
@@ -15,28 +16,6 @@ export const BUFFER_SIZE_LIMIT = 2 * 1024 * 1024;
 
 /** Go's math.MaxUint32: "skip the compaction revision check" in CopyFile. */
 export const ANY_COMPACTION_REVISION = 0xffff_ffff;
-
-export interface Checks {
-  /** Go's checkGrpcAdminAuth: the whitelist (PERMISSION_DENIED `not authorized: <ip>`). */
-  admin(call: Msg): void;
-  /** Go's CheckMaintenanceMode: `volume server <id> is in maintenance mode`. */
-  notInMaintenance(): void;
-}
-
-export function checks(cradle: Cradle): Checks {
-  const { guard, serverState, config } = cradle;
-  return {
-    admin: (call) => guard.checkPeer(call.getPeer()),
-    notInMaintenance: () => {
-      if (serverState.maintenance) throw vsError('VS_ERR_MAINTENANCE_MODE', config.id);
-    },
-  };
-}
-
-/** A plain (UNKNOWN) gRPC error carrying Go's text. */
-export function plain(text: string) {
-  return vsError('VS_ERR_PLAIN', text);
-}
 
 export function messageOf(e: unknown): string {
   if (e && typeof e === 'object' && 'details' in e && typeof (e as { details: unknown }).details === 'string') {
@@ -261,27 +240,6 @@ export function callUnary<T = Msg>(client: grpc.Client, method: string, req: obj
 
 // ------------------------------------------------------------------ streams
 
-/** Writes one message of a server stream, waiting for the transport to drain when it is full. */
-export function send(call: grpc.ServerWritableStream<Msg, Msg>, msg: Msg): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (call.cancelled) {
-      reject(plain('context canceled'));
-      return;
-    }
-    if (call.write(msg)) {
-      resolve();
-      return;
-    }
-    const done = () => {
-      call.off('drain', done);
-      call.off('cancelled', done);
-      if (call.cancelled) reject(plain('context canceled'));
-      else resolve();
-    };
-    call.on('drain', done);
-    call.on('cancelled', done);
-  });
-}
 
 /** Resolves after `ms`, or early when `call` is cancelled. */
 export function sleepUnlessCancelled(call: { cancelled: boolean; once(ev: 'cancelled', fn: () => void): unknown; off(ev: 'cancelled', fn: () => void): unknown }, ms: number): Promise<void> {
