@@ -152,25 +152,35 @@ export function encodeNeedle(n: Needle, version: Version, into?: Uint8Array, pos
   writeNeedleId(buf, 4, n.id);
   writeU32(buf, 12, size);
   let p = NEEDLE_HEADER_SIZE;
-  const pad = paddingLength(size, version);
-  if (version === 1) {
-    buf.set(n.data, p);
-    p += n.data.length;
-    writeU32(buf, p, n.checksum);
-    p += 4;
-    // Go reuses its header scratch buffer: the padding is the first bytes of the BE needle id.
-    for (let i = 0; i < pad; i++) buf[p + i] = buf[4 + i];
-    return buf;
-  }
-  // Go's scratch buffer for v2 padding: [X (4 bytes)][id low 4 bytes], X = the high 4 id bytes,
-  // or bytes 4..7 of the 8-byte BE LastModified when that field was written.
-  let scratchHi = readU32(buf, 4);
-  const idLo = readU32(buf, 8);
-  if (size > 0) {
+  if (version !== 1 && size > 0) {
     writeU32(buf, p, n.data.length);
-    p += 4;
-    buf.set(n.data, p);
-    p += n.data.length;
+    p += DATA_SIZE_SIZE;
+  }
+  buf.set(n.data, p);
+  p += n.data.length;
+  writeRecordTail(n, version, size, buf, p, readU32(buf, 4), readU32(buf, 8));
+  return buf;
+}
+
+/**
+ * Writes what follows a record's data, exactly as Go lays it out: the metadata fields (v2/v3 with
+ * data), the checksum, v3's AppendAtNs and the padding. Go fills the padding from its reused header
+ * scratch buffer, so the pad bytes depend on the id halves (`idHi`, `idLo`) and, for v2, on a
+ * LastModified written before them; they are reproduced byte for byte.
+ */
+function writeRecordTail(n: NeedleRecordMeta, version: Version, size: Size, buf: Buffer, start: number, idHi: number, idLo: number): void {
+  const pad = paddingLength(size, version);
+  const be = (x: number) => [x >>> 24, (x >>> 16) & 0xff, (x >>> 8) & 0xff, x & 0xff];
+  let p = start;
+  if (version === 1) {
+    writeU32(buf, p, n.checksum);
+    p += NEEDLE_CHECKSUM_SIZE;
+    const idBytes = [...be(idHi), ...be(idLo)];
+    for (let i = 0; i < pad; i++) buf[p + i] = idBytes[i];
+    return;
+  }
+  let scratchHi = idHi;
+  if (size > 0) {
     buf[p++] = n.flags & 0xff;
     if (hasName(n)) {
       const len = Math.min(n.name.length, MAX_NAME_SIZE);
@@ -186,9 +196,8 @@ export function encodeNeedle(n: Needle, version: Version, into?: Uint8Array, pos
     }
     if (hasLastModified(n)) {
       const lm = n.lastModified;
-      const hi = Math.floor(lm / 2 ** 32) >>> 0;
       const lo = lm >>> 0;
-      buf[p] = hi & 0xff;
+      buf[p] = (Math.floor(lm / 2 ** 32) >>> 0) & 0xff;
       writeU32(buf, p + 1, lo);
       p += LAST_MODIFIED_BYTES_LENGTH;
       scratchHi = lo;
@@ -208,17 +217,16 @@ export function encodeNeedle(n: Needle, version: Version, into?: Uint8Array, pos
   writeU32(buf, p, n.checksum);
   p += NEEDLE_CHECKSUM_SIZE;
   if (version === 2) {
-    const scratch = [scratchHi >>> 24, (scratchHi >>> 16) & 0xff, (scratchHi >>> 8) & 0xff, scratchHi & 0xff,
-      idLo >>> 24, (idLo >>> 16) & 0xff, (idLo >>> 8) & 0xff, idLo & 0xff];
+    // v2 padding: [X (4 bytes)][id low 4 bytes], X = the high id bytes or LastModified's low word.
+    const scratch = [...be(scratchHi), ...be(idLo)];
     for (let i = 0; i < pad; i++) buf[p + i] = scratch[i];
-    return buf;
+    return;
   }
   writeU64(buf, p, n.appendAtNs);
   p += TIMESTAMP_SIZE;
   // v3 padding: the first bytes of [Size BE][00 00 00 00].
-  const sizeBytes = [size >>> 24, (size >>> 16) & 0xff, (size >>> 8) & 0xff, size & 0xff, 0, 0, 0, 0];
+  const sizeBytes = [...be(size), 0, 0, 0, 0];
   for (let i = 0; i < pad; i++) buf[p + i] = sizeBytes[i];
-  return buf;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,7 +487,6 @@ export function encodeNeedleFrame(n: NeedleRecordMeta, dataSize: number, version
   const size = needleSizeFor(n, dataSize, version);
   if (size > MAX_NEEDLE_SIZE) throw new RangeError(`needle size ${size} exceeds the largest record size ${MAX_NEEDLE_SIZE}`);
   const length = actualSize(size, version);
-  const pad = paddingLength(size, version);
   const withDataSize = version !== 1 && size > 0;
   const prefix = Buffer.allocUnsafe(NEEDLE_HEADER_SIZE + (withDataSize ? DATA_SIZE_SIZE : 0));
   writeU32(prefix, 0, n.cookie);
@@ -487,60 +494,6 @@ export function encodeNeedleFrame(n: NeedleRecordMeta, dataSize: number, version
   writeU32(prefix, 12, size);
   if (withDataSize) writeU32(prefix, NEEDLE_HEADER_SIZE, dataSize);
   const suffix = Buffer.allocUnsafe(length - prefix.length - dataSize);
-  let p = 0;
-  if (version === 1) {
-    writeU32(suffix, p, n.checksum);
-    p += 4;
-    for (let i = 0; i < pad; i++) suffix[p + i] = prefix[4 + i];
-    return { prefix, suffix, size, length };
-  }
-  let scratchHi = readU32(prefix, 4);
-  const idLo = readU32(prefix, 8);
-  if (size > 0) {
-    suffix[p++] = n.flags & 0xff;
-    if (hasName(n)) {
-      const len = Math.min(n.name.length, MAX_NAME_SIZE);
-      suffix[p++] = len;
-      suffix.set(n.name.subarray(0, len), p);
-      p += len;
-    }
-    if (hasMime(n)) {
-      const len = Math.min(n.mime.length, MAX_MIME_SIZE);
-      suffix[p++] = len;
-      suffix.set(n.mime.subarray(0, len), p);
-      p += len;
-    }
-    if (hasLastModified(n)) {
-      const lm = n.lastModified;
-      const lo = lm >>> 0;
-      suffix[p] = (Math.floor(lm / 2 ** 32) >>> 0) & 0xff;
-      writeU32(suffix, p + 1, lo);
-      p += LAST_MODIFIED_BYTES_LENGTH;
-      scratchHi = lo;
-    }
-    if (hasTtl(n)) {
-      n.ttl.writeBytes(suffix, p);
-      p += TTL_BYTES_LENGTH;
-    }
-    if (hasPairs(n)) {
-      const len = Math.min(n.pairs.length, MAX_PAIRS_SIZE);
-      writeU16(suffix, p, len);
-      p += 2;
-      suffix.set(n.pairs.subarray(0, len), p);
-      p += len;
-    }
-  }
-  writeU32(suffix, p, n.checksum);
-  p += NEEDLE_CHECKSUM_SIZE;
-  if (version === 2) {
-    const scratch = [scratchHi >>> 24, (scratchHi >>> 16) & 0xff, (scratchHi >>> 8) & 0xff, scratchHi & 0xff,
-      idLo >>> 24, (idLo >>> 16) & 0xff, (idLo >>> 8) & 0xff, idLo & 0xff];
-    for (let i = 0; i < pad; i++) suffix[p + i] = scratch[i];
-    return { prefix, suffix, size, length };
-  }
-  writeU64(suffix, p, n.appendAtNs);
-  p += TIMESTAMP_SIZE;
-  const sizeBytes = [size >>> 24, (size >>> 16) & 0xff, (size >>> 8) & 0xff, size & 0xff, 0, 0, 0, 0];
-  for (let i = 0; i < pad; i++) suffix[p + i] = sizeBytes[i];
+  writeRecordTail(n, version, size, suffix, 0, readU32(prefix, 4), readU32(prefix, 8));
   return { prefix, suffix, size, length };
 }
