@@ -23,9 +23,15 @@ export interface OpenedContent {
   rest?: AsyncIterator<Buffer>;
 }
 
-/** A streamed body: `open` yields [start, start+length) and may fail before anything is sent. */
+/**
+ * A streamed body: `open` yields [start, start+length) and may fail before anything is sent.
+ * `unknownSize` (an inflating stream, read-stream.ts): `size` is meaningless, the body goes out
+ * chunked without Content-Length (HEAD too) and `open(0, Infinity)` yields all of it; such a
+ * source is only given when no range is to be served.
+ */
 export interface StreamSource {
   size: number;
+  unknownSize?: boolean;
   open(start: number, length: number): Promise<OpenedContent>;
 }
 
@@ -145,8 +151,9 @@ export async function writeResponseContent(
   reply.header('Accept-Ranges', 'bytes');
   adjustPassthroughHeaders(reply, query, filename);
 
+  const unknownSize = !Buffer.isBuffer(source) && source.unknownSize === true;
   if (request.method === 'HEAD') {
-    reply.header('Content-Length', String(totalSize));
+    if (!unknownSize) reply.header('Content-Length', String(totalSize));
     return reply.send();
   }
 
@@ -158,7 +165,7 @@ export async function writeResponseContent(
     }
   }
 
-  if (rangeHeader === undefined || rangeHeader === '') {
+  if (rangeHeader === undefined || rangeHeader === '' || unknownSize) {
     if (Buffer.isBuffer(source)) {
       reply.header('Content-Length', String(totalSize));
       // An empty body is not sniffed: Go sends no Content-Type then (fastify would add one).
@@ -168,12 +175,12 @@ export async function writeResponseContent(
     }
     let opened: OpenedContent;
     try {
-      opened = await source.open(0, totalSize);
+      opened = await source.open(0, unknownSize ? Infinity : totalSize);
     } catch (e) {
       return sendHttpError(reply, 500, (e as Error).message);
     }
     sniff(reply, opened.head);
-    reply.header('Content-Length', String(totalSize));
+    if (!unknownSize) reply.header('Content-Length', String(totalSize));
     return reply.send(toReadable(opened));
   }
 

@@ -20,6 +20,7 @@ import { imageOps, transformImage, type ImageOps } from './image-transform.js';
 import { canonicalHeaderKey, goExt, headerSafe, preloadMimeTable, toByteString } from './mime.js';
 import { parseGoQuery, proxyOrRedirect } from './proxy.js';
 import { queryFirst, sendHttpError, writeResponseContent, type GoQuery, type OpenedContent, type StreamSource } from './read-response.js';
+import { bufferSource, gzipTrailerSize, inflateBounded, inflatedLength, inflatedSource, INFLATE_IN_MEMORY_LIMIT, isGzipMagic, TOO_LARGE } from './read-stream.js';
 import { downloadLimiter, ThrottleAbortedError, type InflightLimiter } from './throttle.js';
 import { parseUrlPath } from './url-path.js';
 
@@ -165,6 +166,53 @@ async function collectSource(src: StreamSource): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** The first 2 data bytes (gzip magic) and the last 4 (ISIZE) of a big needle, in 6 bytes. */
+async function readEdges(volume: Volume, meta: NeedleMeta): Promise<Buffer> {
+  const b = Buffer.alloc(6);
+  if (meta.dataSize < 18) return b; // too short to be gzip: no magic
+  await volume.readDataRange(b, 0, 2, meta.dataOffset);
+  await volume.readDataRange(b, 2, 4, meta.dataOffset + meta.dataSize - 4);
+  return b;
+}
+
+function hasRange(request: FastifyRequest): boolean {
+  const r = request.headers.range;
+  return request.method !== 'HEAD' && r !== undefined && r !== '';
+}
+
+/**
+ * Stored gzip bytes inflated on the fly with backpressure. A full read goes out chunked without
+ * Content-Length (the ISIZE trailer cannot be trusted: multi-member gzip, sizes past 4 GiB); a
+ * Range read first counts the exact inflated size (one inflating pass, no memory), then inflates
+ * again, skipping to the range. Bytes that turn out not to inflate are served as stored, as Go's
+ * DecompressData keeps them (only detectable here before anything was sent).
+ */
+async function serveInflated(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  query: GoQuery,
+  filename: string,
+  mtype: string,
+  stored: StreamSource,
+  key: string,
+): Promise<FastifyReply> {
+  let size: number | undefined;
+  if (hasRange(request)) {
+    try {
+      size = await inflatedLength(stored, key);
+    } catch (e) {
+      if (isZlibError(e)) return writeResponseContent(request, reply, query, filename, mtype, stored);
+      return sendHttpError(reply, 500, (e as Error).message);
+    }
+  }
+  return writeResponseContent(request, reply, query, filename, mtype, inflatedSource(stored, size));
+}
+
+function isZlibError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
 export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
   const { store, config, masterClient } = cradle;
   const limiter: InflightLimiter = downloadLimiter(config);
@@ -292,7 +340,7 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
         n.cookie = nid.cookie;
       } else if (size > PAGED_READ_LIMIT && volume.version !== 1 && !urlOps) {
         meta = await volume.readNeedleMeta(nid.id, { readDeleted });
-        if (isCompressed(meta) || isChunkManifest(meta)) {
+        if (isChunkManifest(meta)) {
           meta = undefined;
           n = await volume.readNeedle(nid.id, { readDeleted });
         } else {
@@ -367,23 +415,62 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
       if (!mt.startsWith('application/octet-stream')) mtype = mt;
     }
 
-    // 15. big needles stream from the .dat
+    const ops: ImageOps | undefined = ext !== '' ? imageOps(ext, query) : undefined;
+    const acceptsGzip = (headers['accept-encoding'] ?? '').includes('gzip');
+
+    // 15. big needles stream from the .dat (stored gzip too, unless an image operation needs it all)
+    if (meta && isCompressed(meta) && ops) {
+      try {
+        n = await volume.readNeedle(nid.id, { readDeleted });
+      } catch (e) {
+        if (e instanceof StorageError && NOT_FOUND_CODES.has(e.code)) return reply.code(404).send();
+        return sendJsonError(request, reply, 500, (e as Error).message);
+      }
+      meta = undefined;
+    }
     if (meta) {
-      return writeResponseContent(request, reply, query, filename, mtype, needleDataSource(volume, meta, chunkSize));
+      const stored = needleDataSource(volume, meta, chunkSize);
+      if (!isCompressed(meta)) return writeResponseContent(request, reply, query, filename, mtype, stored);
+      let edge: Buffer;
+      try {
+        edge = await readEdges(volume, meta);
+      } catch (e) {
+        return sendJsonError(request, reply, 500, (e as Error).message);
+      }
+      // Bytes that are not gzip are served as stored (Go's DecompressData fails and keeps them).
+      if (!isGzipMagic(edge)) return writeResponseContent(request, reply, query, filename, mtype, stored);
+      if (acceptsGzip) {
+        reply.header('Content-Encoding', 'gzip');
+        return writeResponseContent(request, reply, query, filename, mtype, stored);
+      }
+      // A Range read of a needle that inflates within the bound keeps Go's in-memory inflation;
+      // everything else streams through gunzip (serveInflated).
+      const isize = edge.readUInt32LE(2);
+      if (hasRange(request) && meta.dataSize <= INFLATE_IN_MEMORY_LIMIT && isize <= INFLATE_IN_MEMORY_LIMIT) {
+        let whole: Buffer;
+        try {
+          whole = await collectSource(stored);
+        } catch (e) {
+          return sendHttpError(reply, 500, (e as Error).message);
+        }
+        const inflated = await inflateBounded(whole, INFLATE_IN_MEMORY_LIMIT);
+        if (inflated !== TOO_LARGE) return writeResponseContent(request, reply, query, filename, mtype, inflated);
+      }
+      return serveInflated(request, reply, query, filename, mtype, stored, `${volume.id}:${nid.id}:${meta.dataOffset}:${meta.dataSize}:${meta.storedChecksum}`);
     }
 
     // 14. stored gzip, image operations
     let data = asBuffer(n.data);
-    const ops: ImageOps | undefined = ext !== '' ? imageOps(ext, query) : undefined;
     if (isCompressed(n)) {
       if (ops) data = await gunzipOrSelf(data);
-      else {
-        const ae = headers['accept-encoding'];
-        if (ae !== undefined && ae.includes('gzip') && data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
-          reply.header('Content-Encoding', 'gzip');
-        } else {
-          data = await gunzipOrSelf(data);
+      else if (acceptsGzip && isGzipMagic(data)) reply.header('Content-Encoding', 'gzip');
+      else if (isGzipMagic(data)) {
+        // A small stored gzip may inflate hugely: in memory only within the bound, else streamed.
+        const inflated = gzipTrailerSize(data) <= INFLATE_IN_MEMORY_LIMIT ? await inflateBounded(data, INFLATE_IN_MEMORY_LIMIT) : TOO_LARGE;
+        if (inflated === TOO_LARGE) {
+          return serveInflated(request, reply, query, filename, mtype, bufferSource(data), `${volume.id}:${nid.id}:${entry.offset}:${data.length}:${n.checksum}`);
         }
+        data = inflated;
       }
     }
     if (ops) data = await transformImage(data, ext, ops);
