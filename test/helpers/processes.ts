@@ -138,6 +138,15 @@ export async function startMaster(volumeSizeLimitMB = 100, width: 4 | 5 = 5): Pr
   return { ...p, port, grpcPort, address: `127.0.0.1:${port}`, url, dir };
 }
 
+/** Waits until the master's topology lists a volume server at 127.0.0.1:<port>. */
+export async function waitRegistered(master: Master, port: number): Promise<void> {
+  await waitFor(
+    async () => JSON.stringify(await (await fetch(`${master.url}/dir/status`)).json()).includes(`"Url":"127.0.0.1:${port}"`),
+    15_000,
+    `volume server ${port} registered at the master`,
+  );
+}
+
 export interface VolumeServer extends RunningProcess {
   port: number;
   grpcPort: number;

@@ -11,6 +11,7 @@ import {
   startMaster,
   startVolumeServer,
   tempDir,
+  waitRegistered,
   type Master,
   type VolumeServer,
 } from '../helpers/processes.js';
@@ -111,6 +112,7 @@ for (const width of [4, 5] as const) {
       const go = await startGoVolumeServer({ master: master.address, dir, width });
       let ours: VolumeServer | undefined;
       try {
+        await waitRegistered(master, go.port);
         const written = await writeNeedleSet(master, go);
         const expected = await observeAll(go, written);
         for (const w of written) assert.equal(expected.get(`${w.fid} plain`)!.status, w.live ? 200 : 404, w.fid);
@@ -130,6 +132,7 @@ for (const width of [4, 5] as const) {
       const ours = await startVolumeServer({ master: master.address, dir, env: { WEED_OFFSET_BYTES: String(width) } });
       let go: VolumeServer | undefined;
       try {
+        await waitRegistered(master, ours.port);
         const written = await writeNeedleSet(master, ours);
         const expected = await observeAll(ours, written);
         for (const w of written) assert.equal(expected.get(`${w.fid} plain`)!.status, w.live ? 200 : 404, w.fid);
