@@ -61,6 +61,22 @@ function toUnix(year: number, month: number, day: number, hh: number, mm: number
   return Date.UTC(year, month - 1, day, hh, mm, ss) / 1000;
 }
 
+/** The `15:04:05` part shared by Go's date layouts (1–2 digit hour), with an optional fraction. */
+function parseClock(s: string, start: number): { hh: number; mm: number; ss: number; end: number } | undefined {
+  let p = start;
+  const hh = digits(s, p, 1, 2);
+  if (!hh) return undefined;
+  p = hh[1];
+  if (s[p++] !== ':') return undefined;
+  const mm = digits(s, p, 2, 2);
+  if (!mm) return undefined;
+  p = mm[1];
+  if (s[p++] !== ':') return undefined;
+  const ss = digits(s, p, 2, 2);
+  if (!ss) return undefined;
+  return { hh: hh[0], mm: mm[0], ss: ss[0], end: skipFraction(s, ss[1]) };
+}
+
 /**
  * Go's time.Parse(http.TimeFormat, s): `Mon, 02 Jan 2006 15:04:05 GMT` with a 3-letter weekday
  * (any, not checked against the date), 2-digit day, 3-letter month (case-insensitive), 4-digit
@@ -85,19 +101,11 @@ export function parseHttpDate(s: string): number | undefined {
   if (!year) return undefined;
   p = year[1];
   if (s[p++] !== ' ') return undefined;
-  const hh = digits(s, p, 1, 2);
-  if (!hh) return undefined;
-  p = hh[1];
-  if (s[p++] !== ':') return undefined;
-  const mm = digits(s, p, 2, 2);
-  if (!mm) return undefined;
-  p = mm[1];
-  if (s[p++] !== ':') return undefined;
-  const ss = digits(s, p, 2, 2);
-  if (!ss) return undefined;
-  p = skipFraction(s, ss[1]);
+  const clock = parseClock(s, p);
+  if (!clock) return undefined;
+  p = clock.end;
   if (s.slice(p) !== ' GMT') return undefined;
-  return toUnix(year[0], mon[0] + 1, day[0], hh[0], mm[0], ss[0]);
+  return toUnix(year[0], mon[0] + 1, day[0], clock.hh, clock.mm, clock.ss);
 }
 
 /** Go's time.ANSIC: `Mon Jan _2 15:04:05 2006`. */
@@ -116,21 +124,13 @@ function parseAnsic(s: string): number | undefined {
   if (!day) return undefined;
   p = day[1];
   if (s[p++] !== ' ') return undefined;
-  const hh = digits(s, p, 1, 2);
-  if (!hh) return undefined;
-  p = hh[1];
-  if (s[p++] !== ':') return undefined;
-  const mm = digits(s, p, 2, 2);
-  if (!mm) return undefined;
-  p = mm[1];
-  if (s[p++] !== ':') return undefined;
-  const ss = digits(s, p, 2, 2);
-  if (!ss) return undefined;
-  p = skipFraction(s, ss[1]);
+  const clock = parseClock(s, p);
+  if (!clock) return undefined;
+  p = clock.end;
   if (s[p++] !== ' ') return undefined;
   const year = digits(s, p, 4, 4);
   if (!year || year[1] !== s.length) return undefined;
-  return toUnix(year[0], mon[0] + 1, day[0], hh[0], mm[0], ss[0]);
+  return toUnix(year[0], mon[0] + 1, day[0], clock.hh, clock.mm, clock.ss);
 }
 
 /** Go's time.RFC850 with zone GMT/UTC: `Monday, 02-Jan-06 15:04:05 GMT`. */
@@ -153,21 +153,13 @@ function parseRfc850(s: string): number | undefined {
   if (!yy) return undefined;
   p = yy[1];
   if (s[p++] !== ' ') return undefined;
-  const hh = digits(s, p, 1, 2);
-  if (!hh) return undefined;
-  p = hh[1];
-  if (s[p++] !== ':') return undefined;
-  const mm = digits(s, p, 2, 2);
-  if (!mm) return undefined;
-  p = mm[1];
-  if (s[p++] !== ':') return undefined;
-  const ss = digits(s, p, 2, 2);
-  if (!ss) return undefined;
-  p = skipFraction(s, ss[1]);
+  const clock = parseClock(s, p);
+  if (!clock) return undefined;
+  p = clock.end;
   const zone = s.slice(p);
   if (zone !== ' GMT' && zone !== ' UTC') return undefined;
   const year = yy[0] >= 69 ? 1900 + yy[0] : 2000 + yy[0];
-  return toUnix(year, mon[0] + 1, day[0], hh[0], mm[0], ss[0]);
+  return toUnix(year, mon[0] + 1, day[0], clock.hh, clock.mm, clock.ss);
 }
 
 /** Go's http.ParseTime: TimeFormat, RFC 850 or ANSIC. */
