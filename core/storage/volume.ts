@@ -719,21 +719,36 @@ export class Volume {
     this.applyVolumeTtl(n);
     const unchanged = await this.findUnchanged(n);
     if (unchanged) return unchanged;
-
-    // (awaited only for an existing id: an extra await per write costs the 1 KB hot path ~20%)
-    if (this.nm.getHL(needleIdHi(n.id), needleIdLo(n.id)) && this.nm.foundUnits !== 0) await this.checkExistingCookie(n, checkCookie);
-
-    const ts = nowNs();
-    n.appendAtNs = ts > this.lastAppendAtNs ? ts : this.lastAppendAtNs + 1n;
-    const offset = this.alignedEnd();
-    const max = maxPossibleVolumeSize(this.offsetWidth);
-    if (offset >= max && n.data.length !== 0) {
-      throw new VolumeFullError(`Volume Size ${offset} Exceeded ${max}`);
-    }
+    let offset = this.prepareAppend(n, n.data.length, checkCookie);
+    if (typeof offset !== 'number') offset = await offset;
     const buf = encodeNeedle(n, this.version);
     await this.appendToDat(buf, offset);
     this.lastAppendAtNs = n.appendAtNs;
     return { offset, size: n.size, dataSize: n.dataSize, unchanged: false };
+  }
+
+  /**
+   * What every append does before writing: the overwrite cookie check, the append timestamp
+   * (strictly increasing) and the offset, refused past the largest volume the offset width allows.
+   */
+  private prepareAppend(n: Needle, dataSize: number, checkCookie: boolean): number | Promise<number> {
+    // Only an existing id needs the (async) cookie check; a fresh id stays synchronous, because
+    // an extra await per write costs the 1 KB hot path ~20%.
+    if (this.nm.getHL(needleIdHi(n.id), needleIdLo(n.id)) && this.nm.foundUnits !== 0) {
+      return this.checkExistingCookie(n, checkCookie).then(() => this.reserveAppend(n, dataSize));
+    }
+    return this.reserveAppend(n, dataSize);
+  }
+
+  private reserveAppend(n: Needle, dataSize: number): number {
+    const ts = nowNs();
+    n.appendAtNs = ts > this.lastAppendAtNs ? ts : this.lastAppendAtNs + 1n;
+    const offset = this.alignedEnd();
+    const max = maxPossibleVolumeSize(this.offsetWidth);
+    if (offset >= max && dataSize !== 0) {
+      throw new VolumeFullError(`Volume Size ${offset} Exceeded ${max}`);
+    }
+    return offset;
   }
 
   /** Go's overwrite check: the cookie of an existing needle must match (or is adopted, see WriteOptions). */
@@ -792,16 +807,8 @@ export class Volume {
     this.applyVolumeTtl(n);
     const unchanged = await this.findUnchangedFromFile(n, src);
     if (unchanged) return unchanged;
-    // (awaited only for an existing id: an extra await per write costs the 1 KB hot path ~20%)
-    if (this.nm.getHL(needleIdHi(n.id), needleIdLo(n.id)) && this.nm.foundUnits !== 0) await this.checkExistingCookie(n, checkCookie);
-
-    const ts = nowNs();
-    n.appendAtNs = ts > this.lastAppendAtNs ? ts : this.lastAppendAtNs + 1n;
-    const offset = this.alignedEnd();
-    const max = maxPossibleVolumeSize(this.offsetWidth);
-    if (offset >= max && src.dataSize !== 0) {
-      throw new VolumeFullError(`Volume Size ${offset} Exceeded ${max}`);
-    }
+    let offset = this.prepareAppend(n, src.dataSize, checkCookie);
+    if (typeof offset !== 'number') offset = await offset;
     const frame = encodeNeedleFrame(n, src.dataSize, this.version);
     n.size = frame.size;
     n.dataSize = src.dataSize;
