@@ -28,3 +28,41 @@ export function multipartBody(fileName: string, mime: string, data: Buffer): { b
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   return { body: Buffer.concat([head, data, tail]), contentType: `multipart/form-data; boundary=${boundary}` };
 }
+
+/**
+ * Sends `chunks` as the body with backpressure (no Content-Length header means chunked) and
+ * resolves once the answer is in and the whole body was written (a server may answer early).
+ */
+export function sendStream(url: string, method: string, headers: Record<string, string>, chunks: Iterable<Buffer>): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers });
+    let answer: RawResponse | undefined;
+    let bodySent = false;
+    const settle = () => {
+      if (answer && bodySent) resolve(answer);
+    };
+    req.on('finish', () => {
+      bodySent = true;
+      settle();
+    });
+    req.on('response', (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => {
+        answer = { status: res.statusCode ?? 0, body: Buffer.concat(parts), headers: res.headers };
+        settle();
+      });
+    });
+    req.on('error', reject);
+    const it = chunks[Symbol.iterator]();
+    const pump = () => {
+      for (;;) {
+        if (req.destroyed) return;
+        const n = it.next();
+        if (n.done) return void req.end();
+        if (!req.write(n.value)) return void req.once('drain', pump);
+      }
+    };
+    pump();
+  });
+}

@@ -9,50 +9,13 @@ import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { crc32c } from '../../core/storage/crc32c.js';
 import { volumeClient } from '../helpers/grpc.js';
+import { sendStream, type RawResponse } from '../helpers/http.js';
 import { cleanup, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
 
 const MiB = 1024 * 1024;
 
-interface Answer {
-  status: number;
-  body: Buffer;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-/** Sends `chunks` (with backpressure) as the body; no Content-Length header means chunked. */
-function send(url: string, method: string, headers: Record<string, string>, chunks: Iterable<Buffer>): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers });
-    let answer: Answer | undefined;
-    let bodySent = false;
-    const settle = () => {
-      if (answer && bodySent) resolve(answer);
-    };
-    req.on('finish', () => {
-      bodySent = true;
-      settle();
-    });
-    req.on('response', (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => {
-        answer = { status: res.statusCode ?? 0, body: Buffer.concat(parts), headers: res.headers };
-        settle();
-      });
-    });
-    req.on('error', reject);
-    const it = chunks[Symbol.iterator]();
-    const pump = () => {
-      for (;;) {
-        if (req.destroyed) return;
-        const n = it.next();
-        if (n.done) return void req.end();
-        if (!req.write(n.value)) return void req.once('drain', pump);
-      }
-    };
-    pump();
-  });
-}
+type Answer = RawResponse;
+const send = sendStream;
 
 function* slices(data: Buffer, size = 256 * 1024): Generator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { constants, deflateRawSync, gunzipSync } from 'node:zlib';
 import { volumeClient } from '../helpers/grpc.js';
+import { sendStream } from '../helpers/http.js';
 import { cleanup, procStatusKb, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
 
 
@@ -92,46 +92,10 @@ interface Answer {
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** Sends a request whose body comes from `chunks` with backpressure; resolves with the answer. */
-function send(url: string, method: string, headers: Record<string, string>, chunks: Iterable<Buffer>): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers });
-    let answer: Answer | undefined;
-    let bodySent = false;
-    // Resolves once the answer is in AND the whole body has been written (the server may answer early).
-    const settle = () => {
-      if (answer && bodySent) resolve(answer);
-    };
-    req.on('finish', () => {
-      bodySent = true;
-      settle();
-    });
-    req.on('response', (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => {
-        answer = { status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8'), headers: res.headers };
-        settle();
-      });
-    });
-    req.on('error', reject);
-    const it = chunks[Symbol.iterator]();
-    const pump = () => {
-      for (;;) {
-        if (req.destroyed) return;
-        const n = it.next();
-        if (n.done) {
-          req.end();
-          return;
-        }
-        if (!req.write(n.value)) {
-          req.once('drain', pump);
-          return;
-        }
-      }
-    };
-    pump();
-  });
+/** sendStream with the body as text, which is what these tests read. */
+async function send(url: string, method: string, headers: Record<string, string>, chunks: Iterable<Buffer>): Promise<Answer> {
+  const r = await sendStream(url, method, headers, chunks);
+  return { ...r, body: r.body.toString('utf8') };
 }
 
 function* zeros(total: number, chunk = 1 << 20): Generator<Buffer> {
