@@ -34,10 +34,22 @@ export class Lifecycle {
   private grpcServer: grpc.Server | undefined;
   private shuttingDown: Promise<void> | undefined;
 
+  private resolved: Cradle | undefined;
+
   constructor(private readonly container: AwilixContainer<Cradle>) {}
 
+  /**
+   * Every registration is a singleton or a value, so the cradle is resolved once into a plain
+   * object: handlers read it per request, and each access through awilix's proxy is a resolve().
+   */
   private get cradle(): Cradle {
-    return this.container.cradle;
+    if (!this.resolved) {
+      const c = this.container.cradle;
+      const plain = {} as Record<string, unknown>;
+      for (const name of Object.keys(this.container.registrations)) plain[name] = (c as unknown as Record<string, unknown>)[name];
+      this.resolved = plain as unknown as Cradle;
+    }
+    return this.resolved;
   }
 
   /** TLS sections are parsed but not served yet: refuse to start rather than run plaintext. */
@@ -100,7 +112,8 @@ export class Lifecycle {
   }
 
   private async buildHttp(listener: Listener): Promise<FastifyInstance> {
-    const app = createHttpServer(this.cradle.config, this.cradle.logger, listener, this.cradle.requestCounters);
+    const fastPaths = this.plugins.enabled.flatMap((p) => (p.httpFastPath ? [p.httpFastPath(this.cradle, { listener })] : []));
+    const app = createHttpServer(this.cradle.config, this.cradle.logger, listener, this.cradle.requestCounters, fastPaths);
     registerStaticRoutes(app);
     if (listener === 'admin') registerAdminRoutes(app, this.cradle);
     for (const p of this.plugins.enabled) {

@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { PluginFamily } from '../../config/types.js';
 import type { Cradle } from '../container.js';
 import type { GrpcHandler } from '../grpc/handler.js';
+import type { FastPath } from '../http/fast-path.js';
 
 /** Which HTTP listener a route plugin is being registered on. */
 export interface HttpPluginOptions {
@@ -15,6 +16,8 @@ export interface VolumePlugin {
   name: PluginFamily;
   /** HTTP routes, registered on the admin listener and (read-only variants) the public listener. */
   http?: (cradle: Cradle) => FastifyPluginAsync<HttpPluginOptions>;
+  /** Synchronous answers for the hottest requests, tried before fastify routes (http/fast-path.ts). */
+  httpFastPath?: (cradle: Cradle, opts: HttpPluginOptions) => FastPath;
   /** gRPC method implementations keyed by RPC name; every key must belong to this family. */
   grpc?: (cradle: Cradle) => Partial<Record<string, GrpcHandler>>;
   /** Called after the store is open and before listeners bind. */

@@ -234,6 +234,46 @@ describe('read path over HTTP', () => {
     assert.equal(Buffer.concat(parts).toString(), plain.toString());
   });
 
+  test('the fast path (bare fid) answers exactly as the routed path (same fid with a query)', async () => {
+    // A query string always takes the routed read handler; an unknown parameter changes nothing.
+    const ignored = new Set(['date', 'x-amz-request-id', 'connection', 'keep-alive']);
+    const collect = async (m: IncomingMessage) => {
+      const parts: Buffer[] = [];
+      for await (const c of m) parts.push(c as Buffer);
+      const headers: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(m.headers)) if (!ignored.has(k)) headers[k] = v;
+      return { status: m.statusCode, headers, body: Buffer.concat(parts) };
+    };
+    const cases: [bigint, Record<string, string>, string][] = [
+      [1n, {}, 'GET'],
+      [1n, { Origin: 'http://example.com' }, 'GET'],
+      [1n, {}, 'HEAD'],
+      [2n, {}, 'GET'], // pairs: declined by the fast path
+      [3n, { 'Accept-Encoding': 'gzip' }, 'GET'],
+      [3n, { 'Accept-Encoding': 'identity' }, 'GET'], // inflation: declined
+      [4n, {}, 'GET'], // deleted: declined, 404
+      [10n, {}, 'GET'], // no name or mime: sniffed
+      [12n, {}, 'GET'], // chunk manifest: declined
+      [99n, {}, 'GET'], // missing: declined, 404
+    ];
+    for (const [id, headers, method] of cases) {
+      const url = `${vs.url}/${fid(VID, id)}`;
+      const ask = (u: string) => new Promise<IncomingMessage>((resolve, reject) => httpGet(u, { method, headers }, resolve).on('error', reject));
+      const fast = await collect(await ask(url));
+      const routed = await collect(await ask(`${url}?unused=1`));
+      assert.deepEqual(fast, routed, `${method} needle ${id} ${JSON.stringify(headers)}`);
+    }
+    // Both paths really ran: node keeps the fast path's header-name case, fastify lower-cases.
+    const fastRaw = await new Promise<IncomingMessage>((resolve, reject) => httpGet(`${vs.url}/${fid(VID, 1n)}`, resolve).on('error', reject));
+    fastRaw.resume();
+    assert.ok(fastRaw.rawHeaders.includes('Accept-Ranges'));
+    const routedRaw = await new Promise<IncomingMessage>((resolve, reject) => httpGet(`${vs.url}/${fid(VID, 1n)}?x=1`, resolve).on('error', reject));
+    routedRaw.resume();
+    assert.ok(routedRaw.rawHeaders.includes('accept-ranges'));
+    const wrongCookie = await fetch(`${vs.url}/${fid(VID, 1n, COOKIE + 1)}`);
+    assert.equal(wrongCookie.status, 404);
+  });
+
   test('deleted needles: 404, and served again with readDeleted=true', async () => {
     const url = `${vs.url}/${fid(VID, 4n)}`;
     assert.equal((await fetch(url)).status, 404);
