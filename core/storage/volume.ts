@@ -10,7 +10,7 @@ import { constants as fsConstants, readSync, type Stats } from 'node:fs';
 import { access, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { AsyncMutex } from './async-mutex.js';
 import { Crc32c, crcMatches } from './crc32c.js';
-import { isENOENT, preadBuffer, preadFull, preadUpTo, pwriteFull } from './file-io.js';
+import { isENOENT, preadBuffer, preadFull, preadUpTo, pwriteAppend, pwriteFull } from './file-io.js';
 import { checkIndexFile, writeIdxEntryHL } from './idx.js';
 import {
   FLAG_HAS_TTL,
@@ -947,7 +947,7 @@ export class Volume {
   private async appendToDat(buf: Buffer, offset: number): Promise<void> {
     const before = this.datSize;
     try {
-      await pwriteFull(this.dat!, buf, 0, buf.length, offset);
+      await pwriteAppend(this.dat!, buf, 0, buf.length, offset);
     } catch (e) {
       await this.dat!.truncate(before).catch(() => undefined);
       throw new StorageIoError(
@@ -961,7 +961,7 @@ export class Volume {
 
   private async appendIdxRow(hi: number, lo: number, offset: number, size: Size): Promise<void> {
     writeIdxEntryHL(this.idxRow, 0, hi, lo, offset, size, this.offsetWidth);
-    await pwriteFull(this.idx!, this.idxRow, 0, this.idxRow.length, this.idxSize);
+    await pwriteAppend(this.idx!, this.idxRow, 0, this.idxRow.length, this.idxSize);
     this.idxSize += this.idxRow.length;
   }
 
