@@ -52,7 +52,9 @@ function goQuote(bytes: string): string {
 }
 
 function toBytes(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1');
+  // URL paths are nearly always ASCII, which is its own byte string.
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.from(s, 'utf8').toString('latin1');
+  return s;
 }
 function fromBytes(b: string): string {
   return Buffer.from(b, 'latin1').toString('utf8');
@@ -88,7 +90,8 @@ function parseNeedleIdCookieBytes(kc: string): NeedleIdCookie {
   if (typeof id === 'string') {
     throw new InvalidFileIdError(`Parse needleId error: needle id ${fromBytes(idText)} format error: ${id}`);
   }
-  const cookie = parseHexUint(cookieText, 32);
+  // eight hex digits always fit 32 bits
+  const cookie = HEX_RE.test(cookieText) ? parseInt(cookieText, 16) : parseHexUint(cookieText, 32);
   if (typeof cookie === 'string') {
     throw new InvalidFileIdError(`Parse cookie error: needle cookie ${fromBytes(cookieText)} format error: ${cookie}`);
   }
@@ -127,6 +130,8 @@ export function parseFid(fid: string): NeedleIdCookie {
 
 /** Go's NewVolumeId: decimal uint64, truncated to uint32. */
 export function parseVolumeId(text: string): number {
+  // Up to 15 digits is exact in a double: no BigInt for the common case.
+  if (text.length > 0 && text.length <= 15 && DEC_RE.test(text)) return Number(text) % 0x1_0000_0000;
   const v = parseDecUint64(toBytes(text));
   if (typeof v === 'string') throw new InvalidFileIdError(v);
   return Number(v & 0xffff_ffffn);
