@@ -320,6 +320,11 @@ const TSPECIALS = '()<>@,;:\\"/[]?=';
 const TOKEN_CHAR = new Uint8Array(128);
 for (let c = 0x21; c < 0x7f; c++) if (!TSPECIALS.includes(String.fromCharCode(c))) TOKEN_CHAR[c] = 1;
 
+/** True if `c` (a char code) is a token character of RFC 2045 (Go's mime isTokenChar). */
+export function isMimeTokenChar(c: number): boolean {
+  return c < 128 && TOKEN_CHAR[c] === 1;
+}
+
 function isToken(s: string): boolean {
   if (s === '') return false;
   for (let i = 0; i < s.length; i++) {
@@ -422,17 +427,31 @@ export function parseGoBool(s: string): boolean | undefined {
   }
 }
 
+// RFC 7230 tchar (Go's validHeaderFieldByte).
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/** True if `c` (a char code) is an RFC 7230 token character. */
+export function isTchar(c: number): boolean {
+  return c < 128 && TCHAR[c] === 1;
+}
+
 /**
  * Go's textproto.CanonicalMIMEHeaderKey: first letter and letters after '-' upper-cased, the rest
  * lower-cased; a key with a space or a non-token byte is returned unchanged.
  */
 export function canonicalHeaderKey(key: string): string {
+  let canonical = true;
+  let upper = true;
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i);
-    if (c >= 128 || TOKEN_CHAR[c] === 0) return key;
+    if (c >= 128 || TCHAR[c] === 0) return key;
+    if ((upper && c >= 97 && c <= 122) || (!upper && c >= 65 && c <= 90)) canonical = false;
+    upper = c === 45;
   }
+  if (canonical) return key;
   let out = '';
-  let upper = true;
+  upper = true;
   for (let i = 0; i < key.length; i++) {
     let c = key.charCodeAt(i);
     if (upper && c >= 97 && c <= 122) c -= 32;

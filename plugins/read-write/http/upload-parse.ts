@@ -9,6 +9,7 @@ import { createGunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Ttl } from '../../../core/storage/types.js';
 import { type GoForm, parseGoBool } from './upload-form.js';
+import { canonicalHeaderKey, isMimeTokenChar } from './mime.js';
 import { typeByExtension } from './upload-mime.js';
 import { detectContentType } from './upload-sniff.js';
 import {
@@ -111,10 +112,6 @@ export async function readLimited(body: BodyReader, limit: number): Promise<Buff
 
 // ------------------------------------------------------------------ media-type parameters
 
-function isTokenChar(c: string): boolean {
-  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/.test(c);
-}
-
 /**
  * Go's mime.ParseMediaType, reduced to what the upload path needs: the lower-cased type and the
  * parameters (lower-cased keys; quoted strings unescaped; RFC 2231 `key*=charset''value` decoded).
@@ -123,40 +120,49 @@ function isTokenChar(c: string): boolean {
 export function parseMediaType(v: string): { type: string; params: Record<string, string> } | undefined {
   const semi = v.indexOf(';');
   const type = (semi < 0 ? v : v.slice(0, semi)).trim().toLowerCase();
-  if (!type || ![...type].every((c) => isTokenChar(c) || c === '/')) return undefined;
+  if (!type) return undefined;
+  for (let k = 0; k < type.length; k++) {
+    const c = type.charCodeAt(k);
+    if (!isMimeTokenChar(c) && c !== 47) return undefined;
+  }
   const params: Record<string, string> = {};
   const extended: Record<string, string> = {};
-  let rest = semi < 0 ? '' : v.slice(semi);
+  if (semi < 0) return { type, params };
+  const n = v.length;
+  const skipWs = (p: number) => {
+    while (p < n && (v.charCodeAt(p) === 32 || v.charCodeAt(p) === 9)) p++;
+    return p;
+  };
+  let i = semi;
   for (;;) {
-    rest = rest.replace(/^[ \t]+/, '');
-    if (rest === '') break;
-    if (rest[0] !== ';') return undefined;
-    rest = rest.slice(1).replace(/^[ \t]+/, '');
-    if (rest === '') break;
-    let i = 0;
-    while (i < rest.length && isTokenChar(rest[i])) i++;
-    if (i === 0) return undefined;
-    const key = rest.slice(0, i).toLowerCase();
-    rest = rest.slice(i).replace(/^[ \t]+/, '');
-    if (rest[0] !== '=') return undefined;
-    rest = rest.slice(1).replace(/^[ \t]+/, '');
-    let value = '';
-    if (rest[0] === '"') {
-      let j = 1;
+    i = skipWs(i);
+    if (i >= n) break;
+    if (v.charCodeAt(i) !== 59) return undefined; // ';'
+    i = skipWs(i + 1);
+    if (i >= n) break;
+    const keyStart = i;
+    while (i < n && isMimeTokenChar(v.charCodeAt(i))) i++;
+    if (i === keyStart) return undefined;
+    const key = v.slice(keyStart, i).toLowerCase();
+    i = skipWs(i);
+    if (v.charCodeAt(i) !== 61) return undefined; // '='
+    i = skipWs(i + 1);
+    let value: string;
+    if (v.charCodeAt(i) === 34) {
+      let j = i + 1;
       let out = '';
-      for (; j < rest.length && rest[j] !== '"'; j++) {
-        if (rest[j] === '\\' && j + 1 < rest.length) j++;
-        out += rest[j];
+      for (; j < n && v.charCodeAt(j) !== 34; j++) {
+        if (v.charCodeAt(j) === 92 && j + 1 < n) j++;
+        out += v[j];
       }
-      if (j >= rest.length) return undefined;
+      if (j >= n) return undefined;
       value = out;
-      rest = rest.slice(j + 1);
+      i = j + 1;
     } else {
-      let j = 0;
-      while (j < rest.length && isTokenChar(rest[j])) j++;
-      if (j === 0) return undefined;
-      value = rest.slice(0, j);
-      rest = rest.slice(j);
+      const start = i;
+      while (i < n && isMimeTokenChar(v.charCodeAt(i))) i++;
+      if (i === start) return undefined;
+      value = v.slice(start, i);
     }
     const target = key.endsWith('*') ? extended : params;
     if (key in target) return undefined;
@@ -196,18 +202,6 @@ function cleanWindowsPathBase(p: string): string {
 function pathExt(p: string): string {
   for (let i = p.length - 1; i >= 0 && p[i] !== '/'; i--) if (p[i] === '.') return p.slice(i);
   return '';
-}
-
-/** Go's textproto.CanonicalMIMEHeaderKey for ASCII keys. */
-export function canonicalHeaderKey(k: string): string {
-  if (!/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(k)) return k;
-  let upper = true;
-  let out = '';
-  for (const c of k) {
-    out += upper ? c.toUpperCase() : c.toLowerCase();
-    upper = c === '-';
-  }
-  return out;
 }
 
 // ------------------------------------------------------------------ multipart
@@ -451,7 +445,9 @@ function header(req: UploadRequest, name: string): string {
 function pairHeaders(rawHeaders: string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const key = canonicalHeaderKey(rawHeaders[i]);
+    const name = rawHeaders[i];
+    if (name.length <= 8 || (name.charCodeAt(0) | 0x20) !== 0x73) continue; // not "seaweed-…"
+    const key = canonicalHeaderKey(name);
     if (key.startsWith('Seaweed-') && !out.has(key)) out.set(key, rawHeaders[i + 1]);
   }
   return out;
