@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export function goJsonStringify(value: unknown, pretty: boolean): string {
   const text = pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value);
+  if (!/[<>&]/.test(text)) return text;
   return text.replace(/[<>&]/g, (c) => (c === '<' ? '\\u003c' : c === '>' ? '\\u003e' : '\\u0026'));
 }
 

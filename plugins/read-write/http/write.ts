@@ -23,6 +23,7 @@ import { decodedPathOf, GoForm, parseQuery, rawQueryOf } from './upload-form.js'
 import { BodyReader, parseUpload, UploadError, type ParsedUpload } from './upload-parse.js';
 import { removeStaleSpoolFiles, SpoolError, type SpoolTarget } from './upload-spool.js';
 import { parseUrlPath } from './url-path.js';
+import type { Volume } from '../../../core/storage/volume.js';
 
 const MAX_URLENCODED_BODY = 10 << 20;
 
@@ -237,47 +238,46 @@ export function writeHandler(cradle: Cradle) {
     let remote: Awaited<ReturnType<typeof remoteReplicas>> = [];
     let unchanged = false;
     try {
-      if (!isReplicate) remote = await remoteReplicas(cradle, vid, true);
+      // An unreplicated local volume needs no lookup (remoteReplicas would answer [] anyway).
+      if (!isReplicate && !(volume && volume.replicaPlacement.copyCount() === 1)) remote = await remoteReplicas(cradle, vid, true);
       if (!volume && remote.length === 0) throw new Error(`volume ${vid} not found on ${config.ip}:${config.port}`);
       const replicaTtl = volume && pu.ttl.isEmpty() && !volume.ttl.isEmpty() ? volume.ttl : pu.ttl;
       const spooled = pu.spool;
-      const local = volume
-        ? (spooled
-            ? volume.writeFromFile(needle, { path: spooled.path, dataSize: spooled.size, checksum: spooled.checksum }, { fsync })
-            : volume.write(needle, { fsync })
-          ).then(
-            (r) => {
-              unchanged = r.unchanged;
-            },
-            (e: unknown) => {
-              const err = new Error(`failed to write to local disk: ${(e as Error).message}`);
-              (err as { code?: unknown }).code = (e as { code?: unknown }).code;
-              throw err;
-            },
-          )
-        : Promise.resolve();
-      const replicas =
-        remote.length > 0
-          ? replicateWrite(vid, remote, {
-              path,
-              data: pu.data,
-              file: spooled ? { path: spooled.path, size: spooled.size } : undefined,
-              name: pu.fileName,
-              mime: pu.mimeType,
-              isCompressed: pu.isGzipped,
-              isChunkManifest: pu.isChunkedFile,
-              lastModified,
-              ttl: replicaTtl,
-              fsync,
-              pairs: storedPairs,
-              jwt: tokenFromRequest((request.query ?? {}) as Record<string, unknown>, request.headers),
-              contentMd5: pu.contentMd5,
-              requestId: String(request.id),
-            })
-          : Promise.resolve();
-      const [l, r] = await Promise.allSettled([local, replicas]);
-      if (l.status === 'rejected') throw l.reason;
-      if (r.status === 'rejected') throw r.reason;
+      const writeLocal = async (v: Volume) => {
+        try {
+          const r = await (spooled
+            ? v.writeFromFile(needle, { path: spooled.path, dataSize: spooled.size, checksum: spooled.checksum }, { fsync })
+            : v.write(needle, { fsync }));
+          unchanged = r.unchanged;
+        } catch (e) {
+          const err = new Error(`failed to write to local disk: ${(e as Error).message}`);
+          (err as { code?: unknown }).code = (e as { code?: unknown }).code;
+          throw err;
+        }
+      };
+      if (remote.length === 0) {
+        if (volume) await writeLocal(volume);
+      } else {
+        const replicas = replicateWrite(vid, remote, {
+          path,
+          data: pu.data,
+          file: spooled ? { path: spooled.path, size: spooled.size } : undefined,
+          name: pu.fileName,
+          mime: pu.mimeType,
+          isCompressed: pu.isGzipped,
+          isChunkManifest: pu.isChunkedFile,
+          lastModified,
+          ttl: replicaTtl,
+          fsync,
+          pairs: storedPairs,
+          jwt: tokenFromRequest((request.query ?? {}) as Record<string, unknown>, request.headers),
+          contentMd5: pu.contentMd5,
+          requestId: String(request.id),
+        });
+        const [l, r] = await Promise.allSettled([volume ? writeLocal(volume) : Promise.resolve(), replicas]);
+        if (l.status === 'rejected') throw l.reason;
+        if (r.status === 'rejected') throw r.reason;
+      }
     } catch (e) {
       const err = e as Error & { code?: unknown };
       if (err.code === 'VOLUME_READ_ONLY') {
