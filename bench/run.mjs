@@ -2,7 +2,7 @@
 // Side-by-side benchmark of the Go volume server and ours, in one run on one machine: the same Go
 // master, the same clients, the same flags, alternating Go/ours so machine drift cancels out.
 //
-//   npm run bench -- [--n 20000] [--rounds 1] [--large 4] [--large-mb 64] [--width 4|5] [--loadtest]
+//   npm run bench -- [--n 20000] [--rounds 1] [--large 4] [--large-mb 64] [--width 4|5] [--loadtest] [--only ts|go]
 //
 // Prints a table (ours/Go ratio per figure) and writes bench/results/<date>.json. Not a test.
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,6 +26,8 @@ const LARGE_COUNT = Number(opt('large', 4));
 const LARGE_MB = Number(opt('large-mb', 64));
 const WIDTH = Number(opt('width', 4)) === 5 ? 5 : 4;
 const LOADTEST = args.includes('--loadtest');
+// --only ts|go: measure one server (for iterating on a change; ratios need both).
+const ONLY = opt('only', '');
 const CLK_TCK = 100;
 
 const log = (...a) => console.error('[bench]', ...a);
@@ -222,7 +224,7 @@ async function main() {
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate which server goes first each round so drift does not favour one.
       const order = r % 2 === 0 ? ['go', 'ts'] : ['ts', 'go'];
-      for (const impl of order) runs[impl].push(await runOne(weed, master, impl, r));
+      for (const impl of order) if (!ONLY || ONLY === impl) runs[impl].push(await runOne(weed, master, impl, r));
     }
   } finally {
     await masterProc.stop();
@@ -274,6 +276,7 @@ async function main() {
   }
   console.log(lines.join('\n'));
 
+  if (ONLY) return; // a one-sided run has no ratios to keep
   const resultsDir = join(ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `${new Date().toISOString().slice(0, 10)}.json`);
