@@ -21,6 +21,11 @@ export function queryFirst(q: GoQuery, key: string): string {
 export interface OpenedContent {
   head: Buffer;
   rest?: AsyncIterator<Buffer>;
+  /**
+   * When given, every piece (head included) may be handed back here once the socket has taken it,
+   * so its buffer is reused (chunk-pool.ts). A piece must not be touched after being handed back.
+   */
+  recycle?: (piece: Buffer) => void;
 }
 
 /**
@@ -89,6 +94,59 @@ function toReadable(opened: OpenedContent): Readable {
     }
   }
   return Readable.from(all(), { objectMode: false, highWaterMark: 1 });
+}
+
+/** Resolves true on 'drain', false if the response closes first. */
+function drained(res: FastifyReply['raw']): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onDrain = () => {
+      res.off('close', onClose);
+      resolve(true);
+    };
+    const onClose = () => {
+      res.off('drain', onDrain);
+      resolve(false);
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
+
+/**
+ * Writes recyclable content straight to the socket (the reply is hijacked: status and headers are
+ * written from it), handing each piece back from its write callback: node calls it once the
+ * piece is in the kernel, or when the write is abandoned, never while the buffer is still in use.
+ * A failure after the head is sent destroys the connection, as fastify does for a stream.
+ */
+async function writeRecyclable(reply: FastifyReply, opened: OpenedContent, recycle: (piece: Buffer) => void): Promise<FastifyReply> {
+  const res = reply.raw;
+  reply.hijack();
+  res.writeHead(reply.statusCode, reply.getHeaders() as Record<string, string>);
+  const write = (piece: Buffer): boolean => res.write(piece, () => recycle(piece));
+  try {
+    if (opened.head.length > 0 && !write(opened.head) && !(await drained(res))) return reply;
+    if (opened.rest) {
+      for (;;) {
+        if (res.destroyed) return reply;
+        const n = await opened.rest.next();
+        if (n.done) break;
+        if (!write(n.value) && !(await drained(res))) return reply;
+      }
+    }
+    res.end();
+  } catch (err) {
+    reply.log.error({ err, reqId: reply.request.id }, 'streaming a body failed');
+    res.destroy();
+  } finally {
+    await opened.rest?.return?.();
+  }
+  return reply;
+}
+
+/** Sends opened streamed content: recycled straight to the socket when it can be, else piped. */
+function sendOpened(reply: FastifyReply, opened: OpenedContent): FastifyReply | Promise<FastifyReply> {
+  if (opened.recycle) return writeRecyclable(reply, opened, opened.recycle);
+  return reply.send(toReadable(opened));
 }
 
 /** Sets Content-Type from the first body bytes when nothing set one (Go's server-side sniffing). */
@@ -181,7 +239,7 @@ export async function writeResponseContent(
     }
     sniff(reply, opened.head);
     if (!unknownSize) reply.header('Content-Length', String(totalSize));
-    return reply.send(toReadable(opened));
+    return sendOpened(reply, opened);
   }
 
   let ranges: ByteRange[];
@@ -213,7 +271,7 @@ export async function writeResponseContent(
       return sendHttpError(reply, 500, (e as Error).message);
     }
     sniff(reply, opened.head);
-    return reply.send(toReadable(opened));
+    return sendOpened(reply, opened);
   }
 
   const boundary = newBoundary();

@@ -14,6 +14,7 @@ import { isChunkManifest, isCompressed, needleEtag, type Needle, type NeedleMeta
 import { StorageError } from '../../../core/storage/storage-errors.js';
 import { PAGED_READ_LIMIT, type Volume } from '../../../core/storage/volume.js';
 import { checkJwt } from './auth.js';
+import { ChunkPool } from './chunk-pool.js';
 import { manifestTotalSize, parseChunkManifest, readChunkedRange, type ChunkLocator, type ChunkManifest } from './chunk-manifest.js';
 import { formatHttpDate, notModified } from './conditional.js';
 import { imageOps, transformImage, type ImageOps } from './image-transform.js';
@@ -95,47 +96,64 @@ function setPairHeaders(reply: FastifyReply, pairs: Uint8Array): void {
   }
 }
 
-/** Streams data bytes of a big needle from the .dat in chunks (CRC checked on a whole read). */
-function needleDataSource(volume: Volume, meta: NeedleMeta, chunkSize: number): StreamSource {
+/**
+ * Streams data bytes of a big needle from the .dat in chunks (CRC checked on a whole read). One
+ * chunk is read ahead while the previous one is on the socket, so disk and network overlap. Chunks
+ * are cut from `pool` buffers; the response writer may give them back (`recycle`).
+ */
+function needleDataSource(volume: Volume, meta: NeedleMeta, pool: ChunkPool): StreamSource {
+  const chunkSize = pool.chunkSize;
   return {
     size: meta.dataSize,
     async open(start: number, length: number): Promise<OpenedContent> {
       const verify = start === 0 && length === meta.dataSize;
       const crc = verify ? new Crc32c() : undefined;
-      let pos = 0;
-      const readNext = async (): Promise<Buffer | undefined> => {
-        if (pos >= length) return undefined;
-        const n = Math.min(chunkSize, length - pos);
-        const buf = Buffer.allocUnsafe(n);
-        const got = await volume.readDataRange(buf, 0, n, meta.dataOffset + start + pos);
-        if (got < n) throw new StorageError('IO_ERROR', `needle data of volume ${volume.id}: read ${got} of ${n} bytes: unexpected EOF`);
-        pos += n;
+      let issued = 0;
+      let handed = 0;
+      const issue = (): Promise<Buffer> | undefined => {
+        if (issued >= length) return undefined;
+        const n = Math.min(chunkSize, length - issued);
+        const buf = pool.acquire().subarray(0, n);
+        const read = volume.readDataRange(buf, 0, n, meta.dataOffset + start + issued).then((got) => {
+          if (got < n) throw new StorageError('IO_ERROR', `needle data of volume ${volume.id}: read ${got} of ${n} bytes: unexpected EOF`);
+          return buf;
+        });
+        read.catch(() => undefined); // a read-ahead nobody waits for must not be an unhandled rejection
+        issued += n;
+        return read;
+      };
+      const take = async (read: Promise<Buffer>): Promise<Buffer> => {
+        const buf = await read;
+        handed += buf.length;
         if (crc) {
           crc.update(buf);
-          if (pos >= length && !crcMatches(meta.storedChecksum, crc.digest())) {
+          if (handed >= length && !crcMatches(meta.storedChecksum, crc.digest())) {
             throw new StorageError('CRC_MISMATCH', `needle data of volume ${volume.id}: CRC mismatch`);
           }
         }
         return buf;
       };
-      const head = (await readNext()) ?? Buffer.alloc(0);
+      const first = issue();
+      const head = first ? await take(first) : Buffer.alloc(0);
+      let ahead = issue();
       let finished = false;
       const rest: AsyncIterator<Buffer> = {
         async next() {
-          if (finished) return { done: true, value: undefined };
-          const b = await readNext();
-          if (!b) {
+          if (finished || !ahead) {
             finished = true;
             return { done: true, value: undefined };
           }
-          return { done: false, value: b };
+          const current = ahead;
+          ahead = issue();
+          return { done: false, value: await take(current) };
         },
         async return() {
           finished = true;
+          ahead = undefined; // its buffer is garbage once the read settles, never recycled
           return { done: true, value: undefined };
         },
       };
-      return { head, rest };
+      return { head, rest, recycle: (b: Buffer) => pool.recycle(b) };
     },
   };
 }
@@ -217,6 +235,8 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
   const { store, config, masterClient } = cradle;
   const limiter: InflightLimiter = downloadLimiter(config);
   const chunkSize = Math.max(64 * 1024, Math.floor((config.readBufferSizeMB > 0 ? config.readBufferSizeMB : 4) * MB));
+  // Up to 32 MiB of idle chunk buffers (at least two) are kept for the next downloads.
+  const pool = new ChunkPool(chunkSize, Math.max(32 * MB, 2 * chunkSize));
   preloadMimeTable();
 
   const locator: ChunkLocator = {
@@ -429,7 +449,7 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
       meta = undefined;
     }
     if (meta) {
-      const stored = needleDataSource(volume, meta, chunkSize);
+      const stored = needleDataSource(volume, meta, pool);
       if (!isCompressed(meta)) return writeResponseContent(request, reply, query, filename, mtype, stored);
       let edge: Buffer;
       try {
