@@ -40,19 +40,18 @@ export async function pwriteFull(fh: FileHandle, buf: Uint8Array, offset: number
   }
 }
 
-/** Appends up to this size are written synchronously (pwriteAppend). */
+/** Appends up to this size are written synchronously (pwriteFullSync). */
 export const SYNC_WRITE_LIMIT = 64 * 1024;
 
 /**
- * pwriteFull for appends: a small buffer is written with a synchronous pwrite. Landing a few KiB
- * in the page cache takes a couple of microseconds, while an async write's thread-pool round trip
- * and promise cost ~35 µs of CPU, twice per needle (.dat and .idx). Large buffers stay async.
+ * pwriteFull done synchronously, for small appends: landing a few KiB in the page cache takes a
+ * couple of microseconds, while an async write's thread-pool round trip and promise cost ~35 µs
+ * of CPU, twice per needle (.dat and .idx).
  */
-export async function pwriteAppend(fh: FileHandle, buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
-  if (length > SYNC_WRITE_LIMIT) return pwriteFull(fh, buf, offset, length, position);
+export function pwriteFullSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): void {
   let done = 0;
   while (done < length) {
-    const n = writeSync(fh.fd, buf, offset + done, length - done, position + done);
+    const n = writeSync(fd, buf, offset + done, length - done, position + done);
     if (n <= 0) throw new StorageIoError(`short write at offset ${position + done}`);
     done += n;
   }

@@ -6,11 +6,11 @@
 // fsync writes, synced) and its index row appended, so a reader never sees a half-written record.
 // fsync=true writes are grouped: one .dat fsync (and one .idx fsync) per batch of up to 128
 // requests or 4 MiB, each request acknowledged only after its batch is synced.
-import { constants as fsConstants, readSync, type Stats } from 'node:fs';
+import { constants as fsConstants, ftruncateSync, readSync, type Stats } from 'node:fs';
 import { access, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { AsyncMutex } from './async-mutex.js';
 import { Crc32c, crcMatches } from './crc32c.js';
-import { isENOENT, preadBuffer, preadFull, preadUpTo, pwriteAppend, pwriteFull } from './file-io.js';
+import { isENOENT, preadBuffer, preadFull, preadUpTo, pwriteFull, pwriteFullSync, SYNC_WRITE_LIMIT } from './file-io.js';
 import { checkIndexFile, writeIdxEntryHL } from './idx.js';
 import {
   FLAG_HAS_TTL,
@@ -667,6 +667,27 @@ export class Volume {
     });
   }
 
+  /**
+   * write() done synchronously when nothing has to wait: no fsync, no writer queued or running, a
+   * fresh id (an overwrite needs the async cookie and unchanged checks), a small record. Returns
+   * undefined, having changed nothing, when write() must be used instead; otherwise it appends
+   * exactly as write() would and throws the same errors.
+   */
+  tryWriteSync(n: Needle, opts: WriteOptions = {}): WriteResult | undefined {
+    if (opts.fsync || this.lock.size !== 0 || this.closed || !this.dat || !this.idx || this.isReadOnly()) return undefined;
+    if (actualSize(n.data.length, this.version) > SYNC_WRITE_LIMIT) return undefined;
+    if (this.nm.getHL(needleIdHi(n.id), needleIdLo(n.id)) && this.nm.foundUnits !== 0) return undefined;
+    this.applyVolumeTtl(n);
+    const offset = this.reserveAppend(n, n.data.length);
+    const buf = encodeNeedle(n, this.version);
+    // name, mime and pairs count too; write() re-encodes the needle if this is not taken
+    if (buf.length > SYNC_WRITE_LIMIT) return undefined;
+    void this.appendToDat(buf, offset); // synchronous at this size
+    this.lastAppendAtNs = n.appendAtNs;
+    this.publishWrite(n, offset);
+    return { offset, size: n.size, dataSize: n.dataSize, unchanged: false };
+  }
+
   private async writeNow(n: Needle, checkCookie: boolean): Promise<WriteResult> {
     this.assertOpen();
     if (this.isReadOnly()) throw new VolumeReadOnlyError(this.id);
@@ -943,35 +964,58 @@ export class Volume {
     return r === 0 ? this.datSize : this.datSize + (NEEDLE_PADDING_SIZE - r);
   }
 
-  /** One positioned write of one buffer; truncates back on failure. */
-  private async appendToDat(buf: Buffer, offset: number): Promise<void> {
+  /** One positioned write of one buffer; truncates back on failure. Synchronous for small buffers. */
+  private appendToDat(buf: Buffer, offset: number): void | Promise<void> {
     const before = this.datSize;
-    try {
-      await pwriteAppend(this.dat!, buf, 0, buf.length, offset);
-    } catch (e) {
-      await this.dat!.truncate(before).catch(() => undefined);
-      throw new StorageIoError(
-        `append to volume ${this.id} size ${buf.length}: failed to write ${buf.length} bytes to ${this.fileName('.dat')} at offset ${offset}: ${(e as Error).message}`,
-        { cause: e },
-      );
+    if (buf.length <= SYNC_WRITE_LIMIT) {
+      try {
+        pwriteFullSync(this.dat!.fd, buf, 0, buf.length, offset);
+      } catch (e) {
+        try {
+          ftruncateSync(this.dat!.fd, before);
+        } catch {
+          /* the write error is the one to report */
+        }
+        throw this.appendFailed(buf, offset, e);
+      }
+      this.appended(buf, offset);
+      return;
     }
+    return pwriteFull(this.dat!, buf, 0, buf.length, offset).then(
+      () => this.appended(buf, offset),
+      async (e: unknown) => {
+        await this.dat!.truncate(before).catch(() => undefined);
+        throw this.appendFailed(buf, offset, e);
+      },
+    );
+  }
+
+  private appended(buf: Buffer, offset: number): void {
     this.datSize = offset + buf.length;
     this.datMtimeMs = Date.now();
   }
 
-  private async appendIdxRow(hi: number, lo: number, offset: number, size: Size): Promise<void> {
+  private appendFailed(buf: Buffer, offset: number, e: unknown): StorageIoError {
+    return new StorageIoError(
+      `append to volume ${this.id} size ${buf.length}: failed to write ${buf.length} bytes to ${this.fileName('.dat')} at offset ${offset}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+
+  /** Appends one index row (always small, so synchronous). */
+  private appendIdxRow(hi: number, lo: number, offset: number, size: Size): void {
     writeIdxEntryHL(this.idxRow, 0, hi, lo, offset, size, this.offsetWidth);
-    await pwriteAppend(this.idx!, this.idxRow, 0, this.idxRow.length, this.idxSize);
+    pwriteFullSync(this.idx!.fd, this.idxRow, 0, this.idxRow.length, this.idxSize);
     this.idxSize += this.idxRow.length;
   }
 
   /** Makes an appended record visible: index row, then the map (Go's publishWriteRequest). */
-  private async publishWrite(n: Needle, offset: number): Promise<void> {
+  private publishWrite(n: Needle, offset: number): void {
     const hi = needleIdHi(n.id);
     const lo = needleIdLo(n.id);
     const nm = this.nm;
     if (!nm.getHL(hi, lo) || nm.foundUnits * NEEDLE_PADDING_SIZE < offset) {
-      await this.appendIdxRow(hi, lo, offset, n.size);
+      this.appendIdxRow(hi, lo, offset, n.size);
       nm.putHL(hi, lo, offset, n.size);
     }
     if (this.lastModifiedTsSeconds < n.lastModified) this.lastModifiedTsSeconds = n.lastModified;

@@ -245,9 +245,9 @@ export function writeHandler(cradle: Cradle) {
       const spooled = pu.spool;
       const writeLocal = async (v: Volume) => {
         try {
-          const r = await (spooled
-            ? v.writeFromFile(needle, { path: spooled.path, dataSize: spooled.size, checksum: spooled.checksum }, { fsync })
-            : v.write(needle, { fsync }));
+          const r = spooled
+            ? await v.writeFromFile(needle, { path: spooled.path, dataSize: spooled.size, checksum: spooled.checksum }, { fsync })
+            : (v.tryWriteSync(needle, { fsync }) ?? (await v.write(needle, { fsync })));
           unchanged = r.unchanged;
         } catch (e) {
           const err = new Error(`failed to write to local disk: ${(e as Error).message}`);
