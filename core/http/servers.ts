@@ -30,7 +30,7 @@ export function createHttpServer(
       res.writeHead(status, all);
       // A small body goes as a latin1 string: node then sends head and body in one write, instead
       // of a writev of two buffers with its extra bookkeeping.
-      if (body !== undefined && body.length <= 64 * 1024) res.end(body.toString('latin1'), 'latin1');
+      if (body !== undefined && body.length <= 16 * 1024) res.end(body.toString('latin1'), 'latin1');
       else res.end(body);
     },
   };

@@ -1,6 +1,6 @@
 // Positioned file I/O helpers over fs/promises FileHandles: full reads/writes (looping on short
 // transfers) so callers can rely on "all bytes or an error".
-import { writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { StorageIoError } from './storage-errors.js';
 
@@ -41,7 +41,7 @@ export async function pwriteFull(fh: FileHandle, buf: Uint8Array, offset: number
 }
 
 /** Appends up to this size are written synchronously (pwriteFullSync). */
-export const SYNC_WRITE_LIMIT = 64 * 1024;
+export const SYNC_WRITE_LIMIT = 128 * 1024;
 
 /**
  * pwriteFull done synchronously, for small appends: landing a few KiB in the page cache takes a
@@ -55,6 +55,17 @@ export function pwriteFullSync(fd: number, buf: Uint8Array, offset: number, leng
     if (n <= 0) throw new StorageIoError(`short write at offset ${position + done}`);
     done += n;
   }
+}
+
+/** Reads up to `length` bytes at `position` synchronously; returns the bytes read (< length at EOF). */
+export function preadUpToSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number {
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, offset + got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }
 
 /** True if the error is "file does not exist". */

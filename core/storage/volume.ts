@@ -10,7 +10,7 @@ import { constants as fsConstants, ftruncateSync, readSync, type Stats } from 'n
 import { access, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { AsyncMutex } from './async-mutex.js';
 import { Crc32c, crcMatches } from './crc32c.js';
-import { isENOENT, preadBuffer, preadFull, preadUpTo, pwriteFull, pwriteFullSync, SYNC_WRITE_LIMIT } from './file-io.js';
+import { isENOENT, preadBuffer, preadFull, preadUpTo, preadUpToSync, pwriteFull, pwriteFullSync, SYNC_WRITE_LIMIT } from './file-io.js';
 import { checkIndexFile, writeIdxEntryHL } from './idx.js';
 import {
   FLAG_HAS_TTL,
@@ -25,6 +25,7 @@ import {
   newNeedle,
   parseNeedleHeader,
   type Needle,
+  type NeedleHeader,
   type NeedleMeta,
 } from './needle.js';
 import { NeedleMap } from './needle-map.js';
@@ -77,7 +78,7 @@ export const SYNC_BATCH_MAX_BYTES = 4 * 1024 * 1024;
 /** Go's PagedReadLimit: above this, HTTP reads stream the data instead of reading it whole. */
 export const PAGED_READ_LIMIT = 1024 * 1024;
 /** Records up to this size may be read synchronously (readNeedleSync). */
-export const SYNC_READ_LIMIT = 64 * 1024;
+export const SYNC_READ_LIMIT = 128 * 1024;
 
 export interface VolumeCreateParams {
   replicaPlacement: ReplicaPlacement;
@@ -669,15 +670,28 @@ export class Volume {
 
   /**
    * write() done synchronously when nothing has to wait: no fsync, no writer queued or running, a
-   * fresh id (an overwrite needs the async cookie and unchanged checks), a small record. Returns
-   * undefined, having changed nothing, when write() must be used instead; otherwise it appends
-   * exactly as write() would and throws the same errors.
+   * small record (and, for an overwrite, a small stored one). Returns undefined, having changed
+   * nothing, when write() must be used instead; otherwise it does exactly what write() does
+   * (unchanged detection, cookie check, append) and throws the same errors.
    */
   tryWriteSync(n: Needle, opts: WriteOptions = {}): WriteResult | undefined {
     if (opts.fsync || this.lock.size !== 0 || this.closed || !this.dat || !this.idx || this.isReadOnly()) return undefined;
     if (actualSize(n.data.length, this.version) > SYNC_WRITE_LIMIT) return undefined;
-    if (this.nm.getHL(needleIdHi(n.id), needleIdLo(n.id)) && this.nm.foundUnits !== 0) return undefined;
     this.applyVolumeTtl(n);
+    // An overwrite: the unchanged check and the cookie check, read synchronously when they can be.
+    const c = this.unchangedCandidate(n);
+    if (c) {
+      let old: Needle | undefined | null;
+      try {
+        old = this.readRecordSync(c.offset, c.size);
+      } catch {
+        old = null; // unreadable: not unchanged, as findUnchanged decides
+      }
+      if (old === undefined) return undefined;
+      const unchanged = old ? this.unchangedResult(n, c.offset, old) : undefined;
+      if (unchanged) return unchanged;
+    }
+    if (!this.checkExistingCookieSync(n, opts.checkCookie ?? true)) return undefined;
     const offset = this.reserveAppend(n, n.data.length);
     const buf = encodeNeedle(n, this.version);
     // name, mime and pairs count too; write() re-encodes the needle if this is not taken
@@ -704,14 +718,32 @@ export class Volume {
     }
   }
 
-  /** Go's isFileUnchanged: same cookie, checksum and data as the live stored needle. */
-  private async findUnchanged(n: Needle): Promise<WriteResult | undefined> {
+  /** The live stored record an overwrite of `n` would be compared with (Go's isFileUnchanged). */
+  private unchangedCandidate(n: Needle): { offset: number; size: Size } | undefined {
     if (this.ttl.toString() !== '') return undefined;
     const nm = this.nm;
     if (!nm.getHL(needleIdHi(n.id), needleIdLo(n.id))) return undefined;
     const offset = nm.foundUnits * NEEDLE_PADDING_SIZE;
     const size = nm.foundSize;
     if (offset === 0 || size <= 0) return undefined;
+    return { offset, size };
+  }
+
+  /** Go's isFileUnchanged verdict: same cookie, checksum and data as the stored needle. */
+  private unchangedResult(n: Needle, offset: number, old: Needle): WriteResult | undefined {
+    if (old.cookie === n.cookie && old.checksum === n.checksum && bytesEqual(old.data, n.data)) {
+      n.dataSize = old.dataSize;
+      n.size = old.size;
+      return { offset, size: old.size, dataSize: old.dataSize, unchanged: true };
+    }
+    return undefined;
+  }
+
+  /** Go's isFileUnchanged: same cookie, checksum and data as the live stored needle. */
+  private async findUnchanged(n: Needle): Promise<WriteResult | undefined> {
+    const c = this.unchangedCandidate(n);
+    if (!c) return undefined;
+    const { offset, size } = c;
     if (actualSize(size, this.version) > UNCHANGED_META_FIRST) {
       // a large stored record is read whole only if its cookie and data length can match
       try {
@@ -727,12 +759,7 @@ export class Volume {
     } catch {
       return undefined;
     }
-    if (old.cookie === n.cookie && old.checksum === n.checksum && bytesEqual(old.data, n.data)) {
-      n.dataSize = old.dataSize;
-      n.size = old.size;
-      return { offset, size: old.size, dataSize: old.dataSize, unchanged: true };
-    }
-    return undefined;
+    return this.unchangedResult(n, offset, old);
   }
 
   /** Appends the record to the .dat (not yet visible). Go's appendWriteRequest. */
@@ -782,17 +809,46 @@ export class Volume {
         throw new StorageIoError(`reading existing needle: ${(e as Error).message}`, { cause: e });
       });
       let existing = parseNeedleHeader(hb);
-      const max = maxPossibleVolumeSize(this.offsetWidth);
-      if (existing.id !== n.id && existing.size !== existingSize && this.offsetWidth === 4 && existingOffset < max) {
+      if (this.mayBeWrapped(n, existing, existingOffset, existingSize)) {
         const wb = Buffer.allocUnsafe(NEEDLE_HEADER_SIZE);
-        if ((await preadUpTo(this.dat!, wb, 0, NEEDLE_HEADER_SIZE, existingOffset + max)) === NEEDLE_HEADER_SIZE) {
+        if ((await preadUpTo(this.dat!, wb, 0, NEEDLE_HEADER_SIZE, existingOffset + maxPossibleVolumeSize(this.offsetWidth))) === NEEDLE_HEADER_SIZE) {
           existing = parseNeedleHeader(wb);
         }
       }
-      if (!(existing.id !== n.id && existing.size !== existingSize)) {
-        if (n.cookie === 0 && !checkCookie) n.cookie = existing.cookie;
-        if (existing.cookie !== n.cookie) throw new CookieMismatchError(n.cookie, existing.cookie);
-      }
+      this.cookieVerdict(n, existing, existingSize, checkCookie);
+    }
+  }
+
+  /**
+   * checkExistingCookie done synchronously; false (nothing decided) when the stored header is
+   * short or may sit past a 4-byte offset wrap: the async check must then be used.
+   */
+  private checkExistingCookieSync(n: Needle, checkCookie: boolean): boolean {
+    const nm = this.nm;
+    if (!nm.getHL(needleIdHi(n.id), needleIdLo(n.id)) || nm.foundUnits === 0) return true;
+    const existingOffset = nm.foundUnits * NEEDLE_PADDING_SIZE;
+    const existingSize = nm.foundSize;
+    const hb = Buffer.allocUnsafe(NEEDLE_HEADER_SIZE);
+    try {
+      if (preadUpToSync(this.dat!.fd, hb, 0, NEEDLE_HEADER_SIZE, existingOffset) !== NEEDLE_HEADER_SIZE) return false;
+    } catch {
+      return false; // the async check reports the read error in its words
+    }
+    const existing = parseNeedleHeader(hb);
+    if (this.mayBeWrapped(n, existing, existingOffset, existingSize)) return false;
+    this.cookieVerdict(n, existing, existingSize, checkCookie);
+    return true;
+  }
+
+  /** A 4-byte-offset volume past 32 GiB: the header found may be the wrapped-around one. */
+  private mayBeWrapped(n: Needle, existing: NeedleHeader, existingOffset: number, existingSize: Size): boolean {
+    return existing.id !== n.id && existing.size !== existingSize && this.offsetWidth === 4 && existingOffset < maxPossibleVolumeSize(this.offsetWidth);
+  }
+
+  private cookieVerdict(n: Needle, existing: NeedleHeader, existingSize: Size, checkCookie: boolean): void {
+    if (!(existing.id !== n.id && existing.size !== existingSize)) {
+      if (n.cookie === 0 && !checkCookie) n.cookie = existing.cookie;
+      if (existing.cookie !== n.cookie) throw new CookieMismatchError(n.cookie, existing.cookie);
     }
   }
 
@@ -1286,24 +1342,27 @@ export class Volume {
     this.assertOpen();
     const [offset, size] = this.resolveForRead(id, opts);
     if (size === 0) return undefined;
+    const needle = this.readRecordSync(offset, size);
+    if (needle) this.checkTtlAndCookie(needle, opts);
+    return needle;
+  }
+
+  /**
+   * readRecord with one synchronous pread, for records within SYNC_READ_LIMIT; undefined when the
+   * async readRecord must decide (larger record, short read, a size mismatch that may be the
+   * 4-byte-offset wrap-around). Other decoding errors are thrown as readRecord throws them.
+   */
+  private readRecordSync(offset: number, size: Size): Needle | undefined {
     const len = actualSize(size, this.version);
     if (len > SYNC_READ_LIMIT) return undefined;
     const buf = Buffer.allocUnsafe(len);
-    let done = 0;
-    while (done < len) {
-      const n = readSync(this.dat!.fd, buf, done, len - done, offset + done);
-      if (n === 0) return undefined;
-      done += n;
-    }
-    let needle: Needle;
+    if (preadUpToSync(this.dat!.fd, buf, 0, len, offset) < len) return undefined;
     try {
-      needle = decodeNeedle(buf, this.version, { expectedSize: size });
+      return decodeNeedle(buf, this.version, { expectedSize: size });
     } catch (e) {
       if (e instanceof SizeMismatchError) return undefined;
       throw e;
     }
-    this.checkTtlAndCookie(needle, opts);
-    return needle;
   }
 
   /**

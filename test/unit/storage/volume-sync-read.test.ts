@@ -40,3 +40,56 @@ test('readNeedleSync serves small records like readNeedle and defers large ones'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tryWriteSync decides exactly as write(): new, unchanged, changed, cookie mismatch, adopted cookie; declines what must wait', async () => {
+  const dirs = [mkdtempSync(join(tmpdir(), 'sync-write-a-')), mkdtempSync(join(tmpdir(), 'sync-write-b-'))];
+  try {
+    const open = (dir: string) =>
+      Volume.create({ dir, collection: '', id: 1, offsetWidth: 4, create: { replicaPlacement: ReplicaPlacement.parse('000'), ttl: Ttl.EMPTY } });
+    const viaSync = await open(dirs[0]);
+    const viaWrite = await open(dirs[1]);
+    const big = randomBytes(SYNC_READ_LIMIT + 10);
+    // [id, cookie, data, checkCookie]
+    const steps: [bigint, number, Buffer, boolean][] = [
+      [1n, 7, Buffer.from('first'), true],
+      [1n, 7, Buffer.from('first'), true], // unchanged
+      [1n, 7, Buffer.from('second'), true], // changed: appended
+      [1n, 8, Buffer.from('third'), true], // cookie mismatch
+      [1n, 0, Buffer.from('fourth'), false], // cookie 0 adopts the stored one
+      [2n, 9, randomBytes(3000), true],
+    ];
+    for (const [id, cookie, data, checkCookie] of steps) {
+      const outcome = async (v: Volume, sync: boolean) => {
+        const n = newNeedle({ id, cookie, data, lastModified: 1700000000 });
+        try {
+          const r = sync ? v.tryWriteSync(n, { checkCookie }) : await v.write(n, { checkCookie });
+          assert.ok(r, 'a small write with a free lock is taken synchronously');
+          return { unchanged: r.unchanged, size: r.size, dataSize: r.dataSize, offset: r.offset, cookie: n.cookie };
+        } catch (e) {
+          return { error: (e as { code?: string }).code, message: (e as Error).message };
+        }
+      };
+      assert.deepEqual(await outcome(viaSync, true), await outcome(viaWrite, false), `step ${id}/${cookie}/${data.length}`);
+      assert.equal(viaSync.datFileSize(), viaWrite.datFileSize());
+    }
+    for (const v of [viaSync, viaWrite]) assert.equal(Buffer.from((await v.readNeedle(1n, { cookie: 7 })).data).toString(), 'fourth');
+    assert.deepEqual([viaSync.fileCount(), viaSync.deletedCount()], [viaWrite.fileCount(), viaWrite.deletedCount()]);
+    const counted = viaSync.fileCount();
+    // What must wait is declined with nothing changed: fsync, a busy lock, a large record or stored one.
+    const before = viaSync.datFileSize();
+    assert.equal(viaSync.tryWriteSync(newNeedle({ id: 3n, cookie: 1, data: Buffer.from('x') }), { fsync: true }), undefined);
+    assert.equal(viaSync.tryWriteSync(newNeedle({ id: 3n, cookie: 1, data: big })), undefined);
+    await viaSync.write(newNeedle({ id: 4n, cookie: 1, data: big }));
+    const afterBig = viaSync.datFileSize();
+    assert.equal(viaSync.tryWriteSync(newNeedle({ id: 4n, cookie: 1, data: Buffer.from('small now') })), undefined);
+    const pending = viaSync.write(newNeedle({ id: 5n, cookie: 1, data: Buffer.from('queued') }));
+    assert.equal(viaSync.tryWriteSync(newNeedle({ id: 6n, cookie: 1, data: Buffer.from('y') })), undefined);
+    await pending;
+    assert.ok(before < afterBig);
+    assert.equal(viaSync.fileCount(), counted + 2, 'only the two write() calls added needles');
+    await viaSync.close();
+    await viaWrite.close();
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
