@@ -7,7 +7,8 @@
 //  * Dense tier — like Go's CompactMap: ids are cut into chunks of 65 536 consecutive ids
 //    (chunk = id >> 16). A chunk with many entries gets a segment: parallel typed arrays sorted by
 //    the low 16 bits of the id (Uint16), the offset in 8-byte units (Uint32, plus a Uint8 high byte
-//    for 5-byte offsets) and the size (Int32): 10 bytes per entry with 4-byte offsets, 11 with 5.
+//    allocated only once a segment holds an offset past 32 GiB, which needs 5-byte offsets) and the
+//    size (Int32): 10 bytes per entry, 11 in segments of records beyond 32 GiB.
 //    Master-assigned ids are sequential, so nearly every insert is an append to the last segment
 //    and lookups are a Map.get plus a binary search over at most 65 536 Uint16 keys.
 //  * Sparse tier — an open-addressing hash (linear probing) over full 64-bit ids kept as two
@@ -45,14 +46,24 @@ class Segment {
   len = 0;
   keys: Uint16Array;
   offLo: Uint32Array;
-  offHi: Uint8Array | null;
+  /** High bytes of the offsets; null while they are all 0 (every offset below 32 GiB). */
+  offHi: Uint8Array | null = null;
   sizes: Int32Array;
 
-  constructor(capacity: number, wide: boolean) {
+  constructor(capacity: number) {
     this.keys = new Uint16Array(capacity);
     this.offLo = new Uint32Array(capacity);
-    this.offHi = wide ? new Uint8Array(capacity) : null;
     this.sizes = new Int32Array(capacity);
+  }
+
+  setUnits(i: number, units: number): void {
+    this.offLo[i] = units % TWO32;
+    const high = Math.floor(units / TWO32);
+    if (this.offHi) this.offHi[i] = high;
+    else if (high !== 0) {
+      this.offHi = new Uint8Array(this.keys.length);
+      this.offHi[i] = high;
+    }
   }
 
   capacity(): number {
@@ -108,8 +119,7 @@ class Segment {
       if (this.offHi) this.offHi.copyWithin(i + 1, i, n);
     }
     this.keys[i] = ck;
-    this.offLo[i] = units % TWO32;
-    if (this.offHi) this.offHi[i] = Math.floor(units / TWO32);
+    this.setUnits(i, units);
     this.sizes[i] = size;
     this.len = n + 1;
   }
@@ -277,12 +287,11 @@ export class NeedleMap {
     this.allocSparse(newCap);
     for (const [c, slots] of groups) {
       slots.sort((a, b) => (oldLo[a] & 0xffff) - (oldLo[b] & 0xffff));
-      const seg = new Segment(Math.min(CHUNK_KEYS, Math.max(PROMOTE_THRESHOLD, Math.ceil(slots.length * 1.5))), this.wide);
+      const seg = new Segment(Math.min(CHUNK_KEYS, Math.max(PROMOTE_THRESHOLD, Math.ceil(slots.length * 1.5))));
       for (let t = 0; t < slots.length; t++) {
         const s = slots[t];
         seg.keys[t] = oldLo[s] & 0xffff;
-        seg.offLo[t] = oldOffLo[s];
-        if (seg.offHi && oldOffHi) seg.offHi[t] = oldOffHi[s];
+        seg.setUnits(t, oldOffHi ? oldOffHi[s] * TWO32 + oldOffLo[s] : oldOffLo[s]);
         seg.sizes[t] = oldSize[s];
       }
       seg.len = slots.length;
@@ -330,8 +339,7 @@ export class NeedleMap {
       if (i >= 0) {
         this.foundUnits = seg.units(i);
         this.foundSize = seg.sizes[i];
-        seg.offLo[i] = units % TWO32;
-        if (seg.offHi) seg.offHi[i] = Math.floor(units / TWO32);
+        seg.setUnits(i, units);
         seg.sizes[i] = size;
         return true;
       }

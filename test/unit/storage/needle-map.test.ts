@@ -129,13 +129,24 @@ for (const width of [4, 5] as OffsetWidth[]) {
   });
 }
 
-test('needle map: sequential ids cost about 10 bytes per entry', () => {
-  const m = new NeedleMap(4, 3);
-  const n = 300_000;
-  for (let i = 1; i <= n; i++) m.putHL(0, i, i * 8, 100);
-  m.trim();
-  const perEntry = m.memoryBytes() / n;
-  assert.ok(perEntry < 10.6, `bytes per entry ${perEntry}`);
-  assert.equal(m.fileCount, n);
-  assert.deepEqual(m.get(12345n), { offset: 12345 * 8, size: 100 });
-});
+for (const width of [4, 5] as OffsetWidth[]) {
+  test(`needle map: sequential ids cost about 10 bytes per entry (${width}-byte offsets, all below 32 GiB)`, () => {
+    const m = new NeedleMap(width, 3);
+    const n = 300_000;
+    for (let i = 1; i <= n; i++) m.putHL(0, i, i * 8, 100);
+    m.trim();
+    const perEntry = m.memoryBytes() / n;
+    assert.ok(perEntry < 10.6, `bytes per entry ${perEntry}`);
+    assert.equal(m.fileCount, n);
+    assert.deepEqual(m.get(12345n), { offset: 12345 * 8, size: 100 });
+    if (width === 5) {
+      // An offset past 32 GiB in the middle of a segment: its high bytes appear, the rest keep theirs.
+      m.set(12345n, 2 ** 36 + 8, 7);
+      m.putHL(0, n + 1, 2 ** 37 + 16, 9);
+      assert.deepEqual(m.get(12345n), { offset: 2 ** 36 + 8, size: 7 });
+      assert.deepEqual(m.get(BigInt(n + 1)), { offset: 2 ** 37 + 16, size: 9 });
+      assert.deepEqual(m.get(12346n), { offset: 12346 * 8, size: 100 });
+      assert.deepEqual(m.get(1n), { offset: 8, size: 100 });
+    }
+  });
+}
