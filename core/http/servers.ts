@@ -21,11 +21,17 @@ export function createHttpServer(
   fastPaths: FastPath[] = [],
 ): FastifyInstance {
   const serverHeader = `SeaweedFS Volume ${serverVersion(config.offsetBytes)}`;
+  /** What every answer carries (flat name/value list): Server, request id, CORS reflection. */
+  const baseHeaders = (requestId: string, origin: string | undefined): string[] => {
+    // Any client-sent request id is ignored, as Go's middleware does.
+    const h = ['Server', serverHeader, REQUEST_ID_HEADER, requestId];
+    if (origin) h.push('Access-Control-Allow-Origin', '*', 'Access-Control-Allow-Credentials', 'true');
+    return h;
+  };
   const fastReply: FastReply = {
     send(req, res, status, headers, body) {
       counters.count(req.method ?? '');
-      const all = ['Server', serverHeader, REQUEST_ID_HEADER, newRequestId()];
-      if (req.headers.origin) all.push('Access-Control-Allow-Origin', '*', 'Access-Control-Allow-Credentials', 'true');
+      const all = baseHeaders(newRequestId(), req.headers.origin);
       for (let i = 0; i < headers.length; i++) all.push(headers[i]);
       res.writeHead(status, all);
       // A small body goes as a latin1 string: node then sends head and body in one write, instead
@@ -77,13 +83,8 @@ export function createHttpServer(
   // in small-request profiles.
   app.addHook('onRequest', (request, reply, done) => {
     counters.count(request.method);
-    reply.header('Server', serverHeader);
-    // Any client-sent id is ignored, as Go's middleware does.
-    reply.header(REQUEST_ID_HEADER, request.id);
-    if (request.headers.origin) {
-      reply.header('Access-Control-Allow-Origin', '*');
-      reply.header('Access-Control-Allow-Credentials', 'true');
-    }
+    const base = baseHeaders(request.id, request.headers.origin);
+    for (let i = 0; i < base.length; i += 2) reply.header(base[i], base[i + 1]);
     done();
   });
 

@@ -6,7 +6,7 @@
 // fsync writes, synced) and its index row appended, so a reader never sees a half-written record.
 // fsync=true writes are grouped: one .dat fsync (and one .idx fsync) per batch of up to 128
 // requests or 4 MiB, each request acknowledged only after its batch is synced.
-import { constants as fsConstants, ftruncateSync, readSync, type Stats } from 'node:fs';
+import { constants as fsConstants, ftruncateSync, type Stats } from 'node:fs';
 import { access, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { AsyncMutex } from './async-mutex.js';
 import { Crc32c, crcMatches } from './crc32c.js';

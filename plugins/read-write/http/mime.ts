@@ -186,6 +186,24 @@ export function typeByExtension(ext: string, t: MimeTable = hostTable()): string
   return t.lower.get(lowerAscii(ext)) ?? '';
 }
 
+/** The byte string (one char per byte) of stored needle bytes such as its name or mime. */
+export function bytesToString(u: Uint8Array): string {
+  return u.length === 0 ? '' : Buffer.from(u.buffer, u.byteOffset, u.length).toString('latin1');
+}
+
+/** A needle's stored mime as the read path uses it: '' when absent or application/octet-stream. */
+export function storedMimeType(mime: Uint8Array): string {
+  const mt = bytesToString(mime);
+  return mt.startsWith('application/octet-stream') ? '' : mt;
+}
+
+/** Go's writeResponseContent type choice: the given type, else the file name's extension's. */
+export function typeForName(mimeType: string, filename: string): string {
+  if (mimeType !== '' || filename === '') return mimeType;
+  const ext = goExt(filename);
+  return ext !== '' ? typeByExtension(ext) : '';
+}
+
 /** Go's filepath.Ext: from the last '.' of the last path element, '' when none. */
 export function goExt(path: string): string {
   for (let i = path.length - 1; i >= 0; i--) {

@@ -8,16 +8,10 @@ import type { FastPath } from '../../../core/http/fast-path.js';
 import { parseFid, parseVolumeId } from '../../../core/storage/file-id.js';
 import { isChunkManifest, isCompressed, needleEtag, type Needle } from '../../../core/storage/needle.js';
 import { formatHttpDate } from './conditional.js';
-import { contentDisposition, detectContentType, goExt, headerSafe, typeByExtension } from './mime.js';
+import { bytesToString, contentDisposition, detectContentType, headerSafe, storedMimeType, typeForName } from './mime.js';
 import { isGzipMagic } from './read-stream.js';
 import { downloadLimiter } from './throttle.js';
 import { parseUrlPath } from './url-path.js';
-
-const OCTET_STREAM = 'application/octet-stream';
-
-function latin1(u: Uint8Array): string {
-  return Buffer.from(u.buffer, u.byteOffset, u.length).toString('latin1');
-}
 
 /** Reads the needle a bare `/vid,fid` (or `/vid/fid`) names, or undefined to decline. */
 function plainNeedle(cradle: Cradle, url: string): Needle | undefined {
@@ -64,13 +58,8 @@ export function readFastPath(cradle: Cradle): FastPath {
       if (!isGzipMagic(data) || !(h['accept-encoding'] ?? '').includes('gzip')) return false;
       gzip = true;
     }
-    const filename = n.name.length > 0 ? latin1(n.name) : '';
-    let mtype = n.mime.length > 0 ? latin1(n.mime) : '';
-    if (mtype.startsWith(OCTET_STREAM)) mtype = '';
-    if (mtype === '' && filename !== '') {
-      const ext = goExt(filename);
-      if (ext !== '') mtype = typeByExtension(ext);
-    }
+    const filename = bytesToString(n.name);
+    const mtype = typeForName(storedMimeType(n.mime), filename);
 
     const headers: string[] = [];
     if (n.lastModified !== 0) headers.push('Last-Modified', formatHttpDate(n.lastModified));

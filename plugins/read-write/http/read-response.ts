@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ifRangeMatches } from './conditional.js';
-import { contentDisposition, detectContentType, goExt, headerSafe, parseGoBool, typeByExtension } from './mime.js';
+import { contentDisposition, detectContentType, headerSafe, parseGoBool, typeForName } from './mime.js';
 import { RangeError416, closingDelimiter, contentRange, multipartSize, newBoundary, parseRange, partHeader, sumRanges, type ByteRange } from './range.js';
 
 /** Parsed query: key → values (byte strings), as Go's url.Values. */
@@ -201,10 +201,7 @@ export async function writeResponseContent(
   source: BodySource,
 ): Promise<FastifyReply> {
   const totalSize = Buffer.isBuffer(source) ? source.length : source.size;
-  if (mimeType === '' && filename !== '') {
-    const ext = goExt(filename);
-    if (ext !== '') mimeType = typeByExtension(ext);
-  }
+  mimeType = typeForName(mimeType, filename);
   if (mimeType !== '') reply.header('Content-Type', headerSafe(mimeType));
   reply.header('Accept-Ranges', 'bytes');
   adjustPassthroughHeaders(reply, query, filename);

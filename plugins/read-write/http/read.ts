@@ -18,7 +18,7 @@ import { ChunkPool } from './chunk-pool.js';
 import { manifestTotalSize, parseChunkManifest, readChunkedRange, type ChunkLocator, type ChunkManifest } from './chunk-manifest.js';
 import { formatHttpDate, notModified } from './conditional.js';
 import { imageOps, transformImage, type ImageOps } from './image-transform.js';
-import { canonicalHeaderKey, goExt, headerSafe, preloadMimeTable, toByteString } from './mime.js';
+import { bytesToString, canonicalHeaderKey, goExt, headerSafe, preloadMimeTable, storedMimeType, toByteString } from './mime.js';
 import { parseGoQuery, proxyOrRedirect } from './proxy.js';
 import { queryFirst, sendHttpError, writeResponseContent, type GoQuery, type OpenedContent, type StreamSource } from './read-response.js';
 import { bufferSource, gzipTrailerSize, inflateBounded, inflatedLength, inflatedSource, INFLATE_IN_MEMORY_LIMIT, isGzipMagic, TOO_LARGE } from './read-stream.js';
@@ -59,9 +59,6 @@ function asBuffer(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.length);
 }
 
-function latin1(u: Uint8Array): string {
-  return u.length === 0 ? '' : asBuffer(u).toString('latin1');
-}
 
 const gunzipAsync = promisify(gunzip);
 
@@ -426,14 +423,10 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
 
     // 12. file name, 13. type
     if (n.name.length > 0 && filename === '') {
-      filename = latin1(n.name);
+      filename = bytesToString(n.name);
       if (ext === '') ext = goExt(filename);
     }
-    let mtype = '';
-    if (n.mime.length > 0) {
-      const mt = latin1(n.mime);
-      if (!mt.startsWith('application/octet-stream')) mtype = mt;
-    }
+    const mtype = storedMimeType(n.mime);
 
     const ops: ImageOps | undefined = ext !== '' ? imageOps(ext, query) : undefined;
     const acceptsGzip = (headers['accept-encoding'] ?? '').includes('gzip');
