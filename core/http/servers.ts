@@ -68,6 +68,8 @@ export function createHttpServer(
       return server;
     },
     loggerInstance: logger.child({ listener }),
+    // Only names the scheme in fastify's "listening at" line: the server itself comes from serverFactory.
+    ...(tls ? { https: true } : {}),
     // No per-request logging at the default level: it costs more than serving a small needle.
     logController: new LogController({ disableRequestLogging: true }),
     keepAliveTimeout: config.idleTimeoutSeconds * 1000,

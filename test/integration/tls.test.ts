@@ -289,7 +289,7 @@ describe('TLS with a Go master', () => {
     assert.deepEqual(read.body, data);
   });
 
-  test('a second server proxies a read to the first over HTTPS with the [https.client] certificate', async () => {
+  test('between two servers, proxied reads and replicated writes go over HTTPS with the [https.client] certificate', async () => {
     const assign = (await (await fetch(`http://${master.address}/dir/assign`)).json()) as { fid: string; url: string };
     const data = Buffer.from('proxied over https');
     const { body, contentType } = multipart('p.txt', data);
@@ -308,6 +308,32 @@ describe('TLS with a Go master', () => {
         'a proxied read',
       );
       assert.deepEqual(read.body, data);
+
+      // A replicated write: the receiving server forwards it to the other over HTTPS.
+      let placed = { fid: '', url: '' };
+      await waitFor(
+        async () => {
+          const r = await fetch(`http://${master.address}/dir/assign?replication=001`);
+          placed = (await r.json()) as { fid: string; url: string };
+          return r.ok && typeof placed.fid === 'string';
+        },
+        20_000,
+        'an assign with one replica',
+      );
+      const replicaPort = placed.url === `127.0.0.1:${vs.port}` ? other.port : vs.port;
+      const primaryPort = replicaPort === vs.port ? other.port : vs.port;
+      const copy = Buffer.from('replicated over https');
+      const form = multipart('r.txt', copy);
+      const w = await httpsRequest(dir, primaryPort, `/${placed.fid}`, {
+        method: 'POST',
+        identity: 'client',
+        body: form.body,
+        headers: { 'Content-Type': form.contentType },
+      });
+      assert.equal(w.status, 201, w.body.toString());
+      const fromReplica = await httpsRequest(dir, replicaPort, `/${placed.fid}`, { identity: 'client' });
+      assert.equal(fromReplica.status, 200);
+      assert.deepEqual(fromReplica.body, copy);
     } finally {
       await other.stop();
       cleanup(other.dir);
@@ -343,6 +369,45 @@ describe('TLS with a Go master', () => {
     // Still serving, and still registered: the master's calls keep working with the new cert.
     assert.equal((await httpsRequest(dir, vs.port, '/status', { identity: 'client' })).status, 200);
     assert.equal(await grpcStatusCode(grpcClient(dir, vs.grpcPort, { ca: 'ca', name: 'master' })), grpc.status.OK);
+  });
+
+  test('a broken key file on SIGHUP keeps the previous certificates', async () => {
+    const good = readFileSync(join(dir, 'volume.key'));
+    const serial = (await presentedCert(dir, vs.port, 'client')).serialNumber;
+    writeFileSync(join(dir, 'volume.key'), 'not a key\n');
+    try {
+      vs.proc.kill('SIGHUP');
+      await waitFor(async () => vs.log().includes('reload failed'), 10_000, 'the failed reload to be logged');
+      assert.equal((await presentedCert(dir, vs.port, 'client')).serialNumber, serial);
+      assert.equal((await httpsRequest(dir, vs.port, '/status', { identity: 'client' })).status, 200);
+      assert.equal(await grpcStatusCode(grpcClient(dir, vs.grpcPort, { ca: 'ca', name: 'client' })), grpc.status.OK);
+    } finally {
+      writeFileSync(join(dir, 'volume.key'), good);
+    }
+  });
+
+  test('rotated files are picked up without a signal every WEED_TLS_CERT_REFRESH_INTERVAL', async () => {
+    const other = await startVolumeServer({
+      master: master.address,
+      extraArgs: ['--config_dir', dir],
+      env: { WEED_TLS_CERT_REFRESH_INTERVAL: '200ms' },
+      waitReady: false,
+    });
+    try {
+      await waitFor(async () => (await httpsRequest(dir, other.port, '/status', { identity: 'client' })).status === 200, 20_000, 'the second server');
+      const before = (await presentedCert(dir, other.port, 'client')).subject.CN;
+      makeCert(dir, 'ca', 'volume', 'volume-rotated-again');
+      assert.notEqual(before, 'volume-rotated-again');
+      await waitFor(
+        async () => (await presentedCert(dir, other.grpcPort, 'client', ['h2'])).subject.CN === 'volume-rotated-again',
+        10_000,
+        'the gRPC listener to present the rotated certificate',
+      );
+      assert.equal((await presentedCert(dir, other.port, 'client')).subject.CN, 'volume-rotated-again');
+    } finally {
+      await other.stop();
+      cleanup(other.dir);
+    }
   });
 });
 
