@@ -135,8 +135,12 @@ export class Lifecycle {
     const { config, guard, logger, store } = this.cradle;
     try {
       const next = loadSecurityConfig({ securityFile: config.securityFile || undefined, configDir: config.configDir || undefined });
-      // Certificates first: a bad file keeps the whole previous configuration.
-      this.tls?.reload(next);
+      try {
+        this.tls?.reload(next);
+      } catch (e) {
+        // A bad certificate file must not block rotating JWT keys or the whitelist.
+        logger.error({ err: (e as Error).message }, 'TLS reload failed; keeping the previous certificates');
+      }
       Object.assign(config.security, next);
       guard.update([...config.whiteList, ...next.guardWhiteList]);
       const before = store.allVolumes().length;

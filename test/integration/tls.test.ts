@@ -377,7 +377,7 @@ describe('TLS with a Go master', () => {
     writeFileSync(join(dir, 'volume.key'), 'not a key\n');
     try {
       vs.proc.kill('SIGHUP');
-      await waitFor(async () => vs.log().includes('reload failed'), 10_000, 'the failed reload to be logged');
+      await waitFor(async () => vs.log().includes('TLS reload failed'), 10_000, 'the failed reload to be logged');
       assert.equal((await presentedCert(dir, vs.port, 'client')).serialNumber, serial);
       assert.equal((await httpsRequest(dir, vs.port, '/status', { identity: 'client' })).status, 200);
       assert.equal(await grpcStatusCode(grpcClient(dir, vs.grpcPort, { ca: 'ca', name: 'client' })), grpc.status.OK);
