@@ -128,8 +128,9 @@ export class Lifecycle {
   }
 
   /**
-   * SIGHUP: re-read security.toml (JWT keys, whitelist, TLS certificate files) and pick up volumes that appeared on disk,
-   * as Go does. Handlers read config.security per request, so updating it in place is enough.
+   * SIGHUP: re-read security.toml (JWT keys, whitelist, TLS certificate files) and pick up volumes
+   * that appeared on disk, as Go does. Handlers read config.security per request, so updating it in
+   * place is enough.
    */
   async reload(): Promise<void> {
     const { config, guard, logger, store } = this.cradle;
