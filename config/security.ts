@@ -162,6 +162,12 @@ class Lookup {
   }
 }
 
+/** The first key with a non-empty value (weed/security/tls.go firstConfigString), else the last. */
+function firstSet(get: Lookup, ...keys: string[]): string {
+  for (const k of keys) if (get.string(k) !== '') return k;
+  return keys[keys.length - 1];
+}
+
 /** SecurityConfig from a parsed table (possibly empty) and the environment. */
 export function securityFromTable(table: Table, env: NodeJS.ProcessEnv, source: string): SecurityConfig {
   const get = new Lookup(table, env, source);
@@ -190,6 +196,27 @@ export function securityFromTable(table: Table, env: NodeJS.ProcessEnv, source: 
       clientKey: get.string('grpc.volume.client_key'),
     },
     grpcCa: get.string('grpc.ca'),
+    grpcAuth: {
+      // viper keys are case-insensitive: allowed_commonNames is read lower-cased.
+      allowedCommonNames: get.list('grpc.volume.allowed_commonnames'),
+      allowedWildcardDomain: get.string('grpc.allowed_wildcard_domain'),
+      allowedServerCommonNames: get.list(firstSet(get, 'grpc.volume.allowed_server_commonnames', 'grpc.allowed_server_commonnames')),
+      allowedServerWildcardDomain: get.string(
+        firstSet(get, 'grpc.volume.allowed_server_wildcard_domain', 'grpc.allowed_server_wildcard_domain'),
+      ),
+    },
+    httpsClient: {
+      enabled: get.bool('https.client.enabled'),
+      cert: get.string('https.client.cert'),
+      key: get.string('https.client.key'),
+      ca: get.string('https.client.ca'),
+      insecureSkipVerify: get.bool('https.client.insecure_skip_verify'),
+    },
+    tls: {
+      minVersion: get.string('tls.min_version'),
+      maxVersion: get.string('tls.max_version'),
+      cipherSuites: get.string('tls.cipher_suites'),
+    },
   };
 }
 

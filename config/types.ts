@@ -20,6 +20,34 @@ export interface TlsFiles {
   ca: string;
 }
 
+/** `[https.client]`: how this server dials peers over HTTP (weed/util/http/client NewHttpClient). */
+export interface HttpsClientConfig {
+  enabled: boolean; // false = plain http, as without the section
+  cert: string;
+  key: string;
+  ca: string;
+  insecureSkipVerify: boolean;
+}
+
+/** Peer-identity checks of weed/security/tls.go (Authenticator): names are exact, domains suffixes. */
+export interface GrpcAuthConfig {
+  /** `[grpc.volume] allowed_commonNames`: client certificate CNs the gRPC server accepts. */
+  allowedCommonNames: string[];
+  /** `[grpc] allowed_wildcard_domain`: any client CN under this domain is accepted. */
+  allowedWildcardDomain: string;
+  /** Outbound: `[grpc.volume] allowed_server_commonNames`, falling back to `[grpc]`. */
+  allowedServerCommonNames: string[];
+  /** Outbound: `[grpc.volume] allowed_server_wildcard_domain`, falling back to `[grpc]`. */
+  allowedServerWildcardDomain: string;
+}
+
+/** `[tls]`: protocol limits for every TLS listener (weed/security/tls.go FixTlsConfig). */
+export interface TlsProtocolConfig {
+  minVersion: string; // Go names: '', 'TLS 1.2', 'TLS 1.3', ...
+  maxVersion: string;
+  cipherSuites: string; // comma-separated Go (IANA) suite names
+}
+
 export interface SecurityConfig {
   /** Path of the security.toml that was read, or '' when none. */
   source: string;
@@ -30,6 +58,9 @@ export interface SecurityConfig {
   httpsVolume: TlsFiles; // all '' = off
   grpcVolume: TlsFiles & { clientCert: string; clientKey: string };
   grpcCa: string;
+  grpcAuth: GrpcAuthConfig;
+  httpsClient: HttpsClientConfig;
+  tls: TlsProtocolConfig;
 }
 
 export interface ServerConfig {

@@ -1,7 +1,8 @@
 // Start and stop in the order operators rely on: plugins start, listeners bind (gRPC, public,
 // admin), heartbeat starts; on a signal heartbeat stops (master told), pre-stop wait, listeners
 // close, plugins stop, volumes close.
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
+import type { Server as TlsServer } from 'node:tls';
 import type { AwilixContainer } from 'awilix';
 import type { FastifyInstance } from 'fastify';
 import { loadSecurityConfig } from '../config/security.js';
@@ -14,6 +15,7 @@ import type { GrpcHandler } from './grpc/handler.js';
 import { bindGrpc, buildVolumeServerImplementation, createGrpcServer } from './grpc/server.js';
 import { volumeServerService } from './grpc/proto-loader.js';
 import { createHttpServer, type Listener } from './http/servers.js';
+import { refreshIntervalMs, TlsManager } from './tls/tls-manager.js';
 import { checkPluginRpcs, loadEnabledPlugins, type LoadedPlugins } from './plugins/registry.js';
 
 const LISTENER_CLOSE_TIMEOUT_MS = 5000;
@@ -33,6 +35,7 @@ export class Lifecycle {
   private publicApp: FastifyInstance | undefined;
   private grpcServer: grpc.Server | undefined;
   private shuttingDown: Promise<void> | undefined;
+  private tls: TlsManager | undefined;
 
   private resolved: Cradle | undefined;
 
@@ -52,20 +55,13 @@ export class Lifecycle {
     return this.resolved;
   }
 
-  /** TLS sections are parsed but not served yet: refuse to start rather than run plaintext. */
-  private refuseUnsupportedTls(): void {
-    const s = this.cradle.config.security;
-    if (s.httpsVolume.cert || s.httpsVolume.key) {
-      throw new Error(`security.toml (${s.source}) configures [https.volume] TLS, which this server does not support yet; refusing to serve plaintext HTTP`);
-    }
-    if (s.grpcVolume.cert || s.grpcVolume.key) {
-      throw new Error(`security.toml (${s.source}) configures [grpc.volume] mTLS, which this server does not support yet; refusing to serve plaintext gRPC`);
-    }
-  }
-
   async start(): Promise<void> {
     const { config, logger } = this.cradle;
-    this.refuseUnsupportedTls();
+    // TLS first: a bad certificate file fails startup before anything is opened or dialed.
+    const tls = new TlsManager(config.security, logger);
+    this.tls = tls;
+    this.cradle.grpcClients.setCredentials(tls.channelCredentials());
+    tls.onChannelCredentials((creds) => this.cradle.grpcClients.setCredentials(creds));
     // Open the store first so bad dirs fail startup before anything listens.
     const loadStarted = Date.now();
     await this.cradle.store.loadExistingVolumes();
@@ -81,7 +77,7 @@ export class Lifecycle {
       checkPluginRpcs(p.name, handlers);
       pluginHandlers.set(p.name, handlers);
     }
-    const server = createGrpcServer();
+    const server = createGrpcServer(tls.grpcServerInterceptors());
     server.addService(
       volumeServerService(),
       buildVolumeServerImplementation({
@@ -92,7 +88,7 @@ export class Lifecycle {
       }),
     );
     this.grpcServer = server;
-    await bindGrpc(server, grpcBindAddress(config.bindIp, config.grpcPort), grpc.ServerCredentials.createInsecure());
+    await bindGrpc(server, grpcBindAddress(config.bindIp, config.grpcPort), tls.grpcServerCredentials());
 
     // HTTP
     const separatePublic = config.publicPort !== config.port;
@@ -103,17 +99,25 @@ export class Lifecycle {
     this.admin = await this.buildHttp('admin');
     await this.admin.listen({ host: hostForListen(config.bindIp), port: config.port });
 
+    tls.watch(refreshIntervalMs(process.env));
+
     this.cradle.masterClient.start();
+    const scheme = tls.httpsEnabled ? 'https' : 'http';
     logger.info(
-      `volume server started: http ${config.bindIp || '*'}:${config.port}` +
+      `volume server started: ${scheme} ${config.bindIp || '*'}:${config.port}` +
         (separatePublic ? `, public ${config.publicPort}` : '') +
-        `, grpc ${config.grpcPort}, masters ${config.masters.join(',')}, plugins ${this.plugins.enabled.map((p) => p.name).join(',') || 'none'}`,
+        `, grpc${tls.grpcEnabled ? ' (mTLS)' : ''} ${config.grpcPort}, masters ${config.masters.join(',')}, plugins ${this.plugins.enabled.map((p) => p.name).join(',') || 'none'}`,
     );
   }
 
   private async buildHttp(listener: Listener): Promise<FastifyInstance> {
     const fastPaths = this.plugins.enabled.flatMap((p) => (p.httpFastPath ? [p.httpFastPath(this.cradle, { listener })] : []));
-    const app = createHttpServer(this.cradle.config, this.cradle.logger, listener, this.cradle.requestCounters, fastPaths);
+    // Both listeners serve HTTPS when configured. Go serves only the admin one over TLS and leaves a
+    // separate public port plaintext, while its clients with [https.client] dial every volume URL
+    // over https; one scheme for both keeps such clients working and nothing in the clear.
+    const tlsOptions = this.tls?.httpsServerOptions();
+    const app = createHttpServer(this.cradle.config, this.cradle.logger, listener, this.cradle.requestCounters, fastPaths, tlsOptions);
+    if (tlsOptions) this.tls?.attachHttps(app.server as unknown as TlsServer);
     registerStaticRoutes(app);
     if (listener === 'admin') registerAdminRoutes(app, this.cradle);
     for (const p of this.plugins.enabled) {
@@ -124,13 +128,20 @@ export class Lifecycle {
   }
 
   /**
-   * SIGHUP: re-read security.toml (JWT keys, whitelist) and pick up volumes that appeared on disk,
-   * as Go does. Handlers read config.security per request, so updating it in place is enough.
+   * SIGHUP: re-read security.toml (JWT keys, whitelist, TLS certificate files) and pick up volumes
+   * that appeared on disk, as Go does. Handlers read config.security per request, so updating it in
+   * place is enough.
    */
   async reload(): Promise<void> {
     const { config, guard, logger, store } = this.cradle;
     try {
       const next = loadSecurityConfig({ securityFile: config.securityFile || undefined, configDir: config.configDir || undefined });
+      try {
+        this.tls?.reload(next);
+      } catch (e) {
+        // A bad certificate file must not block rotating JWT keys or the whitelist.
+        logger.error({ err: (e as Error).message }, 'TLS reload failed; keeping the previous certificates');
+      }
       Object.assign(config.security, next);
       guard.update([...config.whiteList, ...next.guardWhiteList]);
       const before = store.allVolumes().length;
@@ -182,6 +193,7 @@ export class Lifecycle {
     }
     await store.close();
     this.cradle.grpcClients.closeAll();
+    this.tls?.close();
     logger.info('shut down');
   }
 }

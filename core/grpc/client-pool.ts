@@ -15,7 +15,16 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
 export class GrpcClientPool {
   private readonly clients = new Map<string, grpc.Client>();
 
-  constructor(private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {}
+  constructor(private credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {}
+
+  /**
+   * New credentials (TLS configured or certificates reloaded): open clients are closed so the next
+   * call dials with them; calls already running on a closed client finish on their connection.
+   */
+  setCredentials(credentials: grpc.ChannelCredentials): void {
+    this.credentials = credentials;
+    this.closeAll();
+  }
 
   get<T extends grpc.Client>(ctor: grpc.ServiceClientConstructor, address: string): T {
     const key = `${ctor.serviceName}|${address}`;

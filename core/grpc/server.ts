@@ -88,8 +88,8 @@ export function buildVolumeServerImplementation(input: ServiceBuildInput): grpc.
   return impl;
 }
 
-export function createGrpcServer(): grpc.Server {
-  return new grpc.Server(SERVER_OPTIONS);
+export function createGrpcServer(interceptors: grpc.ServerInterceptor[] = []): grpc.Server {
+  return new grpc.Server(interceptors.length > 0 ? { ...SERVER_OPTIONS, interceptors } : SERVER_OPTIONS);
 }
 
 export function bindGrpc(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {

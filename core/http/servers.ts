@@ -1,6 +1,7 @@
 // The admin and public fastify instances with the headers every Go store-handler response
 // carries (Server, request id, CORS reflection) and the error → status mapping for HTTP.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../../config/types.js';
@@ -19,6 +20,8 @@ export function createHttpServer(
   listener: Listener,
   counters: RequestCounters,
   fastPaths: FastPath[] = [],
+  /** Set: the listener serves HTTPS with these options (security.toml [https.volume]). */
+  tls?: HttpsServerOptions,
 ): FastifyInstance {
   const serverHeader = `SeaweedFS Volume ${serverVersion(config.offsetBytes)}`;
   /** What every answer carries (flat name/value list): Server, request id, CORS reflection. */
@@ -44,7 +47,7 @@ export function createHttpServer(
     // Our own node server so fast paths see each request before fastify's routing; the settings
     // fastify would apply to a server it creates are applied here.
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
-      const server = createServer((req, res) => {
+      const dispatch = (req: IncomingMessage, res: ServerResponse) => {
         for (let i = 0; i < fastPaths.length; i++) {
           try {
             if (fastPaths[i](req, res, fastReply)) return;
@@ -57,13 +60,16 @@ export function createHttpServer(
           }
         }
         handler(req, res);
-      });
+      };
+      const server = tls ? createHttpsServer(tls, dispatch) : createServer(dispatch);
       server.keepAliveTimeout = config.idleTimeoutSeconds * 1000;
       server.requestTimeout = 0;
       server.setTimeout(0);
       return server;
     },
     loggerInstance: logger.child({ listener }),
+    // Only names the scheme in fastify's "listening at" line: the server itself comes from serverFactory.
+    ...(tls ? { https: true } : {}),
     // No per-request logging at the default level: it costs more than serving a small needle.
     logController: new LogController({ disableRequestLogging: true }),
     keepAliveTimeout: config.idleTimeoutSeconds * 1000,

@@ -1,8 +1,9 @@
 // Chunk manifests (needle flag 0x80): parsing as Go's LoadChunkManifest (json.Unmarshal into
 // ChunkManifest: case-insensitive keys, strict types, chunks sorted by offset) and reading the
 // logical file they describe by fetching each chunk from a volume server that holds it.
-import { get as httpGet, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { peerGet } from '../../../core/tls/peer-http.js';
 
 export interface ChunkInfo {
   fid: string;
@@ -102,7 +103,7 @@ function fetchChunk(url: string, offset: number, signal?: AbortSignal): Promise<
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (offset > 0) headers.Range = `bytes=${offset}-`;
-    const req = httpGet(url, { headers, signal }, (res) => {
+    const req = peerGet(url, { headers, signal }, (res) => {
       const status = res.statusCode ?? 0;
       if (status === 416) {
         res.resume();

@@ -2,10 +2,11 @@
 // fallback (§9): look the volume up on the master, pick another server, then either relay the
 // request there (readMode proxy) or redirect the client (any other mode), as Go's
 // proxyReqToTargetServer does.
-import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Cradle } from '../../../core/container.js';
 import type { VolumeLocation } from '../../../core/master/master-client.js';
+import { peerRequest, peerUrl } from '../../../core/tls/peer-http.js';
 
 // ------------------------------------------------------------------ Go's url.Values encoding
 
@@ -105,10 +106,9 @@ function shuffled<T>(list: T[]): T[] {
   return out;
 }
 
-/** Go's util_http.NormalizeUrl: an address without a scheme gets `http://`. */
+/** Go's util_http.NormalizeUrl: the peer scheme (https with [https.client] enabled, else http). */
 function normalizeUrl(u: string): string {
-  if (u.startsWith('http://') || u.startsWith('https://')) return u;
-  return 'http://' + u;
+  return peerUrl(u);
 }
 
 /** True for errors that mean the master could not be asked (as opposed to "volume not found"). */
@@ -205,8 +205,8 @@ export async function proxyOrRedirect(
         resolve(reply);
       }
     };
-    const upstream = httpRequest(
-      { protocol: target.protocol, hostname: target.hostname, port: target.port, method: request.method, path, headers },
+    const upstream = peerRequest(
+      { hostname: target.hostname, port: target.port, method: request.method, path, headers },
       (up) => {
         const out: string[] = [];
         for (const [k, v] of Object.entries(own)) {

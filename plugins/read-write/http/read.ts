@@ -12,6 +12,7 @@ import { crcMatches, Crc32c } from '../../../core/storage/crc32c.js';
 import { parseFid, parseVolumeId, type NeedleIdCookie } from '../../../core/storage/file-id.js';
 import { isChunkManifest, isCompressed, needleEtag, type Needle, type NeedleMeta } from '../../../core/storage/needle.js';
 import { StorageError } from '../../../core/storage/storage-errors.js';
+import { peerUrl } from '../../../core/tls/peer-http.js';
 import { PAGED_READ_LIMIT, type Volume } from '../../../core/storage/volume.js';
 import { checkJwt } from './auth.js';
 import { ChunkPool } from './chunk-pool.js';
@@ -242,7 +243,7 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
       if (comma <= 0) throw new Error(`Wrong fid format: ${fid}`);
       const vid = parseVolumeId(fid.slice(0, comma));
       const locations = await masterClient.lookupVolume(vid);
-      const urls = locations.map((l) => `http://${l.url}/${fid}`);
+      const urls = locations.map((l) => peerUrl(`${l.url}/${fid}`));
       for (let i = urls.length - 1; i > 0; i--) {
         const j = Math.floor(Math.random() * (i + 1));
         [urls[i], urls[j]] = [urls[j], urls[i]];

@@ -8,6 +8,7 @@ import type { Cradle } from '../../../core/container.js';
 import type { VolumeLocation } from '../../../core/master/master-client.js';
 import { goJsonStringify } from '../../../core/http/json.js';
 import type { Ttl } from '../../../core/storage/types.js';
+import { peerFetch, peerUrl } from '../../../core/tls/peer-http.js';
 
 /** The address the master lists this server under. */
 export function selfUrl(cradle: Cradle): string {
@@ -126,7 +127,7 @@ function uploadUrl(location: VolumeLocation, w: ReplicaWrite): string {
   q.push(['ttl', w.ttl.toString()]);
   q.push(['type', 'replicate']);
   const query = q.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
-  return `http://${location.url}${encodePath(w.path)}?${query}`;
+  return peerUrl(`${location.url}${encodePath(w.path)}?${query}`);
 }
 
 async function postReplica(location: VolumeLocation, w: ReplicaWrite): Promise<void> {
@@ -158,7 +159,7 @@ async function postReplica(location: VolumeLocation, w: ReplicaWrite): Promise<v
   let resp: Response;
   try {
     const init = { method: 'POST', body, headers, signal: AbortSignal.timeout(timeoutMs), ...(w.file ? { duplex: 'half' } : {}) };
-    resp = await fetch(url, init as RequestInit);
+    resp = await peerFetch(url, init as RequestInit);
   } catch (e) {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
     throw new Error(`upload ${w.name} ${dataLength} bytes to ${url}: ${cause ?? (e as Error).message}`);
@@ -197,10 +198,10 @@ export async function replicateWrite(vid: number, locations: VolumeLocation[], w
 }
 
 async function deleteReplica(location: VolumeLocation, path: string, jwt: string): Promise<void> {
-  const url = `http://${location.url}${encodePath(path)}?type=replicate`;
+  const url = peerUrl(`${location.url}${encodePath(path)}?type=replicate`);
   const headers: Record<string, string> = {};
   if (jwt) headers.Authorization = `BEARER ${jwt}`;
-  const resp = await fetch(url, { method: 'DELETE', headers, signal: AbortSignal.timeout(30_000) }).catch((e: unknown) => {
+  const resp = await peerFetch(url, { method: 'DELETE', headers, signal: AbortSignal.timeout(30_000) }).catch((e: unknown) => {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
     throw new Error(`Delete ${url}: ${cause ?? (e as Error).message}`);
   });
