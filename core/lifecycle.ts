@@ -14,6 +14,7 @@ import type { GrpcHandler } from './grpc/handler.js';
 import { bindGrpc, buildVolumeServerImplementation, createGrpcServer } from './grpc/server.js';
 import { volumeServerService } from './grpc/proto-loader.js';
 import { createHttpServer, type Listener } from './http/servers.js';
+import { MetricsListener } from './metrics/metrics-listener.js';
 import { checkPluginRpcs, loadEnabledPlugins, type LoadedPlugins } from './plugins/registry.js';
 
 const LISTENER_CLOSE_TIMEOUT_MS = 5000;
@@ -32,6 +33,7 @@ export class Lifecycle {
   private admin: FastifyInstance | undefined;
   private publicApp: FastifyInstance | undefined;
   private grpcServer: grpc.Server | undefined;
+  private metricsListener: MetricsListener | undefined;
   private shuttingDown: Promise<void> | undefined;
 
   private resolved: Cradle | undefined;
@@ -103,11 +105,19 @@ export class Lifecycle {
     this.admin = await this.buildHttp('admin');
     await this.admin.listen({ host: hostForListen(config.bindIp), port: config.port });
 
+    // Prometheus scrape listener (weed/command/volume.go: -metricsPort, 0 = off).
+    if (config.metricsPort > 0) {
+      this.metricsListener = new MetricsListener(this.cradle.metrics, logger);
+      await this.metricsListener.listen(hostForListen(config.metricsIp), config.metricsPort);
+    }
+
     this.cradle.masterClient.start();
     logger.info(
       `volume server started: http ${config.bindIp || '*'}:${config.port}` +
         (separatePublic ? `, public ${config.publicPort}` : '') +
-        `, grpc ${config.grpcPort}, masters ${config.masters.join(',')}, plugins ${this.plugins.enabled.map((p) => p.name).join(',') || 'none'}`,
+        `, grpc ${config.grpcPort}` +
+        (this.metricsListener ? `, metrics ${config.metricsPort}` : '') +
+        `, masters ${config.masters.join(',')}, plugins ${this.plugins.enabled.map((p) => p.name).join(',') || 'none'}`,
     );
   }
 
@@ -164,6 +174,8 @@ export class Lifecycle {
     await closeHttp(this.publicApp);
     await closeHttp(this.admin);
     logger.debug(`http listeners closed in ${Date.now() - t0} ms`);
+    this.cradle.metricsPusher.stop();
+    await this.metricsListener?.close();
     if (this.grpcServer) {
       const server = this.grpcServer;
       await Promise.race([
