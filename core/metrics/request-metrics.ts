@@ -1,8 +1,9 @@
 // Per-request metrics of the store handlers (weed/server/volume_server_handlers.go
 // privateStoreHandler / publicReadOnlyHandler): request_total{type,code}, request_seconds{type}
-// and in_flight_requests{type}. Label children are bound once per (type, code) and reused, so a
-// request costs prom-client's own increment and nothing more.
-import type { Counter, Gauge, Histogram } from 'prom-client';
+// and in_flight_requests{type}. A request only bumps numbers in typed arrays (no allocation, no
+// label hashing); the prom-client metrics read them when scraped or pushed.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { BucketHistogram } from './bucket-histogram.js';
 
 /** Go's request types: the method, or INVALID for one the store handler does not serve. */
 export const REQUEST_TYPES = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'INVALID'] as const;
@@ -23,6 +24,7 @@ export const NOT_STORE_ROUTES: ReadonlySet<string> = new Set([
 ]);
 
 const INVALID = REQUEST_TYPES.length - 1;
+/** Status codes are counted below this; anything else (never sent by node) counts as code 0. */
 const MAX_STATUS = 600;
 
 function typeIndex(method: string | undefined): number {
@@ -44,40 +46,65 @@ function typeIndex(method: string | undefined): number {
   }
 }
 
-interface TypeChildren {
-  seconds: Histogram.Internal<'type'>;
-  inFlight: Gauge.Internal<'type'>;
-  /** Indexed by status code, bound on first use. */
-  codes: (Counter.Internal | undefined)[];
-}
-
 export class RequestMetrics {
-  private readonly byType: TypeChildren[];
+  /** Requests per (type, code), at type * MAX_STATUS + code. */
+  private readonly totals = new Float64Array(REQUEST_TYPES.length * MAX_STATUS);
+  private readonly inFlight = new Int32Array(REQUEST_TYPES.length);
+  private readonly inFlightSeen = new Uint8Array(REQUEST_TYPES.length);
+  private readonly seconds: BucketHistogram;
 
-  constructor(
-    private readonly total: Counter<'type' | 'code'>,
-    seconds: Histogram<'type'>,
-    inFlight: Gauge<'type'>,
-  ) {
-    this.byType = REQUEST_TYPES.map((t) => ({ seconds: seconds.labels(t), inFlight: inFlight.labels(t), codes: [] }));
+  /** Registers the three metrics under `prefix` (Go's SeaweedFS_volumeServer_). */
+  constructor(registry: Registry, prefix: string, buckets: readonly number[]) {
+    const totals = this.totals;
+    const inFlight = this.inFlight;
+    const inFlightSeen = this.inFlightSeen;
+    new Counter({
+      name: `${prefix}request_total`,
+      help: 'Counter of volume server requests.',
+      labelNames: ['type', 'code'],
+      registers: [registry],
+      // Rebuilt from the running totals on each read, so nothing is lost between reads.
+      collect(this: Counter<'type' | 'code'>) {
+        this.reset();
+        for (let i = 0; i < totals.length; i++) {
+          if (totals[i] > 0) this.inc({ type: REQUEST_TYPES[Math.floor(i / MAX_STATUS)], code: String(i % MAX_STATUS) }, totals[i]);
+        }
+      },
+    });
+    this.seconds = new BucketHistogram(
+      `${prefix}request_seconds`,
+      'Bucketed histogram of volume server request processing time.',
+      buckets,
+      'type',
+      REQUEST_TYPES,
+      registry,
+    );
+    new Gauge({
+      name: `${prefix}in_flight_requests`,
+      help: 'Current number of in-flight requests being handled by volume server.',
+      labelNames: ['type'],
+      registers: [registry],
+      collect(this: Gauge<'type'>) {
+        for (let t = 0; t < REQUEST_TYPES.length; t++) if (inFlightSeen[t]) this.set({ type: REQUEST_TYPES[t] }, inFlight[t]);
+      },
+    });
   }
 
   /** A store request answered with `status` after `seconds`. */
   done(method: string | undefined, status: number, seconds: number): void {
-    const i = typeIndex(method);
-    const t = this.byType[i];
+    const t = typeIndex(method);
     const code = status > 0 && status < MAX_STATUS ? status : 0;
-    let c = t.codes[code];
-    if (c === undefined) t.codes[code] = c = this.total.labels(REQUEST_TYPES[i], String(code));
-    c.inc();
-    t.seconds.observe(seconds);
+    this.totals[t * MAX_STATUS + code]++;
+    this.seconds.observe(t, seconds);
   }
 
   started(method: string | undefined): void {
-    this.byType[typeIndex(method)].inFlight.inc();
+    const t = typeIndex(method);
+    this.inFlight[t]++;
+    this.inFlightSeen[t] = 1;
   }
 
   finished(method: string | undefined): void {
-    this.byType[typeIndex(method)].inFlight.dec();
+    this.inFlight[typeIndex(method)]--;
   }
 }

@@ -86,11 +86,7 @@ export class VolumeServerMetrics {
     gauge('concurrent_download_limit', 'Limit total concurrent download size.').set(config.concurrentDownloadLimitMB * MB);
     gauge('concurrent_upload_limit', 'Limit total concurrent upload size.').set(config.concurrentUploadLimitMB * MB);
 
-    this.requests = new RequestMetrics(
-      counter('request_total', 'Counter of volume server requests.', ['type', 'code']),
-      histogram('request_seconds', 'Bucketed histogram of volume server request processing time.', DURATION_BUCKETS, ['type']),
-      gauge('in_flight_requests', 'Current number of in-flight requests being handled by volume server.', ['type']),
-    );
+    this.requests = new RequestMetrics(this.registry, PREFIX, DURATION_BUCKETS);
     this.handlerTotal = counter('handler_total', 'Counter of volume server handlers.', ['type']);
     this.vacuumingCompactCount = counter('vacuuming_compact_count', 'Counter of volume vacuuming Compact counter', ['success']);
     this.vacuumingCommitCount = counter('vacuuming_commit_count', 'Counter of volume vacuuming commit counter', ['success']);

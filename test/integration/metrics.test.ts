@@ -145,7 +145,7 @@ describe('metrics: -metricsPort and the push gateway the master announces', () =
     assert.equal(delta('SeaweedFS_volumeServer_request_total{type="INVALID",code="400"}'), 1);
     assert.equal(delta('SeaweedFS_volumeServer_request_seconds_count{type="GET"}'), 3);
     assert.equal(delta('SeaweedFS_volumeServer_request_seconds_count{type="PUT"}'), 3);
-    assert.equal(after.get('SeaweedFS_volumeServer_request_seconds_bucket{le="+Inf",type="PUT"}'), after.get('SeaweedFS_volumeServer_request_seconds_count{type="PUT"}'));
+    assert.equal(after.get('SeaweedFS_volumeServer_request_seconds_bucket{type="PUT",le="+Inf"}'), after.get('SeaweedFS_volumeServer_request_seconds_count{type="PUT"}'));
     assert.equal(after.get('SeaweedFS_volumeServer_in_flight_requests{type="PUT"}'), 0);
 
     // Store gauges, computed from the store at scrape time.

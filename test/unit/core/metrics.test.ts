@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { Histogram, Registry } from 'prom-client';
+import { BucketHistogram } from '../../../core/metrics/bucket-histogram.js';
 import { loadConfig } from '../../../config/index.js';
 import { MetricsListener } from '../../../core/metrics/metrics-listener.js';
 import { MetricsPusher, pushUrl } from '../../../core/metrics/pusher.js';
@@ -98,13 +100,35 @@ describe('metrics module', () => {
     assert.equal(DURATION_BUCKETS.length, 24);
     metrics.requests.done('GET', 200, 0.00005);
     const text = await metrics.text();
-    const les = [...text.matchAll(/^SeaweedFS_volumeServer_request_seconds_bucket\{le="([^"]+)",type="GET"\}/gm)].map((m) => m[1]);
+    const les = [...text.matchAll(/^SeaweedFS_volumeServer_request_seconds_bucket\{type="GET",le="([^"]+)"\}/gm)].map((m) => m[1]);
     assert.deepEqual(les, [
       '0.0001', '0.0002', '0.0004', '0.0008', '0.0016', '0.0032', '0.0064', '0.0128', '0.0256', '0.0512', '0.1024', '0.2048',
       '0.4096', '0.8192', '1.6384', '3.2768', '6.5536', '13.1072', '26.2144', '52.4288', '104.8576', '209.7152', '419.4304',
       '838.8608', '+Inf',
     ]);
     assert.deepEqual(exponentialBuckets(0.01, 2, 3), [0.01, 0.02, 0.04]);
+  });
+
+  test("the typed-array histogram exports what prom-client's own Histogram exports for the same observations", async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const h = new BucketHistogram('h', 'help', DURATION_BUCKETS, 'type', ['a', 'b', 'c'], ours);
+    const ref = new Histogram({ name: 'h', help: 'help', buckets: DURATION_BUCKETS, labelNames: ['type'], registers: [theirs] });
+    const values = [0, 0.00005, 0.0001, 0.00010001, 0.0004, 0.05, 1, 838.8608, 838.9, 1e6];
+    for (const [i, v] of values.entries()) {
+      const t = i % 2 === 0 ? 'a' : 'c';
+      h.observe(t === 'a' ? 0 : 2, v);
+      ref.labels(t).observe(v);
+    }
+    // Same series and values; only the order of labels inside the braces differs.
+    const norm = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => l.replace(/\{le="([^"]+)",type="([^"]+)"\}/, '{type="$2",le="$1"}'))
+        .sort();
+    assert.deepEqual(norm(await ours.metrics()), norm(await theirs.metrics()));
+    assert.ok(!(await ours.metrics()).includes('type="b"'), 'a label value never observed has no series');
   });
 
   test('request metrics count by method type and status code; unknown methods are INVALID', async () => {
@@ -121,8 +145,8 @@ describe('metrics module', () => {
     assert.equal(sample(text, 'SeaweedFS_volumeServer_request_total{type="INVALID",code="400"}'), 1);
     assert.equal(sample(text, 'SeaweedFS_volumeServer_request_total{type="POST",code="201"}'), 1);
     assert.equal(sample(text, 'SeaweedFS_volumeServer_request_seconds_count{type="POST"}'), 1);
-    assert.equal(sample(text, 'SeaweedFS_volumeServer_request_seconds_bucket{le="0.4096",type="POST"}'), 0);
-    assert.equal(sample(text, 'SeaweedFS_volumeServer_request_seconds_bucket{le="0.8192",type="POST"}'), 1);
+    assert.equal(sample(text, 'SeaweedFS_volumeServer_request_seconds_bucket{type="POST",le="0.4096"}'), 0);
+    assert.equal(sample(text, 'SeaweedFS_volumeServer_request_seconds_bucket{type="POST",le="0.8192"}'), 1);
     metrics.requests.started('DELETE');
     assert.equal(sample(await metrics.text(), 'SeaweedFS_volumeServer_in_flight_requests{type="DELETE"}'), 1);
     metrics.requests.finished('DELETE');
