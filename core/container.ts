@@ -6,6 +6,8 @@ import type { ServerConfig } from '../config/types.js';
 import { GrpcClientPool } from './grpc/client-pool.js';
 import { RequestCounters } from './http/request-counters.js';
 import { MasterClient } from './master/master-client.js';
+import { MetricsPusher } from './metrics/pusher.js';
+import { VolumeServerMetrics } from './metrics/volume-server-metrics.js';
 import { Guard } from './security/guard.js';
 import { ServerState } from './server-state.js';
 import { Store } from './storage/store.js';
@@ -19,6 +21,13 @@ export interface Cradle {
   grpcClients: GrpcClientPool;
   masterClient: MasterClient;
   requestCounters: RequestCounters;
+  metrics: VolumeServerMetrics;
+  metricsPusher: MetricsPusher;
+}
+
+/** Go's util.JoinHostPort: an IPv6 host goes in brackets. */
+function joinHostPort(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export function buildContainer(config: ServerConfig, logger: Logger): AwilixContainer<Cradle> {
@@ -31,7 +40,9 @@ export function buildContainer(config: ServerConfig, logger: Logger): AwilixCont
     guard: asFunction(({ config }: Cradle) => new Guard([...config.whiteList, ...config.security.guardWhiteList])).singleton(),
     grpcClients: asFunction(() => new GrpcClientPool()).singleton(),
     masterClient: asFunction((c: Cradle) => new MasterClient(c)).singleton(),
-    requestCounters: asFunction(() => new RequestCounters()).singleton(),
+    requestCounters: asFunction(({ metrics }: Cradle) => new RequestCounters(metrics.requests)).singleton(),
+    metrics: asFunction((c: Cradle) => new VolumeServerMetrics(c)).singleton(),
+    metricsPusher: asFunction(({ metrics, logger, config }: Cradle) => new MetricsPusher(metrics, logger, joinHostPort(config.ip, config.port))).singleton(),
   });
   return container;
 }

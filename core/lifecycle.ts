@@ -15,6 +15,7 @@ import type { GrpcHandler } from './grpc/handler.js';
 import { bindGrpc, buildVolumeServerImplementation, createGrpcServer } from './grpc/server.js';
 import { volumeServerService } from './grpc/proto-loader.js';
 import { createHttpServer, type Listener } from './http/servers.js';
+import { MetricsListener } from './metrics/metrics-listener.js';
 import { refreshIntervalMs, TlsManager } from './tls/tls-manager.js';
 import { checkPluginRpcs, loadEnabledPlugins, type LoadedPlugins } from './plugins/registry.js';
 
@@ -34,6 +35,7 @@ export class Lifecycle {
   private admin: FastifyInstance | undefined;
   private publicApp: FastifyInstance | undefined;
   private grpcServer: grpc.Server | undefined;
+  private metricsListener: MetricsListener | undefined;
   private shuttingDown: Promise<void> | undefined;
   private tls: TlsManager | undefined;
 
@@ -101,12 +103,20 @@ export class Lifecycle {
 
     tls.watch(refreshIntervalMs(process.env));
 
+    // Prometheus scrape listener (weed/command/volume.go: -metricsPort, 0 = off).
+    if (config.metricsPort > 0) {
+      this.metricsListener = new MetricsListener(this.cradle.metrics, logger);
+      await this.metricsListener.listen(hostForListen(config.metricsIp), config.metricsPort);
+    }
+
     this.cradle.masterClient.start();
     const scheme = tls.httpsEnabled ? 'https' : 'http';
     logger.info(
       `volume server started: ${scheme} ${config.bindIp || '*'}:${config.port}` +
         (separatePublic ? `, public ${config.publicPort}` : '') +
-        `, grpc${tls.grpcEnabled ? ' (mTLS)' : ''} ${config.grpcPort}, masters ${config.masters.join(',')}, plugins ${this.plugins.enabled.map((p) => p.name).join(',') || 'none'}`,
+        `, grpc${tls.grpcEnabled ? ' (mTLS)' : ''} ${config.grpcPort}` +
+        (this.metricsListener ? `, metrics ${config.metricsPort}` : '') +
+        `, masters ${config.masters.join(',')}, plugins ${this.plugins.enabled.map((p) => p.name).join(',') || 'none'}`,
     );
   }
 
@@ -175,6 +185,8 @@ export class Lifecycle {
     await closeHttp(this.publicApp);
     await closeHttp(this.admin);
     logger.debug(`http listeners closed in ${Date.now() - t0} ms`);
+    this.cradle.metricsPusher.stop();
+    await this.metricsListener?.close();
     if (this.grpcServer) {
       const server = this.grpcServer;
       await Promise.race([

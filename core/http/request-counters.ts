@@ -1,4 +1,7 @@
-// Request counters for /stats/counter, kept as plain integers so counting costs nothing measurable.
+// Request counters for /stats/counter, kept as plain integers so counting costs nothing measurable,
+// plus the Prometheus request metrics of the store handlers.
+import type { RequestMetrics } from '../metrics/request-metrics.js';
+
 export class RequestCounters {
   readonly startedAt = new Date();
   requests = 0;
@@ -6,6 +9,8 @@ export class RequestCounters {
   writeRequests = 0;
   deleteRequests = 0;
   otherRequests = 0;
+
+  constructor(readonly metrics?: RequestMetrics) {}
 
   count(method: string): void {
     this.requests++;

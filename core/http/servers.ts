@@ -2,10 +2,12 @@
 // carries (Server, request id, CORS reflection) and the error → status mapping for HTTP.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { performance } from 'node:perf_hooks';
+import Fastify, { LogController, type FastifyInstance, type onRequestHookHandler, type onResponseHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../../config/types.js';
 import { toHttpStatus } from '../errors.js';
+import { NOT_STORE_ROUTES } from '../metrics/request-metrics.js';
 import { serverVersion } from '../version.js';
 import type { FastPath, FastReply } from './fast-path.js';
 import { sendJsonError } from './json.js';
@@ -31,9 +33,14 @@ export function createHttpServer(
     if (origin) h.push('Access-Control-Allow-Origin', '*', 'Access-Control-Allow-Credentials', 'true');
     return h;
   };
+  const metrics = counters.metrics;
+  // Fast paths answer synchronously, so the start of the request being answered is the start of
+  // the current server callback: one number, no per-request state.
+  let fastStart = 0;
   const fastReply: FastReply = {
     send(req, res, status, headers, body) {
       counters.count(req.method ?? '');
+      if (metrics) metrics.done(req.method, status, (performance.now() - fastStart) / 1000);
       const all = baseHeaders(newRequestId(), req.headers.origin);
       for (let i = 0; i < headers.length; i++) all.push(headers[i]);
       res.writeHead(status, all);
@@ -48,6 +55,7 @@ export function createHttpServer(
     // fastify would apply to a server it creates are applied here.
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
       const dispatch = (req: IncomingMessage, res: ServerResponse) => {
+        if (metrics && fastPaths.length > 0) fastStart = performance.now();
         for (let i = 0; i < fastPaths.length; i++) {
           try {
             if (fastPaths[i](req, res, fastReply)) return;
@@ -93,6 +101,30 @@ export function createHttpServer(
     for (let i = 0; i < base.length; i += 2) reply.header(base[i], base[i + 1]);
     done();
   });
+
+  // Store requests feed the Prometheus request metrics; control routes do not (in Go they are
+  // separate handlers on the mux). Hooks are attached per route so control routes pay nothing.
+  if (metrics) {
+    const onStoreResponse: onResponseHookHandler = (request, reply, done) => {
+      metrics.done(request.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    // In-flight requests are tracked on the admin listener only, as Go's privateStoreHandler does;
+    // 'close' fires whether the answer completed or the client went away.
+    const onStoreClose = function (this: ServerResponse) {
+      metrics.finished(this.req.method);
+    };
+    const onStoreRequest: onRequestHookHandler = (request, reply, done) => {
+      metrics.started(request.method);
+      reply.raw.on('close', onStoreClose);
+      done();
+    };
+    app.addHook('onRoute', (route) => {
+      if (NOT_STORE_ROUTES.has(route.url)) return;
+      route.onResponse = [...[route.onResponse ?? []].flat(), onStoreResponse];
+      if (listener === 'admin') route.onRequest = [...[route.onRequest ?? []].flat(), onStoreRequest];
+    });
+  }
 
   app.setErrorHandler((err, request, reply) => {
     const status = (err as { statusCode?: number }).statusCode ?? toHttpStatus(err);

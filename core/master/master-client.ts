@@ -37,6 +37,8 @@ export interface MasterClientDeps {
   serverState: ServerState;
   logger: Logger;
   grpcClients: GrpcClientPool;
+  /** Where the push gateway address and interval the master announces go. */
+  metricsPusher?: { configure(address: string, intervalSeconds: number): void };
 }
 
 export class MasterClient {
@@ -62,6 +64,7 @@ export class MasterClient {
   private endSession: ((o: SessionOutcome) => void) | undefined;
   private duplicateUuidFailures = 0;
   private lastLoggedFailure = '';
+  private readonly metricsPusher: MasterClientDeps['metricsPusher'];
 
   constructor(deps: MasterClientDeps) {
     this.config = deps.config;
@@ -70,6 +73,7 @@ export class MasterClient {
     this.log = deps.logger.child({ component: 'master-client' });
     this.pool = deps.grpcClients;
     this.seeds = deps.config.masters;
+    this.metricsPusher = deps.metricsPusher;
   }
 
   /** Whether `target` (any address form) is one of our masters (seed or current), as Go's ping admission. */
@@ -212,7 +216,9 @@ export class MasterClient {
       this.connected = true;
       this.lastLoggedFailure = '';
       this.log.info(`heartbeating to master ${target}`);
+      void this.fetchMetricsSettings(target);
     }
+    if (resp.metrics_address) this.metricsPusher?.configure(String(resp.metrics_address), Number(resp.metrics_interval_seconds ?? 0));
     const limit = Number(resp.volume_size_limit ?? 0);
     if (limit > 0 && limit !== this.store.volumeSizeLimit) this.store.volumeSizeLimit = limit;
     const dups = (resp.duplicated_uuids as string[] | undefined) ?? [];
@@ -228,6 +234,26 @@ export class MasterClient {
     const leader = String(resp.leader ?? '');
     if (leader && toHttpAddress(leader) !== toHttpAddress(target)) {
       finish({ kind: 'leader', leader });
+    }
+  }
+
+  /**
+   * The push gateway settings. A Go master leaves them out of heartbeat answers and gives them in
+   * GetMasterConfiguration (weed/server/volume_grpc_client_to_master.go checkWithMaster), so they
+   * are asked for each time a master takes us on.
+   */
+  private async fetchMetricsSettings(target: string): Promise<void> {
+    if (!this.metricsPusher) return;
+    try {
+      const resp = await unary<object, { metrics_address?: string; metrics_interval_seconds?: number }>(
+        this.pool.get<grpc.Client>(this.ctor, toGrpcAddress(target)),
+        'GetMasterConfiguration',
+        {},
+        5000,
+      );
+      this.metricsPusher.configure(String(resp.metrics_address ?? ''), Number(resp.metrics_interval_seconds ?? 0));
+    } catch (e) {
+      this.log.debug({ err: (e as Error).message }, `master ${target} configuration not available`);
     }
   }
 

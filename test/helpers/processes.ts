@@ -115,7 +115,7 @@ export interface Master extends RunningProcess {
   dir: string;
 }
 
-export async function startMaster(volumeSizeLimitMB = 100, width: 4 | 5 = 5): Promise<Master> {
+export async function startMaster(volumeSizeLimitMB = 100, width: 4 | 5 = 5, extraArgs: string[] = []): Promise<Master> {
   const port = await freePort();
   const grpcPort = port + 10000;
   const dir = tempDir('ts-weed-master-');
@@ -130,6 +130,7 @@ export async function startMaster(volumeSizeLimitMB = 100, width: 4 | 5 = 5): Pr
       '-peers=none',
       `-volumeSizeLimitMB=${volumeSizeLimitMB}`,
       '-defaultReplication=000',
+      ...extraArgs,
     ],
     join(dir, 'master.log'),
   );
