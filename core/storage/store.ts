@@ -12,6 +12,7 @@ import { DATA_SHARDS_COUNT, findEcShardTargetLocation, findFreeLocation, type Pl
 import type { OffsetWidth } from './offset-width.js';
 import { StorageError, VolumeNotEmptyError } from './storage-errors.js';
 import { ReplicaPlacement, Ttl } from './types.js';
+import { receiveTarget, type ReceiveRequest, type ReceiveTarget } from './receive-target.js';
 import { loadVolumeInfo, saveVolumeInfo } from './volume-info.js';
 import { Volume, type VolumeInformationFields } from './volume.js';
 import { volumeFileName } from './volume-files.js';
@@ -273,6 +274,11 @@ export class Store extends EventEmitter<StoreEvents> implements PlacementView {
   /** Go's FindFreeLocation: the location passing `filter` with the most free volume slots. */
   findFreeLocation(filter: (loc: DiskLocation) => boolean, replaceId = 0): DiskLocation | undefined {
     return findFreeLocation(this, filter, replaceId);
+  }
+
+  /** Where a file a peer pushes (ReceiveFile) may be written, or why not (receive-target.ts). */
+  receiveTarget(req: ReceiveRequest): ReceiveTarget {
+    return receiveTarget(this, req);
   }
 
   private locationOf(id: number): DiskLocation | undefined {

@@ -185,3 +185,23 @@ test('a low disk reports its volumes plus its EC shards ten to a slot as its max
   assert.deepEqual(s.store.maxVolumeCounts(), { '': 2 + 5 });
   await s.store.close();
 });
+
+test('ReceiveFile targets: a mounted EC volume refuses its files on both paths, as Go', async () => {
+  const s = server();
+  await s.store.loadExistingVolumes();
+  await s.store.allocateVolume({ id: 12, collection: 'c', replication: '000', ttl: '', preallocate: 0, diskType: 'hdd', version: 3 });
+  const req = { volumeId: 12, collection: 'c', diskId: 0, diskType: '' };
+  assert.match((s.store.receiveTarget({ ...req, ext: '.ec01', isEcVolume: true }) as { path: string }).path, /c_12\.ec01$/);
+  const d1 = s.store.locations[1];
+  await s.contributions.register({ family: 'ec', mountedEcShardIds: (_loc, vid) => (vid === 12 ? [1] : []) });
+  const mounted = 'ec volume 12 is mounted on disk_ids:[0 1]; unmount before ReceiveFile';
+  assert.deepEqual(s.store.receiveTarget({ ...req, ext: '.ec01', isEcVolume: true }), { error: mounted });
+  assert.deepEqual(s.store.receiveTarget({ ...req, ext: '.ecx', isEcVolume: false }), { error: mounted });
+  // an inert name beside the mounted regular volume is still fine
+  assert.equal((s.store.receiveTarget({ ...req, ext: '.tmprecv', isEcVolume: false }) as { path: string }).path, join(s.d0, 'c_12.tmprecv'));
+  // disk_id picks the location; out of range is Go's error
+  s.contributions.unregister('ec');
+  assert.equal((s.store.receiveTarget({ ...req, ext: '.ec02', isEcVolume: true, diskId: 1 }) as { path: string }).path, join(d1.directory, 'c_12.ec02'));
+  assert.deepEqual(s.store.receiveTarget({ ...req, ext: '.ec02', isEcVolume: true, diskId: 2 }), { error: 'invalid disk_id 2: only have 2 disks' });
+  await s.store.close();
+});
