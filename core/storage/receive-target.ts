@@ -23,7 +23,14 @@ export interface ReceiveRequest {
   diskType: string;
 }
 
-export type ReceiveTarget = { path: string } | { error: string };
+/**
+ * `unchangedOnly`: the file may only be received byte for byte as it already is (an EC copy of
+ * the .vif a mounted volume shares, sent back to its own server); otherwise this error is the answer.
+ */
+export type ReceiveTarget = { path: string; unchangedOnly?: string } | { error: string };
+
+/** The largest file received under `unchangedOnly` (a .vif is a few hundred bytes). */
+export const UNCHANGED_ONLY_MAX_BYTES = 1024 * 1024;
 
 export interface ReceiveView extends PlacementView {
   findVolume(vid: number): Volume | undefined;
@@ -90,15 +97,17 @@ function ecTarget(view: ReceiveView, req: ReceiveRequest): ReceiveTarget {
     loc = findEcShardTargetLocation(view, collection, vid);
   }
   if (!loc) return { error: 'no storage location available' };
+  const path = join(loc.directory, volumeBaseName(collection, vid) + ext);
   if (ext === '.vif') {
     // An EC volume shares its .vif with the regular volume of the same id: a received one must
-    // not change a volume's read-only state or remote files behind its back.
-    if (view.findVolume(vid)) return { error: `volume ${vid} is mounted; unmount it before receiving its .vif file` };
+    // not change a volume's read-only state or remote files behind its back. The EC worker may
+    // send the encode source its own .vif back: identical bytes change nothing and are accepted.
+    if (view.findVolume(vid)) return { path, unchangedOnly: `volume ${vid} is mounted; unmount it before receiving its .vif file` };
     if (existsSync(volumeFileName(loc.directory, collection, vid) + '.dat')) {
-      return { error: `volume ${vid} has a .dat in ${loc.directory}; refusing to replace its .vif` };
+      return { path, unchangedOnly: `volume ${vid} has a .dat in ${loc.directory}; refusing to replace its .vif` };
     }
   }
-  return { path: join(loc.directory, volumeBaseName(collection, vid) + ext) };
+  return { path };
 }
 
 function stagedTarget(view: ReceiveView, req: ReceiveRequest): ReceiveTarget {

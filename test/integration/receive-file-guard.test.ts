@@ -105,6 +105,12 @@ describe('ReceiveFile cannot plant files the server acts on', () => {
     // the EC .vif is the volume's own .vif: refused while the volume is mounted
     const vif = await receiveFile(s.grpcAddress, [{ info: { volume_id: 5, ext: '.vif', is_ec_volume: true } }, content('{"read_only":true}')]);
     assert.equal(vif.res?.error, 'volume 5 is mounted; unmount it before receiving its .vif file');
+    // the EC worker sending the encode source its own .vif back changes nothing: accepted
+    const own = readFileSync(join(dir, '5.vif'));
+    const same = await receiveFile(s.grpcAddress, [{ info: { volume_id: 5, ext: '.vif', is_ec_volume: true } }, { file_content: own }]);
+    assert.equal(same.res?.error, '');
+    assert.deepEqual(readFileSync(join(dir, '5.vif')), own);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.receiving')), []);
     assert.deepEqual(await body(5, 1n, 0x1234), { status: 200, text: 'live data of volume 5' });
   });
 

@@ -7,10 +7,10 @@
 // never leaves a truncated file and a link at the target is replaced, never followed.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
-import type { ReceiveRequest } from '../../../core/storage/receive-target.js';
+import { UNCHANGED_ONLY_MAX_BYTES, type ReceiveRequest } from '../../../core/storage/receive-target.js';
 import { checks, collectionError, fileExtensionError, messageOf, openErrorText, plain, volumeIdOf } from './common.js';
 
 /** The untrusted info message as a store request, or Go's error text for a bad name. */
@@ -42,6 +42,15 @@ interface Pending {
   target: string;
   temp: string;
   fh: FileHandle;
+  /** Set when only the target's current bytes may be received (receive-target.ts). */
+  unchangedOnly?: string;
+  written: number;
+}
+
+/** Whether the received temp file holds exactly the target's current bytes. */
+async function sameContent(temp: string, target: string): Promise<boolean> {
+  const [a, b] = await Promise.all([readFile(temp), readFile(target).catch(() => undefined)]);
+  return b !== undefined && a.equals(b);
 }
 
 export function receiveFileRpcs(cradle: Cradle): Record<string, GrpcHandler> {
@@ -63,6 +72,11 @@ export function receiveFileRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     const again = store.receiveTarget(p.req);
     if ('error' in again) return again.error;
     if (again.path !== p.target) return `target of volume ${p.req.volumeId} ${p.req.ext} changed while receiving; retry`;
+    if (again.unchangedOnly !== undefined) {
+      if (!(await sameContent(p.temp, p.target))) return again.unchangedOnly;
+      await rm(p.temp, { force: true });
+      return undefined;
+    }
     if (await isDirectory(p.target)) return `failed to create file: open ${p.target}: is a directory`;
     // rename replaces a link at the target itself: what it pointed to is never written.
     await rename(p.temp, p.target);
@@ -107,13 +121,15 @@ export function receiveFileRpcs(cradle: Cradle): Record<string, GrpcHandler> {
             if (await isDirectory(t.path)) return await answer(`failed to create file: open ${t.path}: is a directory`);
             try {
               const { temp, fh } = await openTemp(t.path);
-              pending = { req: r.req!, target: t.path, temp, fh };
+              pending = { req: r.req!, target: t.path, temp, fh, unchangedOnly: t.unchangedOnly, written: 0 };
             } catch (e) {
               return await answer(`failed to create file: ${openErrorText(t.path, e as NodeJS.ErrnoException)}`);
             }
           } else if (req.data === 'file_content') {
             if (!pending) return await answer('file info must be sent first');
             const chunk: Buffer = req.file_content ?? Buffer.alloc(0);
+            pending.written += chunk.length;
+            if (pending.unchangedOnly !== undefined && pending.written > UNCHANGED_ONLY_MAX_BYTES) return await answer(pending.unchangedOnly);
             try {
               let off = 0;
               while (off < chunk.length) {
