@@ -10,12 +10,15 @@ import { MetricsPusher } from './metrics/pusher.js';
 import { VolumeServerMetrics } from './metrics/volume-server-metrics.js';
 import { Guard } from './security/guard.js';
 import { ServerState } from './server-state.js';
+import type { Contributions } from './storage/contributions.js';
 import { Store } from './storage/store.js';
 
 export interface Cradle {
   config: ServerConfig;
   logger: Logger;
   store: Store;
+  /** What families add to core's reports (heartbeat, /status) and to the load scan. */
+  contributions: Contributions;
   serverState: ServerState;
   guard: Guard;
   grpcClients: GrpcClientPool;
@@ -36,6 +39,7 @@ export function buildContainer(config: ServerConfig, logger: Logger): AwilixCont
     config: asValue(config),
     logger: asValue(logger),
     store: asFunction(({ config, logger }: Cradle) => new Store(config, logger)).singleton(),
+    contributions: asFunction(({ store }: Cradle) => store.contributions).singleton(),
     serverState: asFunction(({ config }: Cradle) => new ServerState(config.dirs[0])).singleton(),
     guard: asFunction(({ config }: Cradle) => new Guard([...config.whiteList, ...config.security.guardWhiteList])).singleton(),
     grpcClients: asFunction(() => new GrpcClientPool()).singleton(),

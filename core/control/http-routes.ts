@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Cradle } from '../container.js';
 import { sendJson } from '../http/json.js';
 import { STATIC_DIR } from '../paths.js';
+import type { Store } from '../storage/store.js';
 import type { Volume } from '../storage/volume.js';
 import { fullVersion } from '../version.js';
 import { memoryStatus } from './memory-status.js';
@@ -40,14 +41,14 @@ export function registerStaticRoutes(app: FastifyInstance): void {
 }
 
 /** One entry of /status "Volumes", shaped like Go's storage.VolumeInfo JSON. */
-function statusVolume(v: Volume) {
+function statusVolume(store: Store, v: Volume) {
   const rp = v.replicaPlacement;
   const placement: Record<string, number> = {};
   if (rp.sameRackCount) placement.node = rp.sameRackCount;
   if (rp.diffRackCount) placement.rack = rp.diffRackCount;
   if (rp.diffDataCenterCount) placement.dc = rp.diffDataCenterCount;
   const reasons = v.readOnlyReasons();
-  const info = v.information();
+  const info = store.volumeInformation(v);
   return {
     Collection: v.collection,
     DiskType: v.diskType,
@@ -68,6 +69,21 @@ function statusVolume(v: Volume) {
   };
 }
 
+/** The /status body; EcVolumes are what the families contribute (none: an empty list). */
+export function statusBody(cradle: Pick<Cradle, 'store' | 'masterClient'>, version: string): Record<string, unknown> {
+  const { store, masterClient } = cradle;
+  return {
+    Version: version,
+    Volumes: store
+      .allVolumes()
+      .sort((a, b) => a.id - b.id)
+      .map((v) => statusVolume(store, v)),
+    EcVolumes: store.contributions.ecVolumeStatuses(),
+    DiskStatuses: store.diskStatuses(true),
+    Master: { connected: masterClient.connected, current: masterClient.currentMaster },
+  };
+}
+
 export function registerAdminRoutes(app: FastifyInstance, cradle: Cradle): void {
   const { config, store, masterClient, requestCounters } = cradle;
   const version = fullVersion(config.offsetBytes);
@@ -78,18 +94,7 @@ export function registerAdminRoutes(app: FastifyInstance, cradle: Cradle): void 
   app.get('/healthz', health);
   app.get('/readyz', health);
 
-  app.get('/status', async (req, reply) =>
-    sendJson(req, reply, 200, {
-      Version: version,
-      Volumes: store
-        .allVolumes()
-        .sort((a, b) => a.id - b.id)
-        .map(statusVolume),
-      EcVolumes: [],
-      DiskStatuses: store.diskStatuses(true),
-      Master: { connected: masterClient.connected, current: masterClient.currentMaster },
-    }),
-  );
+  app.get('/status', async (req, reply) => sendJson(req, reply, 200, statusBody(cradle, version)));
 
   app.get('/stats/counter', async (req, reply) =>
     sendJson(req, reply, 200, { Version: version, Counters: requestCounters.snapshot() }),

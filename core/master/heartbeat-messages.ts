@@ -1,7 +1,10 @@
 // Builds the messages of the SendHeartbeat stream from the store (spec: master-protocol.md §3.3).
 // We always send full volume lists and no volume_digest: the master then treats us as a
 // pre-digest server and replaces its view each pulse, which is the documented compatible mode.
+// EC shards come from the families' contributions (core/storage/contributions.ts): none registered
+// means no EC shards, exactly what a server without the ec family reports.
 import type { ServerConfig } from '../../config/types.js';
+import type { EcShardInformation } from '../storage/contributions.js';
 import type { Store, VolumeShortInformation } from '../storage/store.js';
 
 export type HeartbeatMessage = Record<string, unknown>;
@@ -36,12 +39,19 @@ export function fullHeartbeat(config: ServerConfig, store: Store): HeartbeatMess
     })),
     volumes,
     has_no_volumes: volumes.length === 0,
-    has_no_ec_shards: true,
+    has_no_ec_shards: store.contributions.ecShards().length === 0,
   };
 }
 
-export function fullEcHeartbeat(): HeartbeatMessage {
-  return { ec_shards: [], has_no_ec_shards: true };
+/** Go's CollectErasureCodingHeartbeat: every mounted (EC volume, disk); no ip/port. */
+export function fullEcHeartbeat(store: Store): HeartbeatMessage {
+  const ecShards = store.contributions.ecShards();
+  return { ec_shards: ecShards, has_no_ec_shards: ecShards.length === 0 };
+}
+
+/** EC shards mounted or unmounted since the last message (Go's NewEcShardsChan / DeletedEcShardsChan). */
+export function ecShardsDelta(config: ServerConfig, added: EcShardInformation[], removed: EcShardInformation[]): HeartbeatMessage {
+  return { ...identity(config), new_ec_shards: added, deleted_ec_shards: removed };
 }
 
 export function volumeDelta(

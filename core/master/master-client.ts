@@ -7,7 +7,9 @@ import { masterClientConstructor } from '../grpc/proto-loader.js';
 import { GrpcClientPool, unary } from '../grpc/client-pool.js';
 import type { ServerState } from '../server-state.js';
 import type { Store, VolumeShortInformation } from '../storage/store.js';
+import type { EcShardInformation } from '../storage/contributions.js';
 import {
+  ecShardsDelta,
   fullEcHeartbeat,
   fullHeartbeat,
   goodbyeHeartbeat,
@@ -18,6 +20,8 @@ import {
 import { toGrpcAddress, toHttpAddress } from './server-address.js';
 
 export const PULSE_MS = 5000;
+/** Go re-sends the full EC heartbeat every 17 pulses (volume_grpc_client_to_master.go). */
+const EC_PULSES = 17;
 const LEADER_SWITCH_DELAY_MS = 3000;
 const LOOKUP_CACHE_MS = 10 * 60 * 1000;
 const MAX_DUPLICATE_UUID_RETRIES = 3;
@@ -189,13 +193,26 @@ export class MasterClient {
       stream.on('end', () => finish({ kind: 'error', error: 'master closed the stream' }));
 
       send(fullHeartbeat(this.config, this.store));
-      send(fullEcHeartbeat());
+      send(fullEcHeartbeat(this.store));
 
+      let pulses = 0;
       const pulse = setInterval(() => {
         this.store.checkDiskSpace();
         send(fullHeartbeat(this.config, this.store));
+        // Only a server whose families report EC shards repeats the EC list.
+        if (++pulses % EC_PULSES === 0 && this.store.contributions.reportsEcShards) send(fullEcHeartbeat(this.store));
       }, PULSE_MS);
       cleanups.push(() => clearInterval(pulse));
+
+      const contributions = this.store.contributions;
+      const onEcAdded = (s: EcShardInformation[]) => send(ecShardsDelta(this.config, s, []));
+      const onEcRemoved = (s: EcShardInformation[]) => send(ecShardsDelta(this.config, [], s));
+      contributions.on('ec-shards-added', onEcAdded);
+      contributions.on('ec-shards-removed', onEcRemoved);
+      cleanups.push(() => {
+        contributions.off('ec-shards-added', onEcAdded);
+        contributions.off('ec-shards-removed', onEcRemoved);
+      });
 
       const onAdded = (v: VolumeShortInformation) => send(volumeDelta(this.config, [v], []));
       const onRemoved = (v: VolumeShortInformation) => send(volumeDelta(this.config, [], [v]));

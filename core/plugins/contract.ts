@@ -20,8 +20,15 @@ export interface VolumePlugin {
   httpFastPath?: (cradle: Cradle, opts: HttpPluginOptions) => FastPath;
   /** gRPC method implementations keyed by RPC name; every key must belong to this family. */
   grpc?: (cradle: Cradle) => Partial<Record<string, GrpcHandler>>;
-  /** Called after the store is open and before listeners bind. */
+  /**
+   * Called after the store is open and before listeners bind. A family that adds to core's reports
+   * or owns files of the disk locations registers here: `await cradle.contributions.register(c)`
+   * with a FamilyContributor (core/storage/contributions.ts): its EC shards (full and EC
+   * heartbeats, /status EcVolumes, placement; deltas via announceEcShardsAdded/Removed), fields of
+   * a volume's report (remote storage name and key) and the files it loads from each location
+   * (`ownsFile` + `loadFiles`, run at once for the locations already scanned and on every rescan).
+   */
   start?: (cradle: Cradle) => Promise<void>;
-  /** Called during shutdown after listeners close and before volumes close. */
+  /** Called during shutdown after listeners close and before volumes close (unregister here). */
   stop?: (cradle: Cradle) => Promise<void>;
 }

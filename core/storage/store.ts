@@ -2,14 +2,17 @@
 // plugin through the container. It emits events the master client turns into heartbeat deltas.
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../../config/types.js';
+import { Contributions, type FamilyContributor } from './contributions.js';
 import { DiskLocation } from './disk-location.js';
 import type { DiskStatus } from './disk-status.js';
+import { DATA_SHARDS_COUNT, findEcShardTargetLocation, findFreeLocation, type PlacementView } from './ec-placement.js';
 import type { OffsetWidth } from './offset-width.js';
 import { StorageError, VolumeNotEmptyError } from './storage-errors.js';
 import { ReplicaPlacement, Ttl } from './types.js';
+import { receiveTarget, type ReceiveRequest, type ReceiveTarget } from './receive-target.js';
 import { loadVolumeInfo, saveVolumeInfo } from './volume-info.js';
 import { Volume, type VolumeInformationFields } from './volume.js';
 import { volumeFileName } from './volume-files.js';
@@ -64,8 +67,12 @@ function shortInfo(v: Volume): VolumeShortInformation {
   };
 }
 
-export class Store extends EventEmitter<StoreEvents> {
+export class Store extends EventEmitter<StoreEvents> implements PlacementView {
   readonly locations: DiskLocation[];
+  /** What the families add to the reports and the load scan (contributions.ts). */
+  readonly contributions = new Contributions();
+  /** Set once the startup load ran: a family registering later has its files loaded at once. */
+  private loaded = false;
   readonly offsetWidth: OffsetWidth;
   private readonly volumesByLocation: Map<DiskLocation, Map<number, Volume>> = new Map();
   /** Serialises volume creation, mounting and deletion (not reads or writes). */
@@ -96,6 +103,9 @@ export class Store extends EventEmitter<StoreEvents> {
         }),
     );
     for (const loc of this.locations) this.volumesByLocation.set(loc, new Map());
+    this.contributions.onRegister = async (c) => {
+      if (this.loaded) await this.serial(() => this.loadFamilyFiles([c]));
+    };
   }
 
   /** Runs admin mutations one at a time so two of them never race on the same files. */
@@ -155,6 +165,37 @@ export class Store extends EventEmitter<StoreEvents> {
         if (loc.checkFreeSpace() && loc.isLowOnSpace) this.onLowSpace(loc);
       }),
     );
+    this.loaded = true;
+    await this.loadFamilyFiles(this.contributions.all());
+  }
+
+  /**
+   * Hands each family the files it owns in every location (Go loads EC shards right after the
+   * regular volumes: weed/storage/disk_location_ec.go loadAllEcShards). A failure is logged and the
+   * other locations still load, as Go does.
+   */
+  private async loadFamilyFiles(contributors: readonly FamilyContributor[]): Promise<void> {
+    const loaders = contributors.filter((c) => c.loadFiles);
+    if (loaders.length === 0) return;
+    for (const loc of this.locations) {
+      let data: string[];
+      let index: string[] = [];
+      try {
+        data = await readdir(loc.directory);
+        if (loc.idxDirectory !== loc.directory) index = await readdir(loc.idxDirectory);
+      } catch (e) {
+        this.log?.error({ dir: loc.directory, err: e }, 'list files for the families failed');
+        continue;
+      }
+      for (const c of loaders) {
+        const owns = (n: string) => (c.ownsFile ? c.ownsFile(n) : true);
+        try {
+          await c.loadFiles!(loc, { data: data.filter(owns), index: index.filter(owns) });
+        } catch (e) {
+          this.log?.error({ family: c.family, dir: loc.directory, err: e }, 'family failed to load its files');
+        }
+      }
+    }
   }
 
   /** Mounts volumes whose files appeared on disk since start (SIGHUP), announcing each. */
@@ -172,6 +213,7 @@ export class Store extends EventEmitter<StoreEvents> {
           }
         }
       }
+      await this.loadFamilyFiles(this.contributions.all());
     });
   }
 
@@ -214,6 +256,31 @@ export class Store extends EventEmitter<StoreEvents> {
     return undefined;
   }
 
+  volumeCountOn(loc: DiskLocation): number {
+    return this.volumesByLocation.get(loc)?.size ?? 0;
+  }
+
+  hasVolumeOn(loc: DiskLocation, id: number): boolean {
+    return this.volumesByLocation.get(loc)?.has(id) ?? false;
+  }
+
+  // ------------------------------------------------------------------ placement (ec-placement.ts)
+
+  /** Go's FindEcShardTargetLocation: the disk that receives an EC shard or index file. */
+  findEcShardTargetLocation(collection: string, vid: number, dataShardCount = DATA_SHARDS_COUNT, shardIds: number[] = []): DiskLocation | undefined {
+    return findEcShardTargetLocation(this, collection, vid, dataShardCount, shardIds);
+  }
+
+  /** Go's FindFreeLocation: the location passing `filter` with the most free volume slots. */
+  findFreeLocation(filter: (loc: DiskLocation) => boolean, replaceId = 0): DiskLocation | undefined {
+    return findFreeLocation(this, filter, replaceId);
+  }
+
+  /** Where a file a peer pushes (ReceiveFile) may be written, or why not (receive-target.ts). */
+  receiveTarget(req: ReceiveRequest): ReceiveTarget {
+    return receiveTarget(this, req);
+  }
+
   private locationOf(id: number): DiskLocation | undefined {
     for (const [loc, vols] of this.volumesByLocation) if (vols.has(id)) return loc;
     return undefined;
@@ -221,11 +288,16 @@ export class Store extends EventEmitter<StoreEvents> {
 
   volumeInformations(): VolumeInformation[] {
     return this.allVolumes().map((v) => {
-      const info = v.information();
+      const info = this.volumeInformation(v);
       // "Full" volumes refuse writes too; the master must see them as read-only.
       if (!info.read_only && this.volumeSizeLimit > 0 && v.isFull(this.volumeSizeLimit)) info.read_only = true;
       return info;
     });
+  }
+
+  /** A volume's report with the fields families contribute (a tiered volume's remote storage). */
+  volumeInformation(v: Volume): VolumeInformation {
+    return { ...v.information(), ...this.contributions.volumeReport(v) };
   }
 
   maxFileKey(): bigint {
@@ -242,7 +314,8 @@ export class Store extends EventEmitter<StoreEvents> {
     const out: Record<string, number> = {};
     for (const loc of this.locations) {
       let max = loc.maxVolumeCount;
-      if (loc.isLowOnSpace) max = this.volumesOn(loc).length;
+      // A low disk offers no new slot: what it holds, EC shards ten to a slot (Go's CollectHeartbeat).
+      if (loc.isLowOnSpace) max = this.volumesOn(loc).length + Math.ceil(this.contributions.ecShardCount(loc) / DATA_SHARDS_COUNT);
       out[loc.diskType] = (out[loc.diskType] ?? 0) + Math.max(0, max);
     }
     return out;

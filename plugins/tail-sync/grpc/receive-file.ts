@@ -1,178 +1,168 @@
-// ReceiveFile: a peer pushes one file (an EC shard, .ecx, .vif, or a file of a regular volume) as a
-// client stream: an info message, then content chunks (Go's ReceiveFile). Protocol errors come back
-// in the response's `error` field, as Go does; the extension and collection are untrusted and are
-// checked before they become part of a path.
-import { existsSync, statSync } from 'node:fs';
-import { open, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+// ReceiveFile: a peer pushes one file (an EC shard, .ecx, .ecj, .vif, or a file of a regular volume)
+// as a client stream: an info message, then content chunks (Go's ReceiveFile). Protocol errors come
+// back in the response's `error` field, as Go does. The extension and collection are untrusted:
+// they are checked before they become part of a path, and the store decides where the file may go
+// (core/storage/receive-target.ts: placement, and the names a mounted volume refuses). The content
+// goes to a fresh temporary file renamed over the target once the stream ends, so a failed stream
+// never leaves a truncated file and a link at the target is replaced, never followed.
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
-import type { DiskLocation } from '../../../core/storage/disk-location.js';
-import { volumeBaseName, volumeFileName } from '../../../core/storage/volume-files.js';
-import { checks, collectionError, fileExtensionError, messageOf, openErrorText, plain, toDiskType, volumeIdOf } from './common.js';
+import { UNCHANGED_ONLY_MAX_BYTES, type ReceiveRequest } from '../../../core/storage/receive-target.js';
+import { checks, collectionError, fileExtensionError, messageOf, openErrorText, plain, volumeIdOf } from './common.js';
 
-const EC_SHARD_SLOTS = 32;
-
-/** Whether `dir` holds a non-empty `<base>.ecNN` shard file of the volume. */
-function holdsEcShardFile(dir: string, collection: string, id: number): boolean {
-  const base = volumeFileName(dir, collection, id);
-  for (let i = 0; i < EC_SHARD_SLOTS; i++) {
-    try {
-      const st = statSync(`${base}.ec${String(i).padStart(2, '0')}`);
-      if (st.isFile() && st.size > 0) return true;
-    } catch {
-      // absent
-    }
-  }
-  return false;
+/** The untrusted info message as a store request, or Go's error text for a bad name. */
+function receiveRequest(info: Msg): { req?: ReceiveRequest; error?: string } {
+  const ext = String(info.ext ?? '');
+  const collection = String(info.collection ?? '');
+  const bad = fileExtensionError(ext) ?? collectionError(collection);
+  if (bad) return { error: bad };
+  return {
+    req: {
+      volumeId: volumeIdOf(info.volume_id),
+      ext,
+      collection,
+      isEcVolume: Boolean(info.is_ec_volume),
+      diskId: Number(info.disk_id ?? 0) >>> 0,
+      diskType: String(info.disk_type ?? ''),
+    },
+  };
 }
 
-/**
- * Where an EC file goes when the request leaves the disk to us (Go's FindEcShardTargetLocation,
- * without the mounted-shard tiers core does not expose): a disk that already has the volume's
- * .ecx, then a hard drive, then any disk; full or low disks are skipped.
- */
-function ecTargetLocation(cradle: Cradle, collection: string, id: number): DiskLocation | undefined {
-  let best: DiskLocation | undefined;
-  let bestTier = 0;
-  for (const loc of cradle.store.locations) {
-    if (loc.isLowOnSpace) continue;
-    let tier = loc.diskType === '' ? 2 : 1;
-    if (existsSync(volumeFileName(loc.directory, collection, id) + '.ecx') || existsSync(volumeFileName(loc.idxDirectory, collection, id) + '.ecx')) {
-      tier = 3;
-    }
-    if (tier > bestTier) {
-      best = loc;
-      bestTier = tier;
-    }
-  }
-  return best;
+/** Whether `path` is a directory itself (a link to one is replaced like any other link). */
+async function isDirectory(path: string): Promise<boolean> {
+  const st = await lstat(path).catch(() => undefined);
+  return st?.isDirectory() ?? false;
 }
 
-/** Go's FindFreeLocation: the location passing `filter` with the most free volume slots. */
-export function freeLocation(cradle: Cradle, filter: (loc: DiskLocation) => boolean, replaceId = 0): DiskLocation | undefined {
-  const { store } = cradle;
-  let best: DiskLocation | undefined;
-  let max = 0;
-  for (const loc of store.locations) {
-    if (!filter(loc) || loc.isLowOnSpace) continue;
-    const vols = store.volumesOn(loc);
-    let free = loc.maxVolumeCount - vols.length;
-    if (replaceId !== 0 && vols.some((v) => v.id === replaceId)) free++;
-    if (free > max) {
-      max = free;
-      best = loc;
-    }
-  }
-  return best;
+interface Pending {
+  req: ReceiveRequest;
+  target: string;
+  temp: string;
+  fh: FileHandle;
+  /** Set when only the target's current bytes may be received (receive-target.ts). */
+  unchangedOnly?: string;
+  written: number;
+}
+
+/** Whether the received temp file holds exactly the target's current bytes. */
+async function sameContent(temp: string, target: string): Promise<boolean> {
+  const [a, b] = await Promise.all([readFile(temp), readFile(target).catch(() => undefined)]);
+  return b !== undefined && a.equals(b);
 }
 
 export function receiveFileRpcs(cradle: Cradle): Record<string, GrpcHandler> {
   const { store } = cradle;
   const { notInMaintenance } = checks(cradle);
 
-  /** The path an info message names, or the error text to answer with. */
-  const targetPath = (info: Msg): { path?: string; error?: string } => {
-    const ext = String(info.ext ?? '');
-    const collection = String(info.collection ?? '');
-    const bad = fileExtensionError(ext) ?? collectionError(collection);
-    if (bad) return { error: bad };
-    const id = volumeIdOf(info.volume_id);
-    if (info.is_ec_volume) {
-      const diskId = Number(info.disk_id ?? 0) >>> 0;
-      let loc: DiskLocation | undefined;
-      if (diskId > 0) {
-        if (diskId >= store.locations.length) {
-          return { error: `invalid disk_id ${diskId}: only have ${store.locations.length} disks` };
-        }
-        loc = store.locations[diskId];
-      } else {
-        loc = ecTargetLocation(cradle, collection, id);
-      }
-      if (!loc) return { error: 'no storage location available' };
-      return { path: join(loc.directory, volumeBaseName(collection, id) + ext) };
+  /** Opens a new temporary file beside `target`; O_EXCL and O_NOFOLLOW: never an existing name. */
+  const openTemp = async (target: string): Promise<{ temp: string; fh: FileHandle }> => {
+    const temp = `${target}.${randomBytes(6).toString('hex')}.receiving`;
+    const fh = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    return { temp, fh };
+  };
+
+  /** Moves a complete file into place, after checking the target is still acceptable. */
+  const commit = async (p: Pending): Promise<string | undefined> => {
+    await p.fh.sync().catch(() => undefined);
+    await p.fh.close();
+    // The volume may have been mounted (or an EC volume mounted) while the stream ran.
+    const again = store.receiveTarget(p.req);
+    if ('error' in again) return again.error;
+    if (again.path !== p.target) return `target of volume ${p.req.volumeId} ${p.req.ext} changed while receiving; retry`;
+    if (again.unchangedOnly !== undefined) {
+      if (!(await sameContent(p.temp, p.target))) return again.unchangedOnly;
+      await rm(p.temp, { force: true });
+      return undefined;
     }
-    const v = store.findVolume(id);
-    if (!v) {
-      const diskType = String(info.disk_type ?? '');
-      if (diskType === '') return { error: `volume ${id} not found` };
-      // Staged new volume (EC decode onto a clean peer): `<base><ext>.copying`, which the volume
-      // scan never loads, renamed into place by whoever mounts it.
-      const want = toDiskType(diskType);
-      const loc = freeLocation(cradle, (l) => l.diskType === want && !holdsEcShardFile(l.directory, collection, id));
-      if (!loc) return { error: `no ${diskType} disk location with a free slot for volume ${id}` };
-      return { path: volumeFileName(loc.directory, collection, id) + ext + '.copying' };
-    }
-    // The live .dat/.idx of a mounted volume are open and indexed: truncating them under the
-    // volume would corrupt it. Go allows it; we refuse.
-    if (ext === '.dat' || ext === '.idx') {
-      return { error: `volume ${id} is mounted; unmount it before receiving its ${ext} file` };
-    }
-    return { path: v.fileName(ext) };
+    if (await isDirectory(p.target)) return `failed to create file: open ${p.target}: is a directory`;
+    // rename replaces a link at the target itself: what it pointed to is never written.
+    await rename(p.temp, p.target);
+    return undefined;
   };
 
   return {
     ReceiveFile: async (call: Msg) => {
       notInMaintenance();
-      let fh: FileHandle | undefined;
-      let filePath = '';
+      let pending: Pending | undefined;
       let bytesWritten = 0;
-      let streamEnded = false;
       const onCancel = () => call.destroy(new Error('context canceled'));
       call.once('cancelled', onCancel);
       const discard = async () => {
-        await fh?.close().catch(() => undefined);
-        fh = undefined;
-        if (filePath) await rm(filePath, { force: true }).catch(() => undefined);
+        const p = pending;
+        pending = undefined;
+        if (!p) return;
+        await p.fh.close().catch(() => undefined);
+        await rm(p.temp, { force: true }).catch(() => undefined);
+      };
+      const answer = async (error: string) => {
+        await discard();
+        return { bytes_written: String(bytesWritten), error };
       };
       try {
         for await (const req of call as AsyncIterable<Msg>) {
           if (req.data === 'info' && req.info) {
-            const t = targetPath(req.info);
-            if (t.error !== undefined) return { bytes_written: String(bytesWritten), error: t.error };
-            await fh?.close().catch(() => undefined);
-            filePath = t.path!;
+            const r = receiveRequest(req.info);
+            if (r.error !== undefined) return await answer(r.error);
+            const t = store.receiveTarget(r.req!);
+            if ('error' in t) return await answer(t.error);
+            // A second info message starts the next file; the previous one is complete.
+            if (pending) {
+              const p = pending;
+              pending = undefined;
+              const err = await commit(p).catch((e) => `failed to write file: ${messageOf(e)}`);
+              if (err !== undefined) {
+                await rm(p.temp, { force: true }).catch(() => undefined);
+                return await answer(err);
+              }
+            }
+            if (await isDirectory(t.path)) return await answer(`failed to create file: open ${t.path}: is a directory`);
             try {
-              fh = await open(filePath, 'w', 0o644);
+              const { temp, fh } = await openTemp(t.path);
+              pending = { req: r.req!, target: t.path, temp, fh, unchangedOnly: t.unchangedOnly, written: 0 };
             } catch (e) {
-              fh = undefined;
-              const path = filePath;
-              filePath = '';
-              return { bytes_written: String(bytesWritten), error: `failed to create file: ${openErrorText(path, e as NodeJS.ErrnoException)}` };
+              return await answer(`failed to create file: ${openErrorText(t.path, e as NodeJS.ErrnoException)}`);
             }
           } else if (req.data === 'file_content') {
-            if (!fh) return { bytes_written: String(bytesWritten), error: 'file info must be sent first' };
+            if (!pending) return await answer('file info must be sent first');
             const chunk: Buffer = req.file_content ?? Buffer.alloc(0);
+            pending.written += chunk.length;
+            if (pending.unchangedOnly !== undefined && pending.written > UNCHANGED_ONLY_MAX_BYTES) return await answer(pending.unchangedOnly);
             try {
               let off = 0;
               while (off < chunk.length) {
-                const { bytesWritten: n } = await fh.write(chunk, off, chunk.length - off);
+                const { bytesWritten: n } = await pending.fh.write(chunk, off, chunk.length - off);
                 off += n;
               }
             } catch (e) {
-              await discard();
-              return { bytes_written: String(bytesWritten), error: `failed to write file: ${messageOf(e)}` };
+              return await answer(`failed to write file: ${messageOf(e)}`);
             }
             bytesWritten += chunk.length;
           } else {
-            return { bytes_written: String(bytesWritten), error: 'unknown message type' };
+            return await answer('unknown message type');
           }
         }
-        streamEnded = true;
       } catch (e) {
         await discard();
         throw plain(`failed to receive stream: ${messageOf(e)}`);
       } finally {
         call.off('cancelled', onCancel);
-        if (!streamEnded) {
-          await fh?.close().catch(() => undefined);
-          fh = undefined;
-        }
       }
-      if (fh) {
-        await fh.sync().catch(() => undefined);
-        await fh.close().catch(() => undefined);
-        fh = undefined;
+      if (pending) {
+        const p = pending;
+        pending = undefined;
+        let err: string | undefined;
+        try {
+          err = await commit(p);
+        } catch (e) {
+          err = `failed to write file: ${messageOf(e)}`;
+        }
+        if (err !== undefined) {
+          await rm(p.temp, { force: true }).catch(() => undefined);
+          return { bytes_written: String(bytesWritten), error: err };
+        }
       }
       return { bytes_written: String(bytesWritten), error: '' };
     },

@@ -40,7 +40,6 @@ import {
   validateReplicaTarget,
   volumeIdOf,
 } from './common.js';
-import { freeLocation } from './receive-file.js';
 
 /** Go's progress report interval of VolumeCopy: one processed_bytes message per 128 MiB. */
 const REPORT_INTERVAL = 128 * 1024 * 1024;
@@ -243,7 +242,7 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     const idxSize = Number(u64(status.idx_file_size));
     const diskType = toDiskType(String(r.disk_type || status.disk_type || ''));
 
-    const loc = freeLocation(cradle, (l) => l.diskType === diskType && l.status().free > datSize, id);
+    const loc = cradle.store.findFreeLocation((l) => l.diskType === diskType && l.status().free > datSize, id);
     if (!loc) throw plain(`no space left for disk type ${readableDiskType(diskType)}`);
 
     const dataBase = volumeFileName(loc.directory, collection, id);
