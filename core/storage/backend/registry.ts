@@ -25,11 +25,8 @@ export class BackendRegistry {
     return this.factories.has(type);
   }
 
-  /**
-   * Opens the data file of a remote-tiered volume: the first file the .vif names, through the
-   * factory of its backend type; without one the volume cannot be loaded.
-   */
-  async openRemote(volumeId: number, info: VolumeInfo): Promise<BackendStorageFile> {
+  /** The factory for the first remote file a .vif names; without one the volume cannot be loaded. */
+  factoryFor(volumeId: number, info: VolumeInfo): BackendFactory {
     const f = info.files[0];
     const factory = this.factories.get(f.backendType);
     if (!factory) {
@@ -37,7 +34,12 @@ export class BackendRegistry {
         `volume ${volumeId} is tiered to ${f.backendType}.${f.backendId} as ${f.key}; remote-tiered volumes are not supported`,
       );
     }
-    return factory.open(f, { id: volumeId, info });
+    return factory;
+  }
+
+  /** Opens the data file of a remote-tiered volume (the first file its .vif names). */
+  async openRemote(volumeId: number, info: VolumeInfo): Promise<BackendStorageFile> {
+    return this.factoryFor(volumeId, info).open(info.files[0], { id: volumeId, info });
   }
 }
 

@@ -97,11 +97,8 @@ async function loadSteps(o: VolumeOpenOptions, opened: { dat?: BackendStorageFil
   const vi = lv.info;
   let hasVif = lv.exists;
   if (vi.version === 0) vi.version = CURRENT_VERSION;
-  const remote = vi.files.length > 0;
-  if (remote && !(o.backends ?? backendRegistry).has(vi.files[0].backendType)) {
-    // refused before anything is opened (the registry words the error)
-    await (o.backends ?? backendRegistry).openRemote(id, vi);
-  }
+  // a remote-tiered volume needs a backend factory for its type, or it is refused here
+  const remoteFactory = vi.files.length > 0 ? (o.backends ?? backendRegistry).factoryFor(id, vi) : undefined;
   if (vi.bytesOffset === 0) vi.bytesOffset = w;
   if (vi.bytesOffset !== w) {
     throw new OffsetWidthMismatchError(
@@ -110,7 +107,7 @@ async function loadSteps(o: VolumeOpenOptions, opened: { dat?: BackendStorageFil
         `set storage.offsetBytes / WEED_OFFSET_BYTES = ${vi.bytesOffset} to open it)`,
     );
   }
-  if (remote) {
+  if (remoteFactory) {
     // Go: a tiered volume takes deletes but no writes
     noWriteCanDelete = true;
   } else if (vi.readOnly) {
@@ -124,8 +121,8 @@ async function loadSteps(o: VolumeOpenOptions, opened: { dat?: BackendStorageFil
   let datMtimeMs = 0;
   let lastModifiedTsSeconds = 0;
   let dat: BackendStorageFile;
-  if (remote) {
-    dat = opened.dat = await (o.backends ?? backendRegistry).openRemote(id, vi);
+  if (remoteFactory) {
+    dat = opened.dat = await remoteFactory.open(vi.files[0], { id, info: vi });
     const st = await dat.stat();
     datSize = st.size;
     datMtimeMs = st.mtimeMs;
@@ -231,7 +228,7 @@ async function loadSteps(o: VolumeOpenOptions, opened: { dat?: BackendStorageFil
     width: w,
     version,
     firstNeedleOffset: superBlock.blockSize(),
-    writable: !noWriteOrDelete && !remote,
+    writable: !noWriteOrDelete && !remoteFactory,
   };
   const integrity = await checkVolumeDataIntegrity(ctx);
   datSize = integrity.datSize;
