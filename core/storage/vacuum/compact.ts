@@ -12,8 +12,7 @@ import { decodeNeedle, encodeNeedle, hasTtl, type Needle } from '../needle.js';
 import { NeedleMap } from '../needle-map.js';
 import { StorageError, StorageIoError } from '../storage-errors.js';
 import { SuperBlock } from '../super-block.js';
-import { NEEDLE_PADDING_SIZE, actualSize, indexEntrySize, maxPossibleVolumeSize, type OffsetWidth, type Size, type Version } from '../types.js';
-import { wrappedOffset } from '../volume/reads.js';
+import { NEEDLE_PADDING_SIZE, actualSize, indexEntrySize, wrappedOffset, type OffsetWidth, type Size, type Version } from '../types.js';
 import { stateOf, type CompactableVolume } from './compactable.js';
 import { WriteThrottler } from './throttler.js';
 
@@ -75,7 +74,7 @@ async function readNeedleAt(fh: FileHandle, offset: number, size: Size, version:
   try {
     return decodeNeedle(buf, version, { expectedSize: size });
   } catch (e) {
-    const at = wrappedOffset(width, maxPossibleVolumeSize(width), offset);
+    const at = wrappedOffset(width, offset);
     if ((e as { code?: string }).code !== 'SIZE_MISMATCH' || at < 0) throw e;
     return decodeNeedle(await readExact(fh, len, at), version, { expectedSize: size });
   }

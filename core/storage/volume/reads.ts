@@ -14,19 +14,9 @@ import {
   type NeedleMeta,
 } from '../needle.js';
 import { CookieMismatchError, NeedleDeletedError, NeedleExpiredError, NeedleNotFoundError, SizeMismatchError, StorageError } from '../storage-errors.js';
-import { NEEDLE_HEADER_SIZE, NEEDLE_PADDING_SIZE, actualSize, needleIdHi, needleIdLo, needleIdToHex, type NeedleId, type Size } from '../types.js';
+import { NEEDLE_HEADER_SIZE, NEEDLE_PADDING_SIZE, actualSize, needleIdHi, needleIdLo, needleIdToHex, wrappedOffset, type NeedleId, type Size } from '../types.js';
 import { nowNs, SYNC_READ_LIMIT, type ReadOptions } from './options.js';
 import { VolumeState } from './state.js';
-
-/**
- * Go's 4-byte offset wrap-around (needle_read.go ReadData, volume_read.go readNeedleMeta): a
- * 4-byte-offset volume that grew past MaxPossibleVolumeSize stores offsets modulo it, so a record
- * that does not match its index entry at `offset` may sit MaxPossibleVolumeSize further on.
- * Returns that position, or -1 when no retry applies. The one place this rule is decided.
- */
-export function wrappedOffset(width: number, maxVolumeSize: number, offset: number): number {
-  return width === 4 && offset < maxVolumeSize ? offset + maxVolumeSize : -1;
-}
 
 /** A record's cookie, data position/length and stored checksum (what streaming and unchanged checks need). */
 export interface StoredMeta {
@@ -45,7 +35,7 @@ export class VolumeReads extends VolumeState {
 
   /** Where to retry a read that failed with `e` at `offset` (wrappedOffset), or -1. */
   protected retryOffset(e: unknown, offset: number): number {
-    return e instanceof SizeMismatchError ? wrappedOffset(this.offsetWidth, this.maxVolumeSize, offset) : -1;
+    return e instanceof SizeMismatchError ? wrappedOffset(this.offsetWidth, offset) : -1;
   }
 
   /** Runs `read` at `offset`, and once more at the wrapped position when it found another record. */

@@ -10,9 +10,9 @@ import { SYNC_WRITE_LIMIT, pwriteFullSync } from '../file-io.js';
 import { writeIdxEntryHL } from '../idx.js';
 import { FLAG_HAS_TTL, decodeNeedle, encodeNeedle, newNeedle, parseNeedleHeader, type Needle, type NeedleHeader } from '../needle.js';
 import { CookieMismatchError, StorageError, StorageIoError, VolumeFullError, VolumeReadOnlyError } from '../storage-errors.js';
-import { NEEDLE_HEADER_SIZE, NEEDLE_PADDING_SIZE, actualSize, needleIdHi, needleIdLo, type Cookie, type NeedleId, type Size } from '../types.js';
+import { NEEDLE_HEADER_SIZE, NEEDLE_PADDING_SIZE, actualSize, needleIdHi, needleIdLo, wrappedOffset, type Cookie, type NeedleId, type Size } from '../types.js';
 import { nowNs, type FileDataSource, type WriteOptions, type WriteResult } from './options.js';
-import { VolumeReads, wrappedOffset } from './reads.js';
+import { VolumeReads } from './reads.js';
 
 /** Records above this size are not read whole to decide a write is unchanged (meta first). */
 const UNCHANGED_META_FIRST = 1024 * 1024;
@@ -244,7 +244,7 @@ export abstract class VolumeWrites extends VolumeReads {
   /** The stored header is another record: where the wrapped-around one may be (wrappedOffset), or -1. */
   private wrappedHeaderOffset(n: Needle, existing: NeedleHeader, existingOffset: number, existingSize: Size): number {
     if (existing.id === n.id || existing.size === existingSize) return -1;
-    return wrappedOffset(this.offsetWidth, this.maxVolumeSize, existingOffset);
+    return wrappedOffset(this.offsetWidth, existingOffset);
   }
 
   private cookieVerdict(n: Needle, existing: NeedleHeader, existingSize: Size, checkCookie: boolean): void {
