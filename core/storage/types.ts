@@ -123,6 +123,17 @@ export function maxPossibleVolumeSize(width: OffsetWidth): number {
   return width === 5 ? 4 * 1024 * 1024 * 1024 * 8 * 256 : 4 * 1024 * 1024 * 1024 * 8;
 }
 
+/**
+ * Go's 4-byte offset wrap-around (needle_read.go ReadData, volume_read.go readNeedleMeta): a
+ * 4-byte-offset volume that grew past MaxPossibleVolumeSize stores offsets modulo it, so a record
+ * that does not match its index entry at `offset` may sit MaxPossibleVolumeSize further on.
+ * Returns that position, or -1 when no retry applies. Every wrap-around retry asks this.
+ */
+export function wrappedOffset(width: OffsetWidth, offset: number): number {
+  const max = maxPossibleVolumeSize(width);
+  return width === 4 && offset < max ? offset + max : -1;
+}
+
 export const MAX_VOLUME_SIZE_4 = 34_359_738_368;
 
 /**

@@ -5,7 +5,8 @@
 // off. Anything else that does not add up makes the volume read-only, never silently rewritten.
 // Also: rebuilding a missing .idx from the .dat, and recovering a TTL volume's last write time.
 import type { FileHandle } from 'node:fs/promises';
-import { preadBuffer, preadUpTo, pwriteFull } from './file-io.js';
+import { readBufferAt, type BackendStorageFile } from './backend/backend-file.js';
+import { preadBuffer, pwriteFull } from './file-io.js';
 import { idxEntryBytes, readIdxEntry, walkIndexFile } from './idx.js';
 import { decodeNeedle, parseNeedleHeader } from './needle.js';
 import { CrcMismatchError, NeedleCorruptedError, SizeMismatchError, StorageIoError } from './storage-errors.js';
@@ -29,7 +30,7 @@ export interface IntegrityContext {
   /** .dat path, for messages. */
   datName: string;
   idxName: string;
-  dat: FileHandle;
+  dat: BackendStorageFile;
   idx: FileHandle;
   datSize: number;
   idxSize: number;
@@ -93,7 +94,7 @@ async function readTailNeedle(ctx: IntegrityContext, at: number, size: Size) {
   if (size > 0 && size < 4 && ctx.version !== 1) {
     throw new NeedleCorruptedError(`record at ${at} has size ${size}: needle data corrupted`);
   }
-  const blob = await preadBuffer(ctx.dat, actualSize(size, ctx.version), at, ctx.datName);
+  const blob = await readBufferAt(ctx.dat, actualSize(size, ctx.version), at);
   const n = decodeNeedle(blob, ctx.version, { expectedSize: size });
   if (size > 0 && n.data.length === 0) {
     throw new NeedleCorruptedError(`needle ${needleIdToHex(n.id)} at ${at} has size ${size} but no data: needle data corrupted`);
@@ -113,7 +114,7 @@ async function walkUnindexedTail(
   const header = Buffer.allocUnsafe(NEEDLE_HEADER_SIZE);
   while (at < fileSize) {
     if (fileSize - at < NEEDLE_HEADER_SIZE) return { rows, cutAt: at };
-    const got = await preadUpTo(ctx.dat, header, 0, NEEDLE_HEADER_SIZE, at);
+    const got = await ctx.dat.readAt(header, 0, NEEDLE_HEADER_SIZE, at);
     if (got < NEEDLE_HEADER_SIZE) return { rows, cutAt: at };
     const h = parseNeedleHeader(header);
     if (h.id === 0n || h.size < 0) {
@@ -189,13 +190,13 @@ async function repairUnindexedTail(ctx: IntegrityContext, tailEntryPos: number):
 }
 
 async function readAppendAtNs(ctx: IntegrityContext, offset: number, size: Size): Promise<bigint> {
-  const b = await preadBuffer(ctx.dat, TIMESTAMP_SIZE, offset + NEEDLE_HEADER_SIZE + size + NEEDLE_CHECKSUM_SIZE, ctx.datName);
+  const b = await readBufferAt(ctx.dat, TIMESTAMP_SIZE, offset + NEEDLE_HEADER_SIZE + size + NEEDLE_CHECKSUM_SIZE);
   return readU64(b, 0);
 }
 
 /** Go's verifyNeedleIntegrity for the last live row. */
 async function verifyNeedle(ctx: IntegrityContext, offset: number, key: NeedleId, size: Size): Promise<bigint> {
-  const header = await preadBuffer(ctx.dat, NEEDLE_HEADER_SIZE, offset, ctx.datName);
+  const header = await readBufferAt(ctx.dat, NEEDLE_HEADER_SIZE, offset);
   const h = parseNeedleHeader(header);
   if (h.size !== size) throw new SizeMismatchError();
   let appendAtNs = 0n;
@@ -301,7 +302,7 @@ export async function checkVolumeDataIntegrity(ctx: IntegrityContext): Promise<I
  * tombstone rows (-1), as Go writes them.
  */
 export async function rebuildIndexRows(
-  dat: FileHandle,
+  dat: BackendStorageFile,
   datSize: number,
   firstNeedleOffset: number,
   width: OffsetWidth,
@@ -311,7 +312,7 @@ export async function rebuildIndexRows(
   const header = Buffer.allocUnsafe(NEEDLE_HEADER_SIZE);
   let at = firstNeedleOffset;
   for (;;) {
-    const got = await preadUpTo(dat, header, 0, NEEDLE_HEADER_SIZE, at);
+    const got = await dat.readAt(header, 0, NEEDLE_HEADER_SIZE, at);
     if (got < NEEDLE_HEADER_SIZE) break;
     const h = parseNeedleHeader(header);
     if ((h.size === 0 && h.id === 0n) || h.size < 0) break;
@@ -352,11 +353,11 @@ export async function findLastWriteSeconds(
       let ts = -1n;
       for (const at of ctx.width === 4 ? [e.offset, e.offset + maxPossibleVolumeSize(4)] : [e.offset]) {
         const hb = Buffer.allocUnsafe(NEEDLE_HEADER_SIZE);
-        if ((await preadUpTo(ctx.dat, hb, 0, NEEDLE_HEADER_SIZE, at)) < NEEDLE_HEADER_SIZE) continue;
+        if ((await ctx.dat.readAt(hb, 0, NEEDLE_HEADER_SIZE, at)) < NEEDLE_HEADER_SIZE) continue;
         const h = parseNeedleHeader(hb);
         if (h.id !== e.id || h.size !== e.size) continue;
         const tb = Buffer.allocUnsafe(TIMESTAMP_SIZE);
-        if ((await preadUpTo(ctx.dat, tb, 0, TIMESTAMP_SIZE, at + NEEDLE_HEADER_SIZE + e.size + NEEDLE_CHECKSUM_SIZE)) < TIMESTAMP_SIZE) continue;
+        if ((await ctx.dat.readAt(tb, 0, TIMESTAMP_SIZE, at + NEEDLE_HEADER_SIZE + e.size + NEEDLE_CHECKSUM_SIZE)) < TIMESTAMP_SIZE) continue;
         ts = readU64(tb, 0);
         break;
       }
