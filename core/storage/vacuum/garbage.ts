@@ -62,7 +62,7 @@ export async function ensureCompactionSpace(
     }
   };
   if (v.idxDir === v.dir) return check(v.dir, dataBytes + indexBytes);
-  let same = true;
+  let same: boolean;
   try {
     same = (await stat(v.dir)).dev === (await stat(v.idxDir)).dev;
   } catch {

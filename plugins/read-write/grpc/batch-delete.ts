@@ -31,7 +31,7 @@ export function batchDeleteRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     } catch (e) {
       return { file_id: fid, status: 400, error: messageOf(e) };
     }
-    let volumeId = 0;
+    let volumeId: number;
     try {
       volumeId = parseVolumeId(fid.slice(0, comma));
     } catch {

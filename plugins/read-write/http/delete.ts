@@ -137,7 +137,7 @@ export function deleteHandler(cradle: Cradle) {
     const form = parseQuery(rawQueryOf(request.url)).form;
     const path = decodedPathOf(request.url);
     const parts = parseUrlPath(path);
-    let vid = 0;
+    let vid: number;
     try {
       vid = parseVolumeId(parts.vid);
     } catch {

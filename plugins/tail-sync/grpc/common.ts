@@ -188,7 +188,7 @@ export async function validateReplicaTarget(target: string): Promise<void> {
   try {
     host = splitHostPort(target).host;
   } catch (e) {
-    throw new Error(`replica target ${quote(target)} must be a bare host:port: ${(e as Error).message}`);
+    throw new Error(`replica target ${quote(target)} must be a bare host:port: ${(e as Error).message}`, { cause: e });
   }
   if (host === '') throw new Error(`replica target ${quote(target)} has no host`);
   if (IMDS_HOSTS.has(host.toLowerCase())) throw new Error(`replica target ${quote(target)} targets instance metadata service`);
@@ -203,7 +203,7 @@ export async function validateReplicaTarget(target: string): Promise<void> {
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('i/o timeout')), 2000).unref()),
     ]);
   } catch (e) {
-    throw new Error(`resolve replica target host ${quote(host)}: ${(e as Error).message}`);
+    throw new Error(`resolve replica target host ${quote(host)}: ${(e as Error).message}`, { cause: e });
   }
   for (const a of addrs) checkBlockedIp(target, a.address);
 }
@@ -231,7 +231,7 @@ export function openServerStream(client: grpc.Client, method: string, req: objec
 /** A unary call on a peer client; rejects with the peer's status error. */
 export function callUnary<T = Msg>(client: grpc.Client, method: string, req: object, timeoutMs = 60_000): Promise<T> {
   return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, Function>)[method];
+    const fn = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
     fn.call(client, req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: T) =>
       err ? reject(err) : resolve(res),
     );
