@@ -1,4 +1,4 @@
-// InflightLimiter (http-api.md §9) and the upload parsing helpers of the write path.
+// InflightLimiter (Go: weed/server/volume_server_handlers.go inflight limits) and the upload parsing helpers of the write path.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InflightLimiter, ThrottleAbortedError } from '../../plugins/read-write/http/throttle.js';
