@@ -1,5 +1,6 @@
-// DELETE of a file id (http-api.md §10): fid, write JWT, needle lookup, cookie, chunk-manifest
-// children first, local tombstone and replicas; answers `{"size":N}`.
+// DELETE of a file id (Go's weed/server/volume_server_handlers_write.go DeleteHandler): fid, write
+// JWT, needle lookup, cookie, chunk-manifest children first, local tombstone and replicas; answers
+// `{"size":N}`.
 import type * as grpc from '@grpc/grpc-js';
 import { gunzipSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -13,7 +14,7 @@ import { tokenFromRequest } from '../../../core/security/jwt.js';
 import { checkJwt, isWriteAllowed } from './auth.js';
 import { remoteReplicas, replicateDelete, selfUrl } from './replicate.js';
 import { decodedPathOf, parseQuery, rawQueryOf } from './upload-form.js';
-import { drainRequest } from './upload-parse.js';
+import { drainRequest } from './upload-body.js';
 import { parseUrlPath } from './url-path.js';
 
 interface ChunkResult {
