@@ -1,4 +1,5 @@
-// GET/HEAD of a file id, in the Go volume server's order (http-api.md §3): download throttling,
+// GET/HEAD of a file id, in the Go volume server's order (weed/server/volume_server_handlers_read.go
+// GetOrHeadHandler, after volume_server_handlers.go checkDownloadLimit): download throttling,
 // read JWT, vid/fid parsing, non-local volumes (local 404 / proxy / redirect), the needle read
 // (whole for small needles, metadata then chunked streaming for big ones), cookie check,
 // conditional headers, pairs, chunk manifests, name/type/disposition, stored gzip, image
