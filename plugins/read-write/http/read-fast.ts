@@ -10,7 +10,7 @@ import { isChunkManifest, isCompressed, needleEtag, type Needle } from '../../..
 import { formatHttpDate } from './conditional.js';
 import { contentDisposition } from './media-type.js';
 import { bytesToString, detectContentType, headerSafe, storedMimeType, typeForName } from './mime.js';
-import { isGzipMagic } from './read-stream.js';
+import { isGzipMagic } from './inflate.js';
 import { downloadLimiter } from './throttle.js';
 import { parseUrlPath } from './url-path.js';
 
