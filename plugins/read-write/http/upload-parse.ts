@@ -28,7 +28,7 @@ import {
   type SpoolTarget,
 } from './upload-spool.js';
 
-// write.ts (and the helpers changing it) import the body reader from here.
+// write.ts imports the body reader from here; kept so its imports need not change.
 export { BodyReader, drainRequest, fileOverLimit, UploadError } from './upload-body.js';
 
 const gzipAsync = promisify(gzip);
