@@ -1,4 +1,5 @@
-// Replicated writes and deletes (http-api.md §5, Go's topology/store_replicate.go). The server
+// Replicated writes and deletes (Go's weed/topology/store_replicate.go ReplicatedWrite and
+// ReplicatedDelete). The server
 // that receives a client request finds the other replicas from the master, writes locally and
 // forwards the request with `type=replicate` in parallel; the first replica failure fails the
 // request (local data is not rolled back).
