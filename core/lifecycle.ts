@@ -131,13 +131,14 @@ export class Lifecycle {
     const { config, guard, logger, store } = this.cradle;
     try {
       const next = loadSecurityConfig({ securityFile: config.securityFile || undefined, configDir: config.configDir || undefined });
-      Object.assign(config.security, next);
+      // The whitelist first: if it is refused, nothing of the new file is applied.
       guard.update([...config.whiteList, ...next.guardWhiteList]);
+      Object.assign(config.security, next);
       const before = store.allVolumes().length;
       await store.loadNewVolumes();
       logger.info(`reloaded security config from ${next.source || '(none)'}; ${store.allVolumes().length - before} new volume(s)`);
     } catch (e) {
-      logger.error(`reload failed, keeping the previous settings: ${(e as Error).message}`);
+      logger.error({ err: e }, `reload failed, keeping the previous settings: ${(e as Error).message}`);
     }
   }
 
