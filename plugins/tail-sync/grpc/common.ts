@@ -64,17 +64,8 @@ export function fileExtensionError(ext: string): string | undefined {
   return undefined;
 }
 
-/**
- * Go's checkVolumeCollection: a collection becomes the `<collection>_` prefix of a file name, so it
- * must be a single path element (no separator, not `.` or `..`). The empty collection is the default.
- */
-export function collectionError(collection: string): string | undefined {
-  if (typeof collection !== 'string') return `invalid collection ${quote(String(collection))}`;
-  if (collection === '.' || collection === '..' || /[/\\]/.test(collection) || collection.includes('\0')) {
-    return `invalid collection ${quote(collection)}`;
-  }
-  return undefined;
-}
+// Go's checkVolumeCollection is core's one rule for collection names from the network.
+export { collectionError } from '../../../core/security/names.js';
 
 // ------------------------------------------------------------------ peer address guard
 
