@@ -67,7 +67,7 @@ export class Lifecycle {
     // Open the store first so bad dirs fail startup before anything listens.
     const loadStarted = Date.now();
     await this.cradle.store.loadExistingVolumes();
-    logger.info(`loaded ${this.cradle.store.allVolumes().length} volume(s) in ${Date.now() - loadStarted} ms`);
+    logger.info({ volumes: this.cradle.store.allVolumes().length, ms: Date.now() - loadStarted }, 'volumes loaded');
     void this.cradle.serverState;
     this.plugins = await loadEnabledPlugins(config);
     for (const p of this.plugins.enabled) await p.start?.(this.cradle);
@@ -112,11 +112,18 @@ export class Lifecycle {
     this.cradle.masterClient.start();
     const scheme = tls.httpsEnabled ? 'https' : 'http';
     logger.info(
-      `volume server started: ${scheme} ${config.bindIp || '*'}:${config.port}` +
-        (separatePublic ? `, public ${config.publicPort}` : '') +
-        `, grpc${tls.grpcEnabled ? ' (mTLS)' : ''} ${config.grpcPort}` +
-        (this.metricsListener ? `, metrics ${config.metricsPort}` : '') +
-        `, masters ${config.masters.join(',')}, plugins ${this.plugins.enabled.map((p) => p.name).join(',') || 'none'}`,
+      {
+        scheme,
+        ip: config.bindIp || '*',
+        port: config.port,
+        ...(separatePublic ? { publicPort: config.publicPort } : {}),
+        grpcPort: config.grpcPort,
+        grpcTls: tls.grpcEnabled,
+        ...(this.metricsListener ? { metricsPort: config.metricsPort } : {}),
+        masters: config.masters,
+        plugins: this.plugins.enabled.map((p) => p.name),
+      },
+      'volume server started',
     );
   }
 
@@ -157,9 +164,9 @@ export class Lifecycle {
       Object.assign(config.security, next);
       const before = store.allVolumes().length;
       await store.loadNewVolumes();
-      logger.info(`reloaded security config from ${next.source || '(none)'}; ${store.allVolumes().length - before} new volume(s)`);
+      logger.info({ securityFile: next.source || '(none)', newVolumes: store.allVolumes().length - before }, 'reloaded security config');
     } catch (e) {
-      logger.error({ err: e }, `reload failed, keeping the previous settings: ${(e as Error).message}`);
+      logger.error({ err: e }, 'reload failed, keeping the previous settings');
     }
   }
 
@@ -171,7 +178,7 @@ export class Lifecycle {
 
   private async doShutdown(reason: string): Promise<void> {
     const { config, logger, masterClient, store } = this.cradle;
-    logger.info(`shutting down (${reason})`);
+    logger.info({ reason }, 'shutting down');
     // With heartbeating already stopped (VolumeServerLeave), Go skips the stopping mark and the wait.
     if (masterClient.heartbeating) {
       await masterClient.stop();
@@ -185,7 +192,7 @@ export class Lifecycle {
     const t0 = Date.now();
     await closeHttp(this.publicApp);
     await closeHttp(this.admin);
-    logger.debug(`http listeners closed in ${Date.now() - t0} ms`);
+    logger.debug({ ms: Date.now() - t0 }, 'http listeners closed');
     this.cradle.metricsPusher.stop();
     await this.metricsListener?.close();
     if (this.grpcServer) {
@@ -195,13 +202,13 @@ export class Lifecycle {
         new Promise<void>((r) => setTimeout(r, LISTENER_CLOSE_TIMEOUT_MS)),
       ]);
       server.forceShutdown();
-      logger.debug(`grpc closed at ${Date.now() - t0} ms`);
+      logger.debug({ ms: Date.now() - t0 }, 'grpc closed');
     }
     for (const p of [...this.plugins.enabled].reverse()) {
       try {
         await p.stop?.(this.cradle);
       } catch (e) {
-        logger.error({ err: e }, `plugin ${p.name} failed to stop cleanly`);
+        logger.error({ err: e, plugin: p.name }, 'plugin failed to stop cleanly');
       }
     }
     await store.close();

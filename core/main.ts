@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     if (++signals > 1) {
-      logger.warn(`second ${sig}: exiting now`);
+      logger.warn({ signal: sig }, 'second signal: exiting now');
       process.exit(1);
     }
     lifecycle.shutdown(sig).then(
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   try {
     await lifecycle.start();
   } catch (e) {
-    logger.fatal(`failed to start: ${(e as Error).message}`);
+    logger.fatal({ err: (e as Error).message }, 'failed to start');
     await lifecycle.shutdown('startup failure').catch(() => undefined);
     process.exit(1);
   }

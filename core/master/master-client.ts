@@ -129,22 +129,23 @@ export class MasterClient {
         if (outcome.kind === 'stopped') return;
         if (outcome.kind === 'leader') {
           this.duplicateUuidFailures = 0;
-          this.log.info(`master ${target} redirected us to leader ${outcome.leader}`);
+          this.log.info({ master: target, leader: outcome.leader }, 'master redirected us to the leader');
           newLeader = outcome.leader;
           continue;
         }
         newLeader = '';
-        this.logFailureOnce(`heartbeat to master ${target} failed: ${outcome.error}`);
+        this.logFailureOnce({ master: target, err: outcome.error }, 'heartbeat to master failed');
         await this.sleep(PULSE_MS);
       }
     }
   }
 
-  private logFailureOnce(line: string): void {
+  private logFailureOnce(fields: { master: string; err: string }, msg: string): void {
     // One clear line per distinct failure, not a stack per retry.
-    if (line === this.lastLoggedFailure) return;
-    this.lastLoggedFailure = line;
-    this.log.warn(line);
+    const key = `${fields.master}\n${fields.err}`;
+    if (key === this.lastLoggedFailure) return;
+    this.lastLoggedFailure = key;
+    this.log.warn(fields, msg);
   }
 
   private session(target: string): Promise<SessionOutcome> {
@@ -232,7 +233,7 @@ export class MasterClient {
     if (!this.connected) {
       this.connected = true;
       this.lastLoggedFailure = '';
-      this.log.info(`heartbeating to master ${target}`);
+      this.log.info({ master: target }, 'heartbeating to master');
       void this.fetchMetricsSettings(target);
     }
     if (resp.metrics_address) this.metricsPusher?.configure(String(resp.metrics_address), Number(resp.metrics_interval_seconds ?? 0));
@@ -242,7 +243,7 @@ export class MasterClient {
     if (dups.length > 0) {
       this.duplicateUuidFailures++;
       if (this.duplicateUuidFailures > MAX_DUPLICATE_UUID_RETRIES) {
-        this.log.fatal(`master ${target} reports duplicated volume directories ${dups.join(', ')}; exiting`);
+        this.log.fatal({ master: target, duplicated: dups }, 'master reports duplicated volume directories; exiting');
         process.exit(1);
       }
       finish({ kind: 'error', error: `volume: Duplicated volume directories were loaded: ${dups.join(', ')}` });
@@ -270,7 +271,7 @@ export class MasterClient {
       );
       this.metricsPusher.configure(String(resp.metrics_address ?? ''), Number(resp.metrics_interval_seconds ?? 0));
     } catch (e) {
-      this.log.debug({ err: (e as Error).message }, `master ${target} configuration not available`);
+      this.log.debug({ master: target, err: (e as Error).message }, 'master configuration not available');
     }
   }
 

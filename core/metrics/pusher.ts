@@ -61,7 +61,7 @@ export class MetricsPusher {
       this.logger.warn({ address, err: (err as Error).message }, 'metrics push gateway address is not usable; not pushing');
       return;
     }
-    this.logger.info(`${PUSH_JOB} server sends metrics to ${address} every ${seconds} seconds`);
+    this.logger.info({ job: PUSH_JOB, address, intervalSeconds: seconds }, 'pushing metrics to the gateway');
     this.metrics.enableDefaultMetrics();
     const generation = ++this.generation;
     const loop = async () => {

@@ -222,7 +222,7 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     const client = peerClient(cradle, source);
 
     const before = await callUnary(client, 'VolumeStatus', { volume_id: id }).catch((e) => {
-      logger.warn(`failed to read source volume ${id} status before copy; skip record count validation: ${messageOf(e)}`);
+      logger.warn({ vid: id, err: messageOf(e) }, 'failed to read source volume status before copy; skip record count validation');
       return undefined;
     });
     let status: Msg;
@@ -330,7 +330,7 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         const ns = await lastAppendAtNsOf(stagedIdx, stagedDat, version, store.offsetWidth);
         if (ns > 0n) lastAppendAtNs = ns;
       } catch (e) {
-        logger.debug(`failed to find last append timestamp for volume ${id}: ${messageOf(e)}`);
+        logger.debug({ vid: id, err: messageOf(e) }, 'failed to find last append timestamp');
       }
 
       // counts, only when the source did not take writes during the copy (Go's copyCountsStable)
@@ -413,7 +413,7 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         try {
           await store.deleteVolume(id, false);
         } catch (de) {
-          logger.warn(`discard mounted copy of volume ${id}: ${messageOf(de)}`);
+          logger.warn({ vid: id, err: messageOf(de) }, 'discard mounted copy of volume');
           keepFiles = store.findVolume(id) !== undefined;
         }
       }
@@ -430,7 +430,7 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           await restoreReplaced(links);
           links = [];
           if (replacedRemoved) {
-            await store.mountVolume(id).catch((me) => logger.warn(`remount replaced replica of volume ${id}: ${messageOf(me)}`));
+            await store.mountVolume(id).catch((me) => logger.warn({ vid: id, err: messageOf(me) }, 'remount replaced replica of volume'));
           }
         }
       }

@@ -246,7 +246,7 @@ describe('metrics module', () => {
       assert.match(first.contentType, /^text\/plain; version=0\.0\.4/);
       assert.match(first.body, /^SeaweedFS_volumeServer_max_volumes 5$/m);
       assert.match(first.body, /^# TYPE SeaweedFS_volumeServer_request_seconds histogram$/m);
-      assert.ok(lines.some((l) => String(l.msg).includes(`sends metrics to 127.0.0.1:${gw.port} every 1 seconds`)));
+      assert.ok(lines.some((l) => l.msg === 'pushing metrics to the gateway' && l.address === `127.0.0.1:${gw.port}` && l.intervalSeconds === 1));
       assert.ok(!lines.some((l) => (l.level as number) >= 40), 'no warnings on success');
     } finally {
       pusher.stop();
