@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { inflateBounded, TOO_LARGE } from '../../plugins/read-write/http/inflate.js';
-import { gzipZeros } from '../helpers/gzip-bomb.js';
-import { VolumeServerError } from '../../core/errors.js';
+import { inflateBounded, TOO_LARGE } from '../../../../plugins/read-write/http/inflate.js';
+import { gzipZeros } from '../../../helpers/gzip-bomb.js';
+import { VolumeServerError } from '../../../../core/errors.js';
 import {
   loadChunkManifest,
   ManifestError,
@@ -17,7 +17,7 @@ import {
   readChunkedRange,
   type ChunkInfo,
   type ChunkLocator,
-} from '../../plugins/read-write/http/chunk-manifest.js';
+} from '../../../../plugins/read-write/http/chunk-manifest.js';
 
 const enc = (s: string) => Buffer.from(s);
 

@@ -1,7 +1,7 @@
 // Conditional-request logic of the read path (expected values taken from Go's time and net/http).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { etagListMatches, formatHttpDate, ifRangeMatches, notModified, parseHttpDate, parseHttpTime } from '../../plugins/read-write/http/conditional.js';
+import { etagListMatches, formatHttpDate, ifRangeMatches, notModified, parseHttpDate, parseHttpTime } from '../../../../plugins/read-write/http/conditional.js';
 
 describe('Last-Modified dates', () => {
   test('formats http.TimeFormat', () => {

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { volumeClient } from '../helpers/grpc.js';
-import { gzipZeros } from '../helpers/gzip-bomb.js';
-import { sendStream } from '../helpers/http.js';
-import { cleanup, procStatusKb, startMaster, startVolumeServer, type Master, type VolumeServer } from '../helpers/processes.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { gzipZeros } from '../../../helpers/gzip-bomb.js';
+import { sendStream } from '../../../helpers/http.js';
+import { cleanup, procStatusKb, startMaster, startVolumeServer, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 const VID = 9;
 const BOMB_MIB = 1024; // inflates to 1 GiB

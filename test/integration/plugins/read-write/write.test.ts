@@ -7,10 +7,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { volumeClient } from '../helpers/grpc.js';
-import { gzipZeros } from '../helpers/gzip-bomb.js';
-import { sendStream } from '../helpers/http.js';
-import { cleanup, procStatusKb, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { gzipZeros } from '../../../helpers/gzip-bomb.js';
+import { sendStream } from '../../../helpers/http.js';
+import { cleanup, procStatusKb, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 interface Answer {
   status: number;

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { crc32c } from '../../core/storage/crc32c.js';
+import { crc32c } from '../../../../core/storage/crc32c.js';
 import {
   BodyCollector,
   SpoolFile,
@@ -15,7 +15,7 @@ import {
   gzipTrailerSizeOf,
   md5OfGunzippedFile,
   removeStaleSpoolFiles,
-} from '../../plugins/read-write/http/upload-spool.js';
+} from '../../../../plugins/read-write/http/upload-spool.js';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'spool-test-'));

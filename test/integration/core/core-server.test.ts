@@ -5,10 +5,10 @@ import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { ReplicaPlacement, Ttl } from '../../core/storage/types.js';
-import { Volume } from '../../core/storage/volume.js';
-import { volumeClient } from '../helpers/grpc.js';
-import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, type Master } from '../helpers/processes.js';
+import { ReplicaPlacement, Ttl } from '../../../core/storage/types.js';
+import { Volume } from '../../../core/storage/volume.js';
+import { volumeClient } from '../../helpers/grpc.js';
+import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, type Master } from '../../helpers/processes.js';
 
 interface DirStatus {
   Topology: { DataCenters: { Racks: { DataNodes: { Url: string; Max: number }[] | null }[] }[] };

@@ -5,9 +5,9 @@
 // use mime.TypeByExtension). The extensions include those an older upload-only table got wrong.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { volumeClient } from '../helpers/grpc.js';
-import { rawRequest } from '../helpers/http.js';
-import { cleanup, startGoVolumeServer, startMaster, startVolumeServer, tempDir, type Master, type VolumeServer } from '../helpers/processes.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { rawRequest } from '../../../helpers/http.js';
+import { cleanup, startGoVolumeServer, startMaster, startVolumeServer, tempDir, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 const VID = 41;
 const COOKIE = '637037d6';

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
-import { loadConfig } from '../../config/index.js';
-import { buildContainer, type Cradle } from '../../core/container.js';
-import type { EcShardInformation } from '../../core/storage/contributions.js';
-import { cleanup, freePort, startMaster, tempDir, waitFor, type Master } from '../helpers/processes.js';
+import { loadConfig } from '../../../config/index.js';
+import { buildContainer, type Cradle } from '../../../core/container.js';
+import type { EcShardInformation } from '../../../core/storage/contributions.js';
+import { cleanup, freePort, startMaster, tempDir, waitFor, type Master } from '../../helpers/processes.js';
 
 function shards(id: number, bits: number): EcShardInformation {
   const sizes: string[] = [];

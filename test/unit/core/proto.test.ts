@@ -9,8 +9,8 @@ import {
   masterClientConstructor,
   filerClientConstructor,
   PROTO_FILES,
-} from '../../core/grpc/proto-loader.js';
-import { PROTO_DIR } from '../../core/paths.js';
+} from '../../../core/grpc/proto-loader.js';
+import { PROTO_DIR } from '../../../core/paths.js';
 
 // Expected values below are transcribed from the upstream volume_server.proto / master.proto
 // (weed/pb/*.proto of the pinned SeaweedFS module), field by field.

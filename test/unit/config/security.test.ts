@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ConfigError, loadConfig } from '../../config/index.js';
-import { findSecurityFile, loadSecurityConfig, securitySearchPath } from '../../config/security.js';
+import { ConfigError, loadConfig } from '../../../config/index.js';
+import { findSecurityFile, loadSecurityConfig, securitySearchPath } from '../../../config/security.js';
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'ts-weed-security-'));

@@ -9,8 +9,8 @@ import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { volumeClient } from '../helpers/grpc.js';
-import { cleanup, startVolumeServer, tempDir, waitFor, type VolumeServer } from '../helpers/processes.js';
+import { volumeClient } from '../../helpers/grpc.js';
+import { cleanup, startVolumeServer, tempDir, waitFor, type VolumeServer } from '../../helpers/processes.js';
 
 const GiB = 1024 * 1024 * 1024;
 

@@ -7,10 +7,10 @@ import { readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { crc32c } from '../../core/storage/crc32c.js';
-import { volumeClient } from '../helpers/grpc.js';
-import { sendStream, type RawResponse } from '../helpers/http.js';
-import { cleanup, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
+import { crc32c } from '../../../../core/storage/crc32c.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { sendStream, type RawResponse } from '../../../helpers/http.js';
+import { cleanup, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 const MiB = 1024 * 1024;
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
-import { volumeClient } from '../helpers/grpc.js';
-import { cleanup, procStatusKb, startMaster, startVolumeServer, type Master, type VolumeServer } from '../helpers/processes.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { cleanup, procStatusKb, startMaster, startVolumeServer, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 const SIZE = 1024 * 1024 * 1024;
 const RSS_BOUND_KB = 200 * 1024;

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { crc32c } from '../../core/storage/crc32c.js';
-import { formatFileId } from '../../core/storage/file-id.js';
+import { crc32c } from '../../../../core/storage/crc32c.js';
+import { formatFileId } from '../../../../core/storage/file-id.js';
 import {
   FLAG_HAS_LAST_MODIFIED_DATE,
   FLAG_HAS_MIME,
@@ -16,10 +16,10 @@ import {
   FLAG_IS_CHUNK_MANIFEST,
   FLAG_IS_COMPRESSED,
   newNeedle,
-} from '../../core/storage/needle.js';
-import { ReplicaPlacement, Ttl } from '../../core/storage/types.js';
-import { Volume } from '../../core/storage/volume.js';
-import { cleanup, procStatusKb, startMaster, startVolumeServer, tempDir, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
+} from '../../../../core/storage/needle.js';
+import { ReplicaPlacement, Ttl } from '../../../../core/storage/types.js';
+import { Volume } from '../../../../core/storage/volume.js';
+import { cleanup, procStatusKb, startMaster, startVolumeServer, tempDir, waitFor, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 const VID = 7;
 const BIG_VID = 8;

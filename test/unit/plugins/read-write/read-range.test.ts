@@ -11,7 +11,7 @@ import {
   partHeader,
   sumRanges,
   type ByteRange,
-} from '../../plugins/read-write/http/range.js';
+} from '../../../../plugins/read-write/http/range.js';
 
 function invalid(spec: string, size: number): RangeError416 {
   try {

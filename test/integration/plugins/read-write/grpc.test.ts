@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../core/grpc/proto-loader.js';
-import { legacyMaskedCrc, crc32c } from '../../core/storage/crc32c.js';
+import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
+import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
+import { legacyMaskedCrc, crc32c } from '../../../../core/storage/crc32c.js';
 import {
   FLAG_HAS_LAST_MODIFIED_DATE,
   FLAG_HAS_MIME,
@@ -16,10 +16,10 @@ import {
   FLAG_IS_CHUNK_MANIFEST,
   encodeNeedle,
   newNeedle,
-} from '../../core/storage/needle.js';
-import { formatFileId } from '../../core/storage/file-id.js';
-import { volumeClient, type VolumeClient } from '../helpers/grpc.js';
-import { cleanup, startVolumeServer, type VolumeServer } from '../helpers/processes.js';
+} from '../../../../core/storage/needle.js';
+import { formatFileId } from '../../../../core/storage/file-id.js';
+import { volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
+import { cleanup, startVolumeServer, type VolumeServer } from '../../../helpers/processes.js';
 
 type Row = Record<string, unknown>;
 

@@ -2,7 +2,7 @@
 // database), DetectContentType, FormatMediaType, filepath.Ext/Base, ParseBool, canonical header keys.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { contentDisposition, formatMediaType } from '../../plugins/read-write/http/media-type.js';
+import { contentDisposition, formatMediaType } from '../../../../plugins/read-write/http/media-type.js';
 import {
   buildMimeTable,
   buildWeedMimeTable,
@@ -14,7 +14,7 @@ import {
   parseGoBool,
   toByteString,
   typeByExtension,
-} from '../../plugins/read-write/http/mime.js';
+} from '../../../../plugins/read-write/http/mime.js';
 
 const GLOBS2 = [
   '# comment line',

@@ -13,17 +13,17 @@ import {
   FLAG_HAS_NAME,
   newNeedle,
   parseNeedleHeader,
-} from '../../core/storage/needle.js';
-import { ReplicaPlacement, Ttl } from '../../core/storage/types.js';
-import { Volume } from '../../core/storage/volume.js';
-import { collectionError, fileExtensionError, validateReplicaTarget } from '../../plugins/tail-sync/grpc/common.js';
-import { applyTailedNeedle, consumeTailStream } from '../../plugins/tail-sync/grpc/tail-receiver.js';
+} from '../../../../core/storage/needle.js';
+import { ReplicaPlacement, Ttl } from '../../../../core/storage/types.js';
+import { Volume } from '../../../../core/storage/volume.js';
+import { collectionError, fileExtensionError, validateReplicaTarget } from '../../../../plugins/tail-sync/grpc/common.js';
+import { applyTailedNeedle, consumeTailStream } from '../../../../plugins/tail-sync/grpc/tail-receiver.js';
 import {
   appendAtNsAt,
   binarySearchByAppendAtNs,
   datSizeCoveredByIndex,
   scanRecordsFrom,
-} from '../../plugins/tail-sync/grpc/volume-index.js';
+} from '../../../../plugins/tail-sync/grpc/volume-index.js';
 
 async function withVolume<T>(fn: (v: Volume, dir: string) => Promise<T>, id = 5): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'tail-sync-unit-'));

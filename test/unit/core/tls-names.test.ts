@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import type { PeerCertificate } from 'node:tls';
 import { test } from 'node:test';
-import { ConfigError } from '../../config/errors.js';
-import { securityFromTable } from '../../config/security.js';
-import { allowList, clientAllowed, isDomainName, matchesWildcardDomain, serverRefusal } from '../../core/tls/names.js';
-import { protocolOptions } from '../../core/tls/protocol.js';
-import { loadTlsMaterial } from '../../core/tls/settings.js';
+import { ConfigError } from '../../../config/errors.js';
+import { securityFromTable } from '../../../config/security.js';
+import { allowList, clientAllowed, isDomainName, matchesWildcardDomain, serverRefusal } from '../../../core/tls/names.js';
+import { protocolOptions } from '../../../core/tls/protocol.js';
+import { loadTlsMaterial } from '../../../core/tls/settings.js';
 
 test('wildcard domains match real subdomains only', () => {
   assert.equal(matchesWildcardDomain('vs1.example.com', '.example.com'), true);

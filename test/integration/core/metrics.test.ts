@@ -9,12 +9,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../config/index.js';
-import { PROJECT_ROOT } from '../../core/paths.js';
-import { VolumeServerMetrics } from '../../core/metrics/volume-server-metrics.js';
-import { Store } from '../../core/storage/store.js';
-import { volumeClient } from '../helpers/grpc.js';
-import { cleanup, freePort, startMaster, startVolumeServer, tempDir, waitFor, waitRegistered, type Master, type VolumeServer } from '../helpers/processes.js';
+import { loadConfig } from '../../../config/index.js';
+import { PROJECT_ROOT } from '../../../core/paths.js';
+import { VolumeServerMetrics } from '../../../core/metrics/volume-server-metrics.js';
+import { Store } from '../../../core/storage/store.js';
+import { volumeClient } from '../../helpers/grpc.js';
+import { cleanup, freePort, startMaster, startVolumeServer, tempDir, waitFor, waitRegistered, type Master, type VolumeServer } from '../../helpers/processes.js';
 
 const PICS_VID = 5;
 const PLAIN_VID = 6;

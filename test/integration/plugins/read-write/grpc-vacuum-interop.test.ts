@@ -6,12 +6,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../core/grpc/proto-loader.js';
-import { FLAG_HAS_LAST_MODIFIED_DATE, FLAG_HAS_MIME, FLAG_HAS_NAME, encodeNeedle, newNeedle } from '../../core/storage/needle.js';
-import { formatFileId } from '../../core/storage/file-id.js';
-import { volumeClient } from '../helpers/grpc.js';
-import { cleanup, startGoVolumeServer, startMaster, startVolumeServer, tempDir, type Master, type VolumeServer } from '../helpers/processes.js';
+import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
+import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
+import { FLAG_HAS_LAST_MODIFIED_DATE, FLAG_HAS_MIME, FLAG_HAS_NAME, encodeNeedle, newNeedle } from '../../../../core/storage/needle.js';
+import { formatFileId } from '../../../../core/storage/file-id.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { cleanup, startGoVolumeServer, startMaster, startVolumeServer, tempDir, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 const VID = 5;
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
-import { atoi, fixJpegOrientation, imageOps, transformImage } from '../../plugins/read-write/http/image-transform.js';
+import { atoi, fixJpegOrientation, imageOps, transformImage } from '../../../../plugins/read-write/http/image-transform.js';
 
 const q = (o: Record<string, string>) => new Map(Object.entries(o).map(([k, v]) => [k, [v]]));
 

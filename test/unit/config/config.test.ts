@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ConfigError, HelpRequested, loadConfig, usage } from '../../config/index.js';
-import type { ServerConfig } from '../../config/types.js';
-import { PLUGIN_FAMILIES } from '../../config/types.js';
+import { ConfigError, HelpRequested, loadConfig, usage } from '../../../config/index.js';
+import type { ServerConfig } from '../../../config/types.js';
+import { PLUGIN_FAMILIES } from '../../../config/types.js';
 import {
   detectHostAddress,
   joinHostPort,
@@ -16,7 +16,7 @@ import {
   parseGoInt,
   parseMinFreeSpace,
   parseTagGroups,
-} from '../../config/values.js';
+} from '../../../config/values.js';
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'ts-weed-config-'));

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS, unary } from '../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../core/grpc/proto-loader.js';
+import { CHANNEL_OPTIONS, unary } from '../../../core/grpc/client-pool.js';
+import { volumeServerClientConstructor } from '../../../core/grpc/proto-loader.js';
 import {
   cleanup,
   freePort,
@@ -22,7 +22,7 @@ import {
   weedBinary,
   type RunningProcess,
   type VolumeServer,
-} from '../helpers/processes.js';
+} from '../../helpers/processes.js';
 
 // ------------------------------------------------------------------ certificates
 

@@ -7,8 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createGunzip } from 'node:zlib';
-import { volumeClient } from '../helpers/grpc.js';
-import { cleanup, procStatusKb, startMaster, startVolumeServer, type Master, type VolumeServer } from '../helpers/processes.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { cleanup, procStatusKb, startMaster, startVolumeServer, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 const MiB = 1024 * 1024;
 const CHUNKS = 300;
