@@ -1,4 +1,4 @@
-// In-flight byte limiters for uploads and downloads (http-api.md §9).
+// In-flight byte limiters for uploads and downloads (Go: weed/server/volume_server_handlers.go, the in-flight upload and download limits).
 //
 // A request arriving while the in-flight sum is strictly greater than the limit waits until the sum
 // drops to the limit or below (woken whenever some request releases), for at most the timeout. The

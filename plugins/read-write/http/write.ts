@@ -1,4 +1,4 @@
-// POST/PUT of a file id (http-api.md §4): upload throttling, whitelist, form, vid, write JWT,
+// POST/PUT of a file id (Go: weed/server/volume_server_handlers_write.go PostHandler): upload throttling, whitelist, form, vid, write JWT,
 // streaming upload parse, replicated write, 201/204 answers.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Cradle } from '../../../core/container.js';
