@@ -1,7 +1,7 @@
 // Positioned file I/O helpers over fs/promises FileHandles: full reads/writes (looping on short
 // transfers) so callers can rely on "all bytes or an error".
 import { readSync, writeSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { access, type FileHandle } from 'node:fs/promises';
 import { StorageIoError } from './storage-errors.js';
 
 /** Reads up to `length` bytes at `position` into buf[offset..]; returns the bytes read (< length at EOF). */
@@ -71,4 +71,14 @@ export function preadUpToSync(fd: number, buf: Uint8Array, offset: number, lengt
 /** True if the error is "file does not exist". */
 export function isENOENT(e: unknown): boolean {
   return (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/** Whether a path exists (any kind of file); errors other than absence count as absent, as Go's os.Stat checks do. */
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

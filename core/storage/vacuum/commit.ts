@@ -7,13 +7,13 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { preadUpTo, pwriteFull } from '../file-io.js';
+import { pathExists, preadUpTo, pwriteFull } from '../file-io.js';
 import { walkIndexFile, writeIdxEntryHL } from '../idx.js';
 import { encodeNeedle, newNeedle } from '../needle.js';
 import { StorageError, StorageIoError } from '../storage-errors.js';
 import { SUPER_BLOCK_SIZE } from '../super-block.js';
 import { NEEDLE_PADDING_SIZE, actualSize, indexEntrySize, needleIdHi, needleIdLo, readU16, type Size } from '../types.js';
-import { exists, finishCompactSwap, fsyncDir, type CommitCrashPoint } from '../volume/compaction-state.js';
+import { finishCompactSwap, fsyncDir, type CommitCrashPoint } from '../volume/compaction-state.js';
 import { alignUp } from './compact.js';
 import { stateOf, type CompactableVolume, type CompactionState } from './compactable.js';
 
@@ -41,7 +41,7 @@ export async function commitCompaction(v: CompactableVolume, hooks: { crashAt?: 
   try {
     return await v.runExclusive(async () => {
       const f = (ext: string) => v.fileName(ext);
-      if (!(await exists(f('.cpd'))) || !(await exists(f('.cpx')))) {
+      if (!(await pathExists(f('.cpd'))) || !(await pathExists(f('.cpx')))) {
         throw new StorageError('REFUSED', `volume ${v.id} compact swap aborted: missing .cpd/.cpx`);
       }
       let replayed: number;
@@ -196,7 +196,7 @@ async function makeupDiff(v: CompactableVolume, st: CompactionState): Promise<nu
 /** Go's cleanupCompact: removes .cpd, .cpx, .cpldb and .cpc; refused while a .cpc marker exists. */
 export async function cleanupCompaction(v: CompactableVolume): Promise<void> {
   await v.runExclusive(async () => {
-    if (await exists(v.fileName('.cpc'))) {
+    if (await pathExists(v.fileName('.cpc'))) {
       throw new StorageError('REFUSED', `volume ${v.id}: refusing cleanup while commit marker present`);
     }
     await rm(v.fileName('.cpd'), { force: true });

@@ -1,21 +1,13 @@
 // The on-disk state of a compaction commit (Go: weed/storage/volume_vacuum.go finishCompactSwap,
 // reconcileCompactState): the .cpc marker decides whether a crash rolls the swap forward or drops
 // the leftovers. Used by loading (before any file is opened) and by vacuum's commit.
-import { access, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { pathExists } from '../file-io.js';
 import { StorageError, StorageIoError } from '../storage-errors.js';
 
 /** Test hook: throw at a named step of the commit to simulate a crash there. */
 export type CommitCrashPoint = 'after-marker' | 'after-dat-rename' | 'after-idx-rename';
-
-export async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** fsyncs a directory so renames/creates/unlinks in it are durable (unopenable dirs tolerated). */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -40,8 +32,8 @@ export async function fsyncDir(dir: string): Promise<void> {
  * fsyncs the directories, drops a stale .ldb/.rdb and clears the .cpc marker last.
  */
 export async function finishCompactSwap(f: (ext: string) => string, crashAt?: CommitCrashPoint): Promise<void> {
-  const cpd = await exists(f('.cpd'));
-  const cpx = await exists(f('.cpx'));
+  const cpd = await pathExists(f('.cpd'));
+  const cpx = await pathExists(f('.cpx'));
   if (cpd) {
     try {
       await rename(f('.cpd'), f('.dat'));
@@ -78,13 +70,13 @@ export async function finishCompactSwap(f: (ext: string) => string, crashAt?: Co
 export async function reconcileCompactState(
   fileName: (ext: string) => string,
 ): Promise<'none' | 'rolled-forward' | 'rolled-back'> {
-  if (await exists(fileName('.cpc'))) {
+  if (await pathExists(fileName('.cpc'))) {
     await finishCompactSwap(fileName);
     return 'rolled-forward';
   }
   let rolledBack = false;
   for (const ext of ['.cpd', '.cpx']) {
-    if (await exists(fileName(ext))) {
+    if (await pathExists(fileName(ext))) {
       await rm(fileName(ext), { force: true });
       rolledBack = true;
     }

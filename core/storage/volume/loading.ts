@@ -2,11 +2,11 @@
 // file a .vif names), read the super block, find or rebuild the .idx, run the integrity check and
 // load the needle map. The result is handed to the volume in one step (open and compaction reload).
 import { constants as fsConstants, type Stats } from 'node:fs';
-import { access, open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { readBufferAt, type BackendStorageFile } from '../backend/backend-file.js';
 import { DiskFile } from '../backend/disk-file.js';
 import { backendRegistry } from '../backend/registry.js';
-import { isENOENT, pwriteFull } from '../file-io.js';
+import { isENOENT, pathExists, pwriteFull } from '../file-io.js';
 import { checkIndexFile } from '../idx.js';
 import { NeedleMap } from '../needle-map.js';
 import {
@@ -51,15 +51,6 @@ const FS_READ_ONLY_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 function isReadOnlyFsError(e: unknown): boolean {
   return FS_READ_ONLY_CODES.has((e as NodeJS.ErrnoException).code ?? '');
-}
-
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Runs Go's load sequence; on failure every file it opened is closed again. */

@@ -2,20 +2,12 @@
 // .dat into the index directory (Go's Store.ConsolidateVolumeIndex / Volume.RelocateIndexTo).
 // Without a core hook to swap a live volume's index file, the volume is unmounted, its .idx moved
 // (rename, or copy + remove across filesystems) and mounted again.
-import { copyFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, rename, rm } from 'node:fs/promises';
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
+import { pathExists } from '../../../core/storage/file-io.js';
 import { volumeFileName } from '../../../core/storage/volume-files.js';
 import { checks, messageOf, plain, volumeIdOf } from './common.js';
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Go's RenameOrCopyFile: rename, or copy then remove the source when they are on two filesystems. */
 async function renameOrCopy(src: string, dst: string): Promise<void> {
@@ -47,13 +39,13 @@ export function consolidateIndexRpcs(cradle: Cradle): Record<string, GrpcHandler
         if (loc.idxDirectory === loc.directory) return {};
         if (v.idxDir === loc.idxDirectory) return {};
         const oldBase = volumeFileName(v.idxDir, v.collection, v.id);
-        if (!(await exists(oldBase + '.idx'))) return {};
+        if (!(await pathExists(oldBase + '.idx'))) return {};
         const newBase = volumeFileName(loc.idxDirectory, v.collection, v.id);
         await store.unmountVolume(id);
         let moveError: unknown;
         try {
           await renameOrCopy(oldBase + '.idx', newBase + '.idx');
-          if (await exists(oldBase + '.sdx')) {
+          if (await pathExists(oldBase + '.sdx')) {
             await renameOrCopy(oldBase + '.sdx', newBase + '.sdx').catch(() => rm(oldBase + '.sdx', { force: true }));
           }
         } catch (e) {

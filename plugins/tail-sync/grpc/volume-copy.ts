@@ -24,6 +24,7 @@ import {
   type Version,
 } from '../../../core/storage/types.js';
 import { WriteThrottler } from '../../../core/storage/vacuum.js';
+import { pathExists } from '../../../core/storage/file-io.js';
 import { volumeFileName } from '../../../core/storage/volume-files.js';
 import {
   callUnary,
@@ -112,10 +113,6 @@ async function sizeOf(path: string): Promise<number | undefined> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return (await sizeOf(path).catch(() => undefined)) !== undefined;
-}
-
 /** Go's findLastAppendAtNsFromCopiedFiles: the AppendAtNs of the record the last .idx row names. */
 async function lastAppendAtNsOf(idxPath: string, datPath: string, version: Version, width: 4 | 5): Promise<bigint> {
   if (version < 3) return 0n;
@@ -150,7 +147,7 @@ async function lastAppendAtNsOf(idxPath: string, datPath: string, version: Versi
 
 /** File count of a copied index, as the loaded volume will count it. */
 async function copiedFileCount(idxPath: string, width: 4 | 5, version: Version): Promise<number> {
-  if (!(await exists(idxPath))) return 0;
+  if (!(await pathExists(idxPath))) return 0;
   const fh = await open(idxPath, 'r');
   try {
     return (await NeedleMap.load(fh, width, version)).map.fileCount;
@@ -168,7 +165,7 @@ async function linkReplaced(paths: string[]): Promise<{ links: string[]; complet
   const links: string[] = [];
   let complete = true;
   for (const p of new Set(paths)) {
-    if (!(await exists(p))) continue;
+    if (!(await pathExists(p))) continue;
     const l = join(dirname(p), 'copying', `replaced_${basename(p)}`);
     try {
       await mkdir(dirname(l), { recursive: true });
@@ -206,8 +203,8 @@ async function removeStaleIndexFiles(indexBase: string, dataBase: string): Promi
 }
 
 function hasEcxOnDisk(loc: DiskLocation, collection: string, id: number): Promise<boolean> {
-  return exists(volumeFileName(loc.idxDirectory, collection, id) + '.ecx').then(
-    async (found) => found || exists(volumeFileName(loc.directory, collection, id) + '.ecx'),
+  return pathExists(volumeFileName(loc.idxDirectory, collection, id) + '.ecx').then(
+    async (found) => found || pathExists(volumeFileName(loc.directory, collection, id) + '.ecx'),
   );
 }
 
