@@ -1,6 +1,8 @@
 // Pacing of a long scrub: after every chunk the scan reads it yields to the event loop, sleeps to
 // keep the read rate near -maintenanceMBps (as Go's WriteThrottler paces copies; 0 = unlimited),
 // logs progress now and then, and stops with `context canceled` once the client has gone.
+// (Go's WriteThrottler only looks every 100 ms, so a burst shorter than that is never paced; this
+// keeps the running total at the budget instead.)
 import type { Logger } from 'pino';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { vsError } from '../../core/errors.js';
@@ -40,8 +42,8 @@ function sleep(call: Cancellable, ms: number): Promise<void> {
 }
 
 export class ScanPacer {
-  private windowBytes = 0;
-  private windowStart = Date.now();
+  private paceBytes = 0;
+  private readonly paceStart = Date.now();
   private volumeBytes = 0;
   private volumeStart = Date.now();
   private lastLog = Date.now();
@@ -91,16 +93,11 @@ export class ScanPacer {
       this.lastLog = now;
     }
     if (this.bytesPerSecond > 0) {
-      // Go's WriteThrottler: every 100 ms, sleep off what went over a tenth of the budget.
-      this.windowBytes += bytes;
-      if (now - this.windowStart > 100) {
-        const over = this.windowBytes - this.bytesPerSecond / 10;
-        if (over > 0) {
-          const ms = Math.floor((over / this.bytesPerSecond) * 1000);
-          if (ms > 0) await sleep(this.call, ms);
-        }
-        this.windowBytes = 0;
-        this.windowStart = Date.now();
+      // Keep the bytes read since the pacer started at or under the budget: sleep off any lead.
+      this.paceBytes += bytes;
+      const lead = (this.paceBytes / this.bytesPerSecond) * 1000 - (now - this.paceStart);
+      if (lead >= 10) {
+        await sleep(this.call, Math.ceil(lead));
         return;
       }
     }

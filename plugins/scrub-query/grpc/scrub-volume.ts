@@ -63,6 +63,10 @@ export function scrubVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           else if (mode === 2 || mode === 3 || mode === 5) out = await scrubVolumeData(v, pacer.hooks());
           else throw plain(`unsupported volume scrub mode ${mode}`);
         } catch (e) {
+          if (call.cancelled) {
+            log.info({ vid, mode: modeName(mode) }, 'scrub: cancelled by the client');
+            throw e;
+          }
           if (e instanceof VolumeClosedError || store.findVolume(vid) !== v) {
             vanished();
             continue;
