@@ -219,3 +219,26 @@ describe('scrub-query on our server', () => {
     assert.notEqual(vif(76).readOnly, true);
   });
 });
+
+describe('scrub-query switched off', () => {
+  test('plugins.scrub-query.enabled=false: its RPCs answer UNIMPLEMENTED naming the switch', async () => {
+    const vs = await startVolumeServer({ extraArgs: ['-plugins.scrub-query.enabled=false'] });
+    const client = volumeClient(vs.grpcAddress);
+    try {
+      for (const rpc of ['ScrubVolume', 'ScrubEcVolume']) {
+        await assert.rejects(client.call(rpc, { mode: 'INDEX' }), (e: grpc.ServiceError) => {
+          assert.equal(e.code, grpc.status.UNIMPLEMENTED);
+          assert.match(e.details, new RegExp(`^${rpc} belongs to the scrub-query plugin family, which is disabled; enable it with plugins\\.scrub-query\\.enabled=true$`));
+          return true;
+        });
+      }
+      const q = await queryStream(vs.grpcAddress, { from_file_ids: ['1,01637037d6'], selections: [], filter: {}, input_serialization: {} });
+      assert.equal(q.error?.code, grpc.status.UNIMPLEMENTED);
+      assert.match(q.error?.details ?? '', /plugins\.scrub-query\.enabled=true/);
+    } finally {
+      client.close();
+      await vs.stop();
+      cleanup(vs.dir);
+    }
+  });
+});
