@@ -7,6 +7,7 @@
 // volume when none is named, a scrub stopped by its client, and Query over uploaded JSON lines.
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, truncateSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -210,6 +211,35 @@ describe('scrub-query on our server', () => {
     assert.match(missing.error?.details ?? '', /volume 98766 not found/);
     const noNeedle = await queryStream(s.grpcAddress, { from_file_ids: [formatFileId(64, 5n, 5)], selections: ['name'], filter: {}, input_serialization: json });
     assert.ok(noNeedle.error, 'a needle that is not there fails the stream');
+  });
+
+  test('Query over a file larger than its read piece: every line seen once, CRC checked', async () => {
+    await allocate(65);
+    const lines: string[] = [];
+    for (let i = 0; i < 30_000; i++) lines.push(JSON.stringify({ i, pad: 'p'.repeat(80 + (i % 17)) }));
+    const body = Buffer.from(lines.join('\n') + '\n');
+    assert.ok(body.length > 2 * 1024 * 1024);
+    await upload(65, 1n, 0x11, body);
+    const q = await queryStream(s.grpcAddress, {
+      from_file_ids: [formatFileId(65, 1n, 0x11)],
+      selections: ['i'],
+      filter: { field: 'i', operand: '>=', value: '29990' },
+      input_serialization: { json_input: { type: 'LINES' } },
+    });
+    assert.equal(q.error, undefined, q.error?.details);
+    assert.deepEqual(q.stripes.map(String), [Array.from({ length: 10 }, (_, k) => `{i:${29990 + k}}`).join('')]);
+    // a flipped data byte fails the read with Go's CRC error before anything is sent
+    const fh = await open(join(s.dir, '65.dat'), 'r+');
+    await fh.write(Buffer.from('#'), 0, 1, 8 + 16 + 4 + 1000);
+    await fh.close();
+    const bad = await queryStream(s.grpcAddress, {
+      from_file_ids: [formatFileId(65, 1n, 0x11)],
+      selections: ['i'],
+      filter: { field: 'i', operand: '>=', value: '0' },
+      input_serialization: { json_input: { type: 'LINES' } },
+    });
+    assert.deepEqual(bad.stripes, []);
+    assert.match(bad.error?.details ?? '', /^invalid CRC for needle 1 \(got [0-9a-f]{8}, want [0-9a-f]{8}\), data on disk corrupted: needle data corrupted$/);
   });
 
   test('the read-only mark of a broken volume is persisted in its .vif, as Go does', () => {

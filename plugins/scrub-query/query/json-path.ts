@@ -45,7 +45,10 @@ function unescape(rawWithQuotes: string): string {
   }
 }
 
-/** End of the string starting after the opening quote at `i`; [end (after the closing quote), had escapes]. */
+/**
+ * End of the string starting after the opening quote at `i`; [end (after the closing quote), had
+ * escapes]. An unterminated string ends at the end of the text, with end = -1 - length.
+ */
 function scanString(s: string, i: number): [number, boolean] {
   let esc = false;
   for (; i < s.length; i++) {
@@ -57,16 +60,18 @@ function scanString(s: string, i: number): [number, boolean] {
       return [i + 1, esc];
     }
   }
-  return [s.length, esc];
+  return [-1 - s.length, esc];
 }
 
-/** End of the object or array opening at `i` (strings respected, nesting counted). */
+/** End of the object or array opening at `i` (strings respected, nesting counted); -1 - length when it never closes. */
 function scanSquash(s: string, i: number): number {
   let depth = 0;
   for (; i < s.length; i++) {
     const c = s[i];
     if (c === '"') {
-      i = scanString(s, i + 1)[0] - 1;
+      const end = scanString(s, i + 1)[0];
+      if (end < 0) return end;
+      i = end - 1;
     } else if (c === '{' || c === '[') {
       depth++;
     } else if (c === '}' || c === ']') {
@@ -74,7 +79,7 @@ function scanSquash(s: string, i: number): number {
       if (depth === 0) return i + 1;
     }
   }
-  return s.length;
+  return -1 - s.length;
 }
 
 function scanNumber(s: string, i: number): number {
@@ -93,27 +98,46 @@ function scanLiteral(s: string, i: number): number {
   return s.length;
 }
 
-/** gjson's parseAny: the next value at or after `i`; [end, result] or undefined when none is left. */
-export function nextValue(s: string, i: number): [number, JsonResult] | undefined {
+/** A value that runs to the end of a text that may continue (streamed input): where it starts. */
+export interface Incomplete {
+  incompleteFrom: number;
+}
+
+/**
+ * gjson's parseAny: the next value at or after `i`; [end, result], or undefined when none is left.
+ * With `more` (the text continues past its end) a value touching the end is Incomplete instead.
+ */
+export function nextValue(s: string, i: number, more = false): [number, JsonResult] | Incomplete | undefined {
   for (; i < s.length; i++) {
     const c = s[i];
     if (c === '{' || c === '[') {
-      const end = scanSquash(s, i);
+      let end = scanSquash(s, i);
+      if (end < 0) {
+        if (more) return { incompleteFrom: i };
+        end = -1 - end;
+      }
       return [end, { type: 'json', raw: s.slice(i, end), str: '', num: 0 }];
     }
     if (c <= ' ') continue;
     if (c === '"') {
-      const [end, esc] = scanString(s, i + 1);
+      let [end, esc] = scanString(s, i + 1);
+      if (end < 0) {
+        if (more) return { incompleteFrom: i };
+        end = -1 - end;
+      }
       const raw = s.slice(i, end);
       return [end, { type: 'string', raw, str: esc ? unescape(raw) : raw.slice(1, -1), num: 0 }];
     }
+    if (more && c === 'n' && i + 1 >= s.length) return { incompleteFrom: i };
     if ((c === 't' || c === 'f' || c === 'n') && !(c === 'n' && s[i + 1] !== 'u')) {
       const end = scanLiteral(s, i);
+      if (more && end >= s.length) return { incompleteFrom: i };
       const raw = s.slice(i, end);
       return [end, { type: c === 't' ? 'true' : c === 'f' ? 'false' : 'null', raw, str: '', num: 0 }];
     }
     if ('+-.0123456789iIN'.includes(c) || c === 'n') {
       const end = scanNumber(s, i);
+      if (more && end >= s.length) return { incompleteFrom: i };
       const raw = s.slice(i, end);
       return [end, { type: 'number', raw, str: '', num: goParseFloat(raw) }];
     }
@@ -121,15 +145,59 @@ export function nextValue(s: string, i: number): [number, JsonResult] | undefine
   return undefined;
 }
 
+/**
+ * gjson.ForEachLine over a text that arrives in pieces: `push` each piece, then `finish`. Only the
+ * value still open at the end of a piece is kept between pieces, so memory follows the largest
+ * single value, not the whole text.
+ */
+export class ValueStream {
+  private carry = '';
+  private done = false;
+
+  constructor(private readonly fn: (v: JsonResult) => void) {}
+
+  /** Length of the value kept open from the last piece. */
+  get pending(): number {
+    return this.carry.length;
+  }
+
+  push(piece: string): void {
+    this.run(this.carry + piece, true);
+  }
+
+  finish(): void {
+    this.run(this.carry, false);
+    this.carry = '';
+  }
+
+  private run(s: string, more: boolean): void {
+    if (this.done) return;
+    let i = 0;
+    for (;;) {
+      const next = nextValue(s, i, more);
+      if (next === undefined) {
+        this.carry = '';
+        return;
+      }
+      if ('incompleteFrom' in next) {
+        this.carry = s.slice(next.incompleteFrom);
+        return;
+      }
+      if (!exists(next[1])) {
+        this.done = true;
+        return;
+      }
+      this.fn(next[1]);
+      i = next[0];
+    }
+  }
+}
+
 /** gjson.ForEachLine: every value of the text in turn. */
 export function forEachValue(s: string, fn: (v: JsonResult) => void): void {
-  let i = 0;
-  for (;;) {
-    const next = nextValue(s, i);
-    if (!next || !exists(next[1])) return;
-    fn(next[1]);
-    i = next[0];
-  }
+  const vs = new ValueStream(fn);
+  vs.push(s);
+  vs.finish();
 }
 
 interface PathPart {
@@ -202,7 +270,7 @@ function members(raw: string): { key?: string; value: JsonResult }[] {
       i = colon + 1;
     }
     const next = nextValue(raw, i);
-    if (!next || next[0] > raw.length) break;
+    if (!next || 'incompleteFrom' in next || next[0] > raw.length) break;
     // a closing bracket read as a value means the container ended
     if (next[1].type === 'number' && next[1].raw === '') break;
     out.push({ key, value: next[1] });
@@ -238,6 +306,6 @@ function getParts(value: JsonResult, parts: PathPart[]): JsonResult {
 /** gjson.Get on the raw text of one value (a byte string); the path is a byte string too. */
 export function getPath(raw: string, path: string): JsonResult {
   const start = nextValue(raw, 0);
-  if (!start || start[1].type !== 'json') return NONE;
+  if (!start || 'incompleteFrom' in start || start[1].type !== 'json') return NONE;
   return getParts(start[1], splitPath(path));
 }

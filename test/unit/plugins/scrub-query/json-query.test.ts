@@ -2,7 +2,7 @@
 // Go's filter rules per value type and the record form Go writes (`{score:12}`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forEachValue, getPath } from '../../../../plugins/scrub-query/query/json-path.js';
+import { ValueStream, forEachValue, getPath } from '../../../../plugins/scrub-query/query/json-path.js';
 import { byteString, queryLine, type JsonFilter } from '../../../../plugins/scrub-query/query/json-query.js';
 
 /** Runs a query over a whole text as the RPC does, returning the stripe as UTF-8. */
@@ -82,4 +82,24 @@ test('values are walked as gjson ForEachLine does: across newlines, skipping sep
   const seen: string[] = [];
   forEachValue(text, (v) => seen.push(v.type));
   assert.deepEqual(seen, ['json', 'json', 'json', 'string', 'number']);
+});
+
+test('values arriving in pieces give the same records wherever the text is cut', () => {
+  const text = Buffer.from(
+    '{"score":12,"s":"a\\"}b","t":true}\n{"score":7}\n  {"n":null,"score":1e2}\n"str"\n-3.5\n{"score":"x\u{1F600}"}\nfalse\n{"score":44}',
+    'utf8',
+  ).toString('latin1');
+  const collect = (pieces: string[]) => {
+    const out: string[] = [];
+    const vs = new ValueStream((v) => out.push(`${v.type}:${v.raw}`));
+    for (const p of pieces) vs.push(p);
+    vs.finish();
+    return out;
+  };
+  const whole = collect([text]);
+  assert.equal(whole.length, 8);
+  for (let cut = 0; cut <= text.length; cut++) {
+    assert.deepEqual(collect([text.slice(0, cut), text.slice(cut)]), whole, `cut at ${cut}`);
+  }
+  assert.deepEqual(collect(text.split('')), whole);
 });
