@@ -272,3 +272,52 @@ describe('scrub-query switched off', () => {
     }
   });
 });
+
+describe('scrub while a volume goes away', () => {
+  let master: Master;
+  let s: VolumeServer;
+  let c: VolumeClient;
+
+  before(async () => {
+    master = await startMaster(100);
+    // 1 MB/s: an 8 MiB volume takes about eight seconds to scrub, the delete lands well inside it
+    s = await startVolumeServer({ master: master.address, extraArgs: ['--max', '10', '--maintenanceMBps', '1'] });
+    c = volumeClient(s.grpcAddress);
+  });
+
+  after(async () => {
+    c?.close();
+    await s?.stop('SIGKILL');
+    await master?.stop('SIGKILL');
+    if (s) cleanup(s.dir);
+    if (master) cleanup(master.dir);
+  });
+
+  async function bigVolume(vid: number): Promise<void> {
+    await c.call('AllocateVolume', { volume_id: vid, collection: '', replication: '000', ttl: '', version: 3 });
+    for (let i = 1; i <= 8; i++) {
+      const r = await rawRequest('POST', `${s.url}/${formatFileId(vid, BigInt(i), i)}`, { 'Content-Type': 'application/octet-stream' }, Buffer.alloc(1024 * 1024, i));
+      assert.equal(r.status, 201);
+    }
+  }
+
+  const deleteSoon = (vid: number) =>
+    new Promise<void>((resolve, reject) => setTimeout(() => c.call('VolumeDelete', { volume_id: vid }).then(() => resolve(), reject), 1500));
+
+  test('from the node-wide listing it is skipped; the others are still counted', async () => {
+    await bigVolume(91);
+    await c.call('AllocateVolume', { volume_id: 92, collection: '', replication: '000', ttl: '', version: 3 });
+    const scrub = c.call<ScrubResponse>('ScrubVolume', { mode: 'FULL' }, 60_000);
+    await deleteSoon(91);
+    const r = await scrub;
+    assert.deepEqual(r, { total_volumes: '1', total_files: '0', broken_volume_ids: [], details: [] });
+    assert.match(s.log(), /"vid":91,[^\n]*scrub: volume is no longer mounted, skipping/);
+  });
+
+  test('named by the caller it fails the call', async () => {
+    await bigVolume(93);
+    const scrub = c.call<ScrubResponse>('ScrubVolume', { mode: 'FULL', volume_ids: [93, 92] }, 60_000);
+    await deleteSoon(93);
+    await assert.rejects(scrub, /volume id 93 not found/);
+  });
+});
