@@ -1,6 +1,6 @@
 // Query (Go: weed/server/volume_grpc_query.go): for each file id, reads the needle (in pieces,
-// CRC-checked) and, for JSON input, sends one stripe holding the records of the lines that pass the filter (`{score:12}` per
-// line, concatenated). CSV input is accepted and answers nothing, as Go's. A bad fid or a missing
+// CRC-checked) and, for JSON input, sends one stripe holding the records of the lines that pass
+// the filter (`{score:12}` per line, concatenated). CSV input is accepted and answers nothing, as Go's. A bad fid or a missing
 // volume or needle ends the stream with the error; a cookie that does not match ends it quietly
 // (Go returns its nil error there), after whatever was already sent.
 import type { Cradle } from '../../../core/container.js';
@@ -18,10 +18,17 @@ import { byteString, queryLine, type JsonFilter } from '../query/json-query.js';
 const PIECE = 1024 * 1024;
 
 /** Reads a needle's data in pieces (larger while a value stays open) and verifies its CRC at the end. */
-async function readVerified(v: Volume, meta: NeedleMeta, onPiece: ((b: Buffer) => void) | undefined, pending: () => number): Promise<void> {
+async function readVerified(
+  call: { cancelled: boolean },
+  v: Volume,
+  meta: NeedleMeta,
+  onPiece: ((b: Buffer) => void) | undefined,
+  pending: () => number,
+): Promise<void> {
   if (meta.dataSize === 0) return;
   let crc = 0;
   for (let at = 0; at < meta.dataSize; ) {
+    if (call.cancelled) throw plain('context canceled');
     const want = Math.min(Math.max(PIECE, pending()), meta.dataSize - at);
     const buf = Buffer.allocUnsafe(want);
     let got = 0;
@@ -91,7 +98,7 @@ export function queryRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         });
         // The data is read in pieces and checked against its CRC as Go's read does, before
         // anything is sent; only the records and the value open across a piece stay in memory.
-        await readVerified(v, meta, input?.json_input ? (piece) => lines.push(piece.toString('latin1')) : undefined, () => lines.pending);
+        await readVerified(call, v, meta, input?.json_input ? (piece) => lines.push(piece.toString('latin1')) : undefined, () => lines.pending);
         if (!input?.json_input) continue; // CSV (or nothing): no output, as Go
         lines.finish();
         await send(call, { records: Buffer.from(records.join(''), 'latin1') });
