@@ -1,7 +1,12 @@
-// The scrub-query feature family. Its RPCs are listed in core/plugins/families.ts; until they are built
-// they answer UNIMPLEMENTED with a message saying so.
+// The scrub-query feature family: ScrubVolume (index and full checks of regular volumes, optional
+// read-only marking of broken ones), ScrubEcVolume (request checks and selection; verifying EC
+// shards waits for the ec family) and Query (JSON-lines selection and filtering of a needle).
 import type { VolumePlugin } from '../../core/plugins/contract.js';
+import { scrubQueryRpcs } from './grpc/handlers.js';
 
-const plugin: VolumePlugin = { name: 'scrub-query' };
+const plugin: VolumePlugin = {
+  name: 'scrub-query',
+  grpc: (cradle) => scrubQueryRpcs(cradle),
+};
 
 export default plugin;

@@ -216,6 +216,15 @@ export class VolumeState {
     return this.datSize;
   }
 
+  /**
+   * The data file's size as the backend reports it now (Go's DataBackend.GetStat), which differs
+   * from datFileSize() when the file was changed behind the volume's back: what a scrub checks.
+   */
+  async dataFileStat(): Promise<{ size: number; mtimeMs: number }> {
+    this.assertOpen();
+    return this.dat!.stat();
+  }
+
   idxFileSize(): number {
     return this.idxSize;
   }

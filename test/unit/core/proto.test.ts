@@ -400,7 +400,7 @@ const MESSAGE_FIELDS: [string, FieldRow[]][] = [
 
 const ENUMS: [string, Record<string, number>][] = [
   ['volume_server_pb.ChecksumAlgorithm', { CHECKSUM_NONE: 0, CHECKSUM_CRC32C: 1 }],
-  ['volume_server_pb.VolumeScrubMode', { UNKNOWN: 0, INDEX: 1, FULL: 2, LOCAL: 3, CHECKSUM: 4 }],
+  ['volume_server_pb.VolumeScrubMode', { UNKNOWN: 0, INDEX: 1, FULL: 2, LOCAL: 3, CHECKSUM: 4, READS: 5 }],
 ];
 
 function kindOf(def: grpc.MethodDefinition<unknown, unknown>): Kind {
