@@ -100,11 +100,11 @@ export class S3BackendStorageFile implements BackendStorageFile {
     return n;
   }
 
-  writeAt(): Promise<void> {
+  writeAt(_buf: Uint8Array, _offset: number, _length: number, _position: number): Promise<void> {
     return Promise.reject(new StorageIoError(`${this.name}: a remote-tiered data file is read-only`));
   }
 
-  truncate(): Promise<void> {
+  truncate(_size: number): Promise<void> {
     return Promise.reject(new StorageIoError(`${this.name}: a remote-tiered data file cannot be truncated`));
   }
 
