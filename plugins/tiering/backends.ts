@@ -38,9 +38,11 @@ export class TierBackends {
 
   /**
    * Takes the backends a master announced. Unknown types are logged and skipped (as Go); a backend
-   * whose settings changed is rebuilt, so rotated keys or a moved endpoint take effect.
+   * whose settings changed is rebuilt, so rotated keys or a moved endpoint take effect. Returns
+   * how many backends were added or rebuilt.
    */
-  load(messages: readonly StorageBackendMessage[] | undefined): void {
+  load(messages: readonly StorageBackendMessage[] | undefined): number {
+    let changed = 0;
     for (const m of messages ?? []) {
       const type = String(m.type ?? '');
       const id = String(m.id ?? '');
@@ -60,8 +62,10 @@ export class TierBackends {
       this.byName.set(name, backend);
       if (id === 'default') this.byName.set(type, backend);
       existing?.close();
+      changed++;
       this.log.info({ backend: name, region: backend.region, bucket: backend.bucket, endpoint: backend.endpoint }, 'tier backend ready');
     }
+    return changed;
   }
 
   close(): void {

@@ -1,46 +1,158 @@
 // VolumeTierMoveDatToRemote and VolumeTierMoveDatFromRemote (Go: weed/server/
-// volume_grpc_tier_upload.go, volume_grpc_tier_download.go): the checks in Go's order and with
-// Go's texts. The transfer itself needs a backend the master announced; until announcements are
-// taken (TierBackends.load), every backend is unknown and the request ends at that check.
+// volume_grpc_tier_upload.go, volume_grpc_tier_download.go, weed/storage/volume_tier.go): the
+// checks in Go's order with Go's texts, then the transfer with progress messages (at most one a
+// second, as Go), the .vif switch and the volume reopened on its new data file.
+//
+// The switch is done with the volume unmounted for a moment (Go swaps the data backend in place
+// under its locks): unmounted, the data file cannot change between the "still what was copied"
+// check and the .vif naming the copy, so no write is lost to the tier.
+import { rename, rm, stat, utimes } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
-import { checks, plain } from '../../../core/grpc/rpc-support.js';
-import { vsError } from '../../../core/errors.js';
+import { checks, plain, send } from '../../../core/grpc/rpc-support.js';
+import { saveVolumeInfo, type RemoteFile, type VolumeInfo } from '../../../core/storage/volume-info.js';
 import { backendNameToTypeId, type TierBackends } from '../backends.js';
-import { goList, tierVolume, u32 } from './common.js';
+import { goList, tierVolume, throttled, u32 } from './common.js';
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function progressSender(call: Msg) {
+  return throttled((processed, percentage) => send(call, { processed: String(processed), processedPercentage: percentage }));
+}
 
 export function tierMoveRpcs(cradle: Cradle, backends: TierBackends): Record<string, GrpcHandler> {
-  const { store } = cradle;
+  const { store, logger } = cradle;
+  const log = logger.child({ plugin: 'tiering' });
   const check = checks(cradle);
+
+  /** Reopens volume `id` from its files; on failure restores `fallback` as its .vif first, when given. */
+  async function remount(id: number, vifPath: string, fallback?: VolumeInfo): Promise<void> {
+    try {
+      await store.mountVolume(id);
+    } catch (e) {
+      if (!fallback) throw e;
+      await saveVolumeInfo(vifPath, fallback);
+      await store.mountVolume(id);
+      throw e;
+    }
+  }
+
   return {
     VolumeTierMoveDatToRemote: async (call: Msg) => {
       check.admin(call);
       check.notInMaintenance();
       const req = call.request;
-      const v = tierVolume(store, u32(req.volume_id), String(req.collection ?? ''));
+      const id = u32(req.volume_id);
+      const v = tierVolume(store, id, String(req.collection ?? ''));
       // a volume already served from a remote tier: nothing to do (Go returns nil)
       if (v.volumeInfo.files.length > 0) return;
+      const datPath = v.fileName('.dat');
+      const vifPath = v.fileName('.vif');
+      let before;
+      try {
+        before = await stat(datPath);
+      } catch (e) {
+        throw plain(`stat data file ${datPath}: ${(e as Error).message}`);
+      }
       const name = String(req.destination_backend_name ?? '');
       const backend = backends.get(name);
       if (!backend) throw plain(`destination ${name} not found, supported: ${goList(backends.names())}`);
-      const { type, id } = backendNameToTypeId(name);
-      if (v.volumeInfo.files.some((f) => f.backendType === type && f.backendId === id)) {
+      const { type, id: backendId } = backendNameToTypeId(name);
+      if (v.volumeInfo.files.some((f) => f.backendType === type && f.backendId === backendId)) {
         throw plain(`destination ${name} already exists`);
       }
-      throw vsError('VS_ERR_NOT_IMPLEMENTED', 'VolumeTierMoveDatToRemote data transfer', 'tiering');
+
+      let copied: { key: string; size: number };
+      try {
+        copied = await backend.copyFile(datPath, progressSender(call), 0);
+      } catch (e) {
+        throw plain(`backend ${name} copy file ${datPath}: ${(e as Error).message}`);
+      }
+      const remote: RemoteFile = {
+        backendType: type,
+        backendId,
+        key: copied.key,
+        offset: 0,
+        fileSize: copied.size,
+        modifiedTime: Math.floor(before.mtimeMs / 1000),
+        extension: '.dat',
+      };
+      const local: VolumeInfo = { ...v.volumeInfo, files: [...v.volumeInfo.files] };
+      const tiered: VolumeInfo = { ...local, files: [...local.files, remote] };
+
+      await store.unmountVolume(id);
+      try {
+        const now = await stat(datPath);
+        if (now.ino !== before.ino || now.size !== copied.size) {
+          throw new Error(`volume ${id} data file changed during the copy (compacted or reloaded)`);
+        }
+        await saveVolumeInfo(vifPath, tiered);
+        await remount(id, vifPath, local);
+      } catch (e) {
+        await backend.deleteFile(copied.key).catch((err: Error) => log.warn({ vid: id, key: copied.key, err: err.message }, 'remove unused remote copy failed'));
+        if (!store.findVolume(id)) await store.mountVolume(id).catch((err: Error) => log.error({ vid: id, err: err.message }, 'remount after a failed tier move failed'));
+        throw plain(`volume ${id} failed to attach remote file: ${(e as Error).message}`);
+      }
+      log.info({ vid: id, backend: name, key: copied.key, size: copied.size }, 'volume data file moved to the remote tier');
+      if (!req.keep_local_dat_file) await rm(datPath, { force: true });
     },
 
     VolumeTierMoveDatFromRemote: async (call: Msg) => {
       check.admin(call);
       const req = call.request;
-      const volumeId = u32(req.volume_id);
-      const v = tierVolume(store, volumeId, String(req.collection ?? ''));
+      const id = u32(req.volume_id);
+      const v = tierVolume(store, id, String(req.collection ?? ''));
       const remote = v.volumeInfo.files[0];
       const storageName = remote && remote.backendType && remote.backendId ? `${remote.backendType}.${remote.backendId}` : '';
-      if (!storageName || !remote.key) throw plain(`volume ${volumeId} is already on local disk`);
+      if (!storageName || !remote.key) throw plain(`volume ${id} is already on local disk`);
       const backend = backends.get(storageName);
       if (!backend) throw plain(`remote storage ${storageName} not found from supported: ${goList(backends.names())}`);
-      throw vsError('VS_ERR_NOT_IMPLEMENTED', 'VolumeTierMoveDatFromRemote data transfer', 'tiering');
+
+      const datPath = v.fileName('.dat');
+      const vifPath = v.fileName('.vif');
+      // downloaded beside the .dat, then renamed over it while the volume is unmounted
+      const partial = `${datPath}.download`;
+      try {
+        await backend.downloadFile(partial, remote.key, progressSender(call));
+      } catch (e) {
+        await rm(partial, { force: true });
+        throw plain(`backend ${storageName} copy file ${datPath}: ${(e as Error).message}`);
+      }
+      const tiered: VolumeInfo = { ...v.volumeInfo, files: [...v.volumeInfo.files] };
+      const local: VolumeInfo = { ...tiered, files: tiered.files.slice(1) };
+
+      await store.unmountVolume(id);
+      try {
+        await rename(partial, datPath);
+        if (remote.modifiedTime > 0) {
+          await utimes(datPath, remote.modifiedTime, remote.modifiedTime).catch((e: Error) =>
+            log.warn({ vid: id, err: e.message }, 'restore data file modified time failed'),
+          );
+        }
+        await fsyncDir(dirname(datPath));
+        // the .vif stops naming the remote object before the object is deleted
+        await saveVolumeInfo(vifPath, local);
+        await remount(id, vifPath, tiered);
+      } catch (e) {
+        if (!store.findVolume(id)) await store.mountVolume(id).catch((err: Error) => log.error({ vid: id, err: err.message }, 'remount after a failed tier download failed'));
+        throw plain(`volume ${id} failed to open local dat file ${datPath}: ${(e as Error).message}`);
+      }
+      log.info({ vid: id, backend: storageName, key: remote.key }, 'volume data file moved back from the remote tier');
+      if (req.keep_remote_dat_file) return;
+      try {
+        await backend.deleteFile(remote.key);
+      } catch (e) {
+        throw plain(`volume ${id} failed to delete remote file ${remote.key}: ${(e as Error).message}`);
+      }
     },
   };
 }

@@ -116,7 +116,8 @@ export class S3BackendStorage {
       params: {
         Bucket: this.bucket,
         Key: key,
-        Body: createReadStream(path, { highWaterMark: 1024 * 1024 }),
+        // only the bytes present at the start: a write landing meanwhile is detected by the caller
+        Body: size > 0 ? createReadStream(path, { highWaterMark: 1024 * 1024, end: size - 1 }) : Buffer.alloc(0),
         StorageClass: this.storageClass as StorageClass,
         ContentLength: size,
       },

@@ -13,11 +13,12 @@ test('backend names split as Go: plain type is the default id, more than one dot
 test('announced s3 backends are known by type.id, the default also by type; unknown types are skipped', () => {
   const t = new TierBackends(pino({ level: 'silent' }));
   try {
-    t.load([
+    const added = t.load([
       { type: 's3', id: 'default', properties: { bucket: 'b1', region: 'us-east-1', endpoint: 'http://127.0.0.1:1' } },
       { type: 's3', id: 'cold', properties: { bucket: 'b2', storage_class: 'GLACIER', force_path_style: 'false' } },
       { type: 'rclone', id: 'default', properties: {} },
     ]);
+    assert.equal(added, 2);
     assert.deepEqual(t.names(), ['s3', 's3.cold', 's3.default']);
     assert.equal(t.get('s3'), t.get('s3.default'));
     assert.equal(t.get('s3.default')?.storageClass, 'STANDARD_IA');
@@ -27,9 +28,9 @@ test('announced s3 backends are known by type.id, the default also by type; unkn
 
     // the same announcement keeps the backend; changed settings rebuild it
     const before = t.get('s3.cold');
-    t.load([{ type: 's3', id: 'cold', properties: { bucket: 'b2', storage_class: 'GLACIER', force_path_style: 'false' } }]);
+    assert.equal(t.load([{ type: 's3', id: 'cold', properties: { bucket: 'b2', storage_class: 'GLACIER', force_path_style: 'false' } }]), 0);
     assert.equal(t.get('s3.cold'), before);
-    t.load([{ type: 's3', id: 'cold', properties: { bucket: 'b3' } }]);
+    assert.equal(t.load([{ type: 's3', id: 'cold', properties: { bucket: 'b3' } }]), 1);
     assert.notEqual(t.get('s3.cold'), before);
     assert.equal(t.get('s3.cold')?.bucket, 'b3');
   } finally {
