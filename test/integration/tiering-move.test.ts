@@ -203,4 +203,54 @@ describe('tier move to and from a real S3', { timeout: 300_000 }, () => {
     const downAgain = await streamAll(server.grpcAddress, 'VolumeTierMoveDatFromRemote', { volume_id: vid, collection: 'tc' });
     assert.match(downAgain.error?.details ?? '', /volume 31 is already on local disk/);
   });
+
+  test('keep_local_dat_file and keep_remote_dat_file keep the copies', async () => {
+    const id = 32;
+    const c = volumeClient(server.grpcAddress);
+    try {
+      await c.call('AllocateVolume', { volume_id: id, collection: '', replication: '000', ttl: '', version: 3 });
+    } finally {
+      c.close();
+    }
+    const data = Buffer.from('kept both ways '.repeat(100));
+    const { body, contentType } = multipartBody('k.txt', 'text/plain', data);
+    const fid = formatFileId(id, 1n, 0xabc);
+    assert.equal((await rawRequest('POST', `${server.url}/${fid}`, { 'Content-Type': contentType }, body)).status, 201);
+    const datPath = join(server.dir, `${id}.dat`);
+    const datBytes = readFileSync(datPath);
+
+    const up = await streamAll(server.grpcAddress, 'VolumeTierMoveDatToRemote', { volume_id: id, destination_backend_name: 's3', keep_local_dat_file: true });
+    assert.equal(up.error, undefined, up.error?.details);
+    assert.ok(readFileSync(datPath).equals(datBytes), 'the local .dat is kept');
+    const vif = JSON.parse(readFileSync(join(server.dir, `${id}.vif`), 'utf8')) as { files: Row[] };
+    const key = String(vif.files[0].key);
+    assert.equal(vif.files[0].backendId, 'default', '"s3" names s3.default');
+    const got = await rawRequest('GET', `${server.url}/${fid}`);
+    assert.ok(got.body.equals(data));
+
+    const down = await streamAll(server.grpcAddress, 'VolumeTierMoveDatFromRemote', { volume_id: id, keep_remote_dat_file: true });
+    assert.equal(down.error, undefined, down.error?.details);
+    const listed = await mini.s3.send(new ListObjectsV2Command({ Bucket: 'tier-it' }));
+    assert.deepEqual(listed.Contents?.map((o) => o.Key), [key], 'the remote object is kept');
+    assert.ok(readFileSync(datPath).equals(datBytes));
+    assert.ok((await rawRequest('GET', `${server.url}/${fid}`)).body.equals(data));
+  });
+
+  test('with plugins.tiering.enabled=false the tier RPCs answer UNIMPLEMENTED naming the switch', async () => {
+    const off = await startVolumeServer({ extraArgs: ['-plugins.tiering.enabled=false'] });
+    try {
+      const r = await streamAll(off.grpcAddress, 'VolumeTierMoveDatToRemote', { volume_id: 1, destination_backend_name: 's3' });
+      assert.equal(r.error?.code, grpc.status.UNIMPLEMENTED);
+      assert.match(r.error?.details ?? '', /plugins\.tiering\.enabled=true/);
+      const c = volumeClient(off.grpcAddress);
+      try {
+        await assert.rejects(c.call('FetchAndWriteNeedle', { volume_id: 1 }), (e: grpc.ServiceError) => e.code === grpc.status.UNIMPLEMENTED && /tiering/.test(e.details));
+      } finally {
+        c.close();
+      }
+    } finally {
+      await off.stop('SIGKILL');
+      cleanup(off.dir);
+    }
+  });
 });
