@@ -115,6 +115,25 @@ describe('tiering against weed mini S3', { timeout: 300_000 }, () => {
     );
   });
 
+  test('a size outside 1..256 MiB is refused without reading the remote or writing', async () => {
+    await ca.call('AllocateVolume', { volume_id: 24, collection: '', replication: '000', ttl: '', version: 3 });
+    for (const size of ['0', '-5', String(256 * 1024 * 1024 + 1), '9223372036854775807']) {
+      await assert.rejects(
+        ca.call('FetchAndWriteNeedle', {
+          volume_id: 24,
+          needle_id: '3',
+          cookie: 3,
+          size,
+          remote_conf: remoteConf(),
+          remote_location: { name: 'it-s3', bucket: 'tiering-it', path: '/dir/object.bin' },
+        }),
+        (e: ServiceError) => /read from remote .*invalid range/.test(e.details),
+        size,
+      );
+    }
+    assert.equal((await rawRequest('GET', `${a.url}/${formatFileId(24, 3n, 3)}`)).status, 404);
+  });
+
   test('without the opt-out a loopback endpoint is refused before anything is written', async () => {
     await cstrict.call('AllocateVolume', { volume_id: 23, collection: '', replication: '000', ttl: '', version: 3 });
     await assert.rejects(
