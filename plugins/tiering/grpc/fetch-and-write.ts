@@ -2,14 +2,13 @@
 // range of an object in a remote store (the filer's remote-mount cache), writes it as a needle of
 // a local volume and to the replicas the request names, and answers the needle's e-tag.
 import { request as httpRequest } from 'node:http';
-import { isIP } from 'node:net';
 import type { Cradle } from '../../../core/container.js';
 import { vsError } from '../../../core/errors.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
 import { checks, plain } from '../../../core/grpc/rpc-support.js';
 import { formatFileId } from '../../../core/storage/file-id.js';
 import { FLAG_HAS_LAST_MODIFIED_DATE, needleEtag, newNeedle } from '../../../core/storage/needle.js';
-import { checkBlockedIp, guardedLookup } from '../remote/endpoint-guard.js';
+import { guardedLookup, validateReplicaTarget } from '../remote/endpoint-guard.js';
 import { buildRemoteClient, RemoteObjectNotFoundError, type RemoteLocation } from '../remote/remote-client.js';
 import { i64, u32 } from './common.js';
 
@@ -27,30 +26,6 @@ function locationText(loc: RemoteLocation | undefined): string {
   if (loc.bucket) parts.push(`bucket:${JSON.stringify(loc.bucket)}`);
   if (loc.path) parts.push(`path:${JSON.stringify(loc.path)}`);
   return parts.join(' ');
-}
-
-/** Go's validateReplicaTarget: a bare host:port that is not loopback, link-local or unspecified. */
-async function validateReplicaTarget(target: string): Promise<void> {
-  const q = JSON.stringify(target);
-  if (target.trim() === '') throw new Error('replica target is empty');
-  if (target.includes('://') || /[/?#@\\]/.test(target)) throw new Error(`replica target ${q} must be a bare host:port`);
-  const m = /^(?:\[([^\]]*)\]|([^:]*)):([^:]*)$/.exec(target);
-  if (!m) throw new Error(`replica target ${q} must be a bare host:port: address ${target}: missing port in address`);
-  const host = m[1] ?? m[2] ?? '';
-  if (host === '') throw new Error(`replica target ${q} has no host`);
-  if (['metadata.google.internal', 'metadata'].includes(host.toLowerCase())) throw new Error(`replica target ${q} targets instance metadata service`);
-  if (isIP(host)) {
-    checkBlockedIp(target, host, true);
-    return;
-  }
-  const { lookup } = await import('node:dns/promises');
-  let addrs: { address: string }[];
-  try {
-    addrs = await lookup(host, { all: true });
-  } catch (e) {
-    throw new Error(`resolve replica target host ${JSON.stringify(host)}: ${(e as Error).message}`);
-  }
-  for (const a of addrs) checkBlockedIp(target, a.address, true);
 }
 
 /** Bound of one replica write, retries aside (Go's fetchAndWriteReplicaBound: 30 s + 1 s per MiB). */

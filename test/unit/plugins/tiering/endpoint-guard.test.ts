@@ -2,7 +2,7 @@
 // checkBlockedIPPolicy): which addresses are refused, with Go's texts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkBlockedIp, guardedLookup, validateRemoteEndpoint } from '../../../../plugins/tiering/remote/endpoint-guard.js';
+import { checkBlockedIp, guardedLookup, validateRemoteEndpoint, validateReplicaTarget } from '../../../../plugins/tiering/remote/endpoint-guard.js';
 
 test('loopback, unspecified, link-local, metadata, private and CGNAT addresses are refused', () => {
   const cases: [string, RegExp][] = [
@@ -49,4 +49,20 @@ test('the connect-time lookup refuses a name that resolves to a blocked address'
   const lookup = guardedLookup('http://localhost:1');
   const err = await new Promise<Error | null>((resolve) => lookup('localhost', {}, (e) => resolve(e)));
   assert.match(String(err?.message), /loopback/);
+});
+
+test('replica targets must be a bare host:port off loopback and metadata; private peers are fine', async () => {
+  await assert.rejects(validateReplicaTarget(' '), /replica target is empty/);
+  await assert.rejects(validateReplicaTarget('http://10.0.0.1:8080'), /must be a bare host:port$/);
+  await assert.rejects(validateReplicaTarget('10.0.0.1:8080/x'), /must be a bare host:port$/);
+  await assert.rejects(validateReplicaTarget('user@10.0.0.1:8080'), /must be a bare host:port$/);
+  await assert.rejects(validateReplicaTarget('10.0.0.1'), /missing port in address/);
+  await assert.rejects(validateReplicaTarget(':8080'), /has no host/);
+  await assert.rejects(validateReplicaTarget('metadata:80'), /targets instance metadata service/);
+  await assert.rejects(validateReplicaTarget('127.0.0.1:8080'), /loopback address 127\.0\.0\.1/);
+  await assert.rejects(validateReplicaTarget('[::1]:8080'), /loopback/);
+  await assert.rejects(validateReplicaTarget('169.254.169.254:80'), /instance metadata service/);
+  await assert.rejects(validateReplicaTarget('localhost:8080'), /loopback/);
+  await validateReplicaTarget('10.0.0.1:8080');
+  await validateReplicaTarget('[fd00::1]:8080');
 });
