@@ -33,6 +33,13 @@ export interface VolumeLocation {
   data_center: string;
 }
 
+/** master_pb.StorageBackend: a tier backend the master's configuration declares. */
+export interface StorageBackendMessage {
+  type?: string;
+  id?: string;
+  properties?: Record<string, string>;
+}
+
 type SessionOutcome = { kind: 'leader'; leader: string } | { kind: 'error'; error: string } | { kind: 'stopped' };
 
 export interface MasterClientDeps {
@@ -69,6 +76,7 @@ export class MasterClient {
   private duplicateUuidFailures = 0;
   private lastLoggedFailure = '';
   private readonly metricsPusher: MasterClientDeps['metricsPusher'];
+  private readonly backendListeners = new Set<(backends: StorageBackendMessage[]) => void>();
 
   constructor(deps: MasterClientDeps) {
     this.config = deps.config;
@@ -86,6 +94,27 @@ export class MasterClient {
     if (!key) return false;
     if (this.currentMaster && toHttpAddress(this.currentMaster) === key) return true;
     return this.seeds.some((s) => toHttpAddress(s) === key);
+  }
+
+  /**
+   * Calls `fn` with the tier storage backends every master announces (GetMasterConfiguration when a
+   * master takes us on, and heartbeat replies that carry them: Go's LoadFromPbStorageBackends).
+   * Returns the unsubscribe function.
+   */
+  onStorageBackends(fn: (backends: StorageBackendMessage[]) => void): () => void {
+    this.backendListeners.add(fn);
+    return () => this.backendListeners.delete(fn);
+  }
+
+  private announceBackends(list: StorageBackendMessage[] | undefined): void {
+    if (!list || list.length === 0) return;
+    for (const fn of this.backendListeners) {
+      try {
+        fn(list);
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'storage backends listener failed');
+      }
+    }
   }
 
   start(): void {
@@ -236,6 +265,7 @@ export class MasterClient {
       this.log.info({ master: target }, 'heartbeating to master');
       void this.fetchMetricsSettings(target);
     }
+    this.announceBackends(resp.storage_backends as StorageBackendMessage[] | undefined);
     if (resp.metrics_address) this.metricsPusher?.configure(String(resp.metrics_address), Number(resp.metrics_interval_seconds ?? 0));
     const limit = Number(resp.volume_size_limit ?? 0);
     if (limit > 0 && limit !== this.store.volumeSizeLimit) this.store.volumeSizeLimit = limit;
@@ -261,15 +291,16 @@ export class MasterClient {
    * are asked for each time a master takes us on.
    */
   private async fetchMetricsSettings(target: string): Promise<void> {
-    if (!this.metricsPusher) return;
+    if (!this.metricsPusher && this.backendListeners.size === 0) return;
     try {
-      const resp = await unary<object, { metrics_address?: string; metrics_interval_seconds?: number }>(
+      const resp = await unary<object, { metrics_address?: string; metrics_interval_seconds?: number; storage_backends?: StorageBackendMessage[] }>(
         this.pool.get<grpc.Client>(this.ctor, toGrpcAddress(target)),
         'GetMasterConfiguration',
         {},
         5000,
       );
-      this.metricsPusher.configure(String(resp.metrics_address ?? ''), Number(resp.metrics_interval_seconds ?? 0));
+      this.announceBackends(resp.storage_backends);
+      this.metricsPusher?.configure(String(resp.metrics_address ?? ''), Number(resp.metrics_interval_seconds ?? 0));
     } catch (e) {
       this.log.debug({ master: target, err: (e as Error).message }, 'master configuration not available');
     }

@@ -6,6 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import type { MinFreeSpace } from '../../config/types.js';
 import { diskStatus, type DiskStatus } from './disk-status.js';
+import { loadVolumeInfo } from './volume-info.js';
 import { parseVolumeBaseName, removeIncompleteVolume } from './volume-files.js';
 
 export const UUID_FILE_NAME = 'vol_dir.uuid';
@@ -63,7 +64,7 @@ export class DiskLocation {
   }
 
   /**
-   * Volumes present in this directory (by their `.dat`). A volume with a `.note` is the leftover of
+   * Volumes present in this directory (by their `.dat`, or a `.vif` naming a remote data file). A volume with a `.note` is the leftover of
    * an unfinished copy: its files are removed, as Go does at startup.
    */
   async scanVolumes(): Promise<{ collection: string; id: number }[]> {
@@ -79,6 +80,17 @@ export class DiskLocation {
         continue;
       }
       out.push(parsed);
+    }
+    // A volume tiered to a remote store may have no local .dat: its .vif names the remote file
+    // (Go finds volumes by .idx/.vif too: weed/storage/disk_location.go).
+    for (const name of names) {
+      if (!name.endsWith('.vif')) continue;
+      const base = name.slice(0, -4);
+      if (names.has(`${base}.dat`) || names.has(`${base}.note`)) continue;
+      const parsed = parseVolumeBaseName(base);
+      if (!parsed) continue;
+      const { info, error } = await loadVolumeInfo(join(this.directory, name));
+      if (!error && info.files.length > 0) out.push(parsed);
     }
     return out;
   }

@@ -64,7 +64,7 @@ export function queryRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           log.info({ fid }, 'volume query failed to parse fid');
           throw plain('Wrong fid format.');
         }
-        let vid = 0;
+        let vid: number;
         try {
           vid = parseVolumeId(fid.slice(0, comma));
         } catch {

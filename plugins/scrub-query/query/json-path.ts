@@ -120,7 +120,9 @@ export function nextValue(s: string, i: number, more = false): [number, JsonResu
     }
     if (c <= ' ') continue;
     if (c === '"') {
-      let [end, esc] = scanString(s, i + 1);
+      const scanned = scanString(s, i + 1);
+      const esc = scanned[1];
+      let end = scanned[0];
       if (end < 0) {
         if (more) return { incompleteFrom: i };
         end = -1 - end;

@@ -1,0 +1,188 @@
+// VolumeTierMoveDatToRemote and VolumeTierMoveDatFromRemote (Go: weed/server/
+// volume_grpc_tier_upload.go, volume_grpc_tier_download.go, weed/storage/volume_tier.go): the
+// checks in Go's order with Go's texts, then the transfer with progress messages (at most one a
+// second, as Go), the .vif switch and the volume reopened on its new data file.
+//
+// The switch is done with the volume unmounted for a moment (Go swaps the data backend in place
+// under its locks): unmounted, the data file cannot change between the "still what was copied"
+// check and the .vif naming the copy, so no write is lost to the tier. The volume is claimed for
+// the whole move, so a copy, delete or unmount of it is refused meanwhile.
+import type { Stats } from 'node:fs';
+import { open, rename, rm, stat, utimes } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { Cradle } from '../../../core/container.js';
+import { vsError } from '../../../core/errors.js';
+import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
+import { checks, plain, send } from '../../../core/grpc/rpc-support.js';
+import type { Store } from '../../../core/storage/store.js';
+import { saveVolumeInfo, type RemoteFile, type VolumeInfo } from '../../../core/storage/volume-info.js';
+import { backendNameToTypeId, type TierBackend, type TierBackends } from '../backends.js';
+import type { Progress } from '../s3/s3-backend.js';
+import { goList, throttled, tierVolume, u32 } from './common.js';
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function progressSender(call: Msg): Progress {
+  return throttled((processed, percentage) => send(call, { processed: String(processed), processedPercentage: percentage }));
+}
+
+/** Runs `fn` with volume `id` claimed; refused while another copy or move holds it. */
+async function claimed<T>(store: Store, id: number, fn: () => Promise<T>): Promise<T> {
+  if (!store.beginCopy(id)) throw vsError('VS_ERR_UNAVAILABLE', `volume ${id} is being copied or moved`);
+  try {
+    return await fn();
+  } finally {
+    store.endCopy(id);
+  }
+}
+
+/** Reopens volume `id` from its files; when that fails, restores `fallback` as its .vif and reopens. */
+async function remount(store: Store, id: number, vifPath: string, fallback: VolumeInfo): Promise<void> {
+  try {
+    await store.mountVolume(id);
+  } catch (e) {
+    await saveVolumeInfo(vifPath, fallback);
+    await store.mountVolume(id);
+    throw e;
+  }
+}
+
+interface Move {
+  store: Store;
+  log: Logger;
+  id: number;
+  datPath: string;
+  vifPath: string;
+  info: VolumeInfo;
+  progress: Progress;
+}
+
+/** Uploads the .dat, then switches the volume to the copy (Go's CopyFile + AttachRemoteDatFile). */
+async function moveToRemote(m: Move, backend: TierBackend, name: string, before: Stats, keepLocal: boolean): Promise<void> {
+  const { store, log, id, datPath, vifPath } = m;
+  let copied: { key: string; size: number };
+  try {
+    copied = await backend.copyFile(datPath, m.progress, 0);
+  } catch (e) {
+    throw plain(`backend ${name} copy file ${datPath}: ${(e as Error).message}`);
+  }
+  const { type, id: backendId } = backendNameToTypeId(name);
+  const remote: RemoteFile = {
+    backendType: type,
+    backendId,
+    key: copied.key,
+    offset: 0,
+    fileSize: copied.size,
+    modifiedTime: Math.floor(before.mtimeMs / 1000),
+    extension: '.dat',
+  };
+  const local: VolumeInfo = { ...m.info, files: [...m.info.files] };
+  await store.unmountVolume(id);
+  try {
+    const now = await stat(datPath);
+    if (now.ino !== before.ino || now.size !== copied.size) {
+      throw new Error(`volume ${id} data file changed during the copy (compacted or reloaded)`);
+    }
+    await saveVolumeInfo(vifPath, { ...local, files: [...local.files, remote] });
+    await remount(store, id, vifPath, local);
+  } catch (e) {
+    await backend.deleteFile(copied.key).catch((err: Error) => log.warn({ vid: id, key: copied.key, err: err.message }, 'remove unused remote copy failed'));
+    if (!store.findVolume(id)) await store.mountVolume(id).catch((err: Error) => log.error({ vid: id, err: err.message }, 'remount after a failed tier move failed'));
+    throw plain(`volume ${id} failed to attach remote file: ${(e as Error).message}`);
+  }
+  log.info({ vid: id, backend: name, key: copied.key, size: copied.size }, 'volume data file moved to the remote tier');
+  if (!keepLocal) await rm(datPath, { force: true });
+}
+
+/** Downloads the remote .dat, switches the volume back to it, then deletes the remote object unless kept. */
+async function moveFromRemote(m: Move, backend: TierBackend, name: string, remote: RemoteFile, keepRemote: boolean): Promise<void> {
+  const { store, log, id, datPath, vifPath } = m;
+  // downloaded beside the .dat, then renamed over it while the volume is unmounted
+  const partial = `${datPath}.download`;
+  try {
+    await backend.downloadFile(partial, remote.key, m.progress);
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw plain(`backend ${name} copy file ${datPath}: ${(e as Error).message}`);
+  }
+  const tiered: VolumeInfo = { ...m.info, files: [...m.info.files] };
+  await store.unmountVolume(id);
+  try {
+    await rename(partial, datPath);
+    if (remote.modifiedTime > 0) {
+      await utimes(datPath, remote.modifiedTime, remote.modifiedTime).catch((e: Error) =>
+        log.warn({ vid: id, err: e.message }, 'restore data file modified time failed'),
+      );
+    }
+    await fsyncDir(dirname(datPath));
+    // the .vif stops naming the remote object before the object is deleted
+    await saveVolumeInfo(vifPath, { ...tiered, files: tiered.files.slice(1) });
+    await remount(store, id, vifPath, tiered);
+  } catch (e) {
+    if (!store.findVolume(id)) await store.mountVolume(id).catch((err: Error) => log.error({ vid: id, err: err.message }, 'remount after a failed tier download failed'));
+    throw plain(`volume ${id} failed to open local dat file ${datPath}: ${(e as Error).message}`);
+  }
+  log.info({ vid: id, backend: name, key: remote.key }, 'volume data file moved back from the remote tier');
+  if (keepRemote) return;
+  try {
+    await backend.deleteFile(remote.key);
+  } catch (e) {
+    throw plain(`volume ${id} failed to delete remote file ${remote.key}: ${(e as Error).message}`);
+  }
+}
+
+export function tierMoveRpcs(cradle: Cradle, backends: TierBackends): Record<string, GrpcHandler> {
+  const { store, logger } = cradle;
+  const log = logger.child({ plugin: 'tiering' });
+  const check = checks(cradle);
+
+  return {
+    VolumeTierMoveDatToRemote: async (call: Msg) => {
+      check.admin(call);
+      check.notInMaintenance();
+      const req = call.request;
+      const id = u32(req.volume_id);
+      const v = tierVolume(store, id, String(req.collection ?? ''));
+      // a volume already served from a remote tier: nothing to do (Go returns nil)
+      if (v.volumeInfo.files.length > 0) return;
+      const datPath = v.fileName('.dat');
+      let before: Stats;
+      try {
+        before = await stat(datPath);
+      } catch (e) {
+        throw plain(`stat data file ${datPath}: ${(e as Error).message}`);
+      }
+      const name = String(req.destination_backend_name ?? '');
+      const backend = backends.get(name);
+      if (!backend) throw plain(`destination ${name} not found, supported: ${goList(backends.names())}`);
+      const { type, id: backendId } = backendNameToTypeId(name);
+      if (v.volumeInfo.files.some((f) => f.backendType === type && f.backendId === backendId)) {
+        throw plain(`destination ${name} already exists`);
+      }
+      const move: Move = { store, log, id, datPath, vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call) };
+      await claimed(store, id, () => moveToRemote(move, backend, name, before, req.keep_local_dat_file === true));
+    },
+
+    VolumeTierMoveDatFromRemote: async (call: Msg) => {
+      check.admin(call);
+      const req = call.request;
+      const id = u32(req.volume_id);
+      const v = tierVolume(store, id, String(req.collection ?? ''));
+      const remote = v.volumeInfo.files[0];
+      const name = remote && remote.backendType && remote.backendId ? `${remote.backendType}.${remote.backendId}` : '';
+      if (!name || !remote.key) throw plain(`volume ${id} is already on local disk`);
+      const backend = backends.get(name);
+      if (!backend) throw plain(`remote storage ${name} not found from supported: ${goList(backends.names())}`);
+      const move: Move = { store, log, id, datPath: v.fileName('.dat'), vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call) };
+      await claimed(store, id, () => moveFromRemote(move, backend, name, remote, req.keep_remote_dat_file === true));
+    },
+  };
+}
