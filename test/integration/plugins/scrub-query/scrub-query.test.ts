@@ -11,12 +11,12 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../core/grpc/proto-loader.js';
-import { formatFileId } from '../../core/storage/file-id.js';
-import { volumeClient, type VolumeClient } from '../helpers/grpc.js';
-import { rawRequest } from '../helpers/http.js';
-import { cleanup, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../helpers/processes.js';
+import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
+import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
+import { formatFileId } from '../../../../core/storage/file-id.js';
+import { volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
+import { rawRequest } from '../../../helpers/http.js';
+import { cleanup, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 type Row = Record<string, unknown>;
 interface ScrubResponse {

@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { CHANNEL_OPTIONS } from '../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../core/grpc/proto-loader.js';
-import { formatFileId } from '../../core/storage/file-id.js';
-import { volumeClient } from '../helpers/grpc.js';
-import { multipartBody, rawRequest } from '../helpers/http.js';
-import { cleanup, freePort, httpOk, startVolumeServer, tempDir, waitFor, waitRegistered, weedBinary, type Master, type VolumeServer } from '../helpers/processes.js';
-import { startWeedMini, type WeedMini } from '../helpers/weed-mini.js';
+import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
+import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
+import { formatFileId } from '../../../../core/storage/file-id.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { multipartBody, rawRequest } from '../../../helpers/http.js';
+import { cleanup, freePort, httpOk, startVolumeServer, tempDir, waitFor, waitRegistered, weedBinary, type Master, type VolumeServer } from '../../../helpers/processes.js';
+import { startWeedMini, type WeedMini } from '../../../helpers/weed-mini.js';
 
 type Row = Record<string, unknown>;
 

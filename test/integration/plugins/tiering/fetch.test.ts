@@ -10,15 +10,15 @@ import { after, before, describe, test } from 'node:test';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pino from 'pino';
-import { crc32c } from '../../core/storage/crc32c.js';
-import { formatFileId } from '../../core/storage/file-id.js';
-import { emptyVolumeInfo } from '../../core/storage/volume-info.js';
-import { TierBackends } from '../../plugins/tiering/backends.js';
-import { BLOCK_SIZE } from '../../plugins/tiering/s3/s3-file.js';
-import { volumeClient, type VolumeClient } from '../helpers/grpc.js';
-import { rawRequest } from '../helpers/http.js';
-import { cleanup, startMaster, startVolumeServer, tempDir, waitRegistered, type Master, type VolumeServer } from '../helpers/processes.js';
-import { startWeedMini, type WeedMini } from '../helpers/weed-mini.js';
+import { crc32c } from '../../../../core/storage/crc32c.js';
+import { formatFileId } from '../../../../core/storage/file-id.js';
+import { emptyVolumeInfo } from '../../../../core/storage/volume-info.js';
+import { TierBackends } from '../../../../plugins/tiering/backends.js';
+import { BLOCK_SIZE } from '../../../../plugins/tiering/s3/s3-file.js';
+import { volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
+import { rawRequest } from '../../../helpers/http.js';
+import { cleanup, startMaster, startVolumeServer, tempDir, waitRegistered, type Master, type VolumeServer } from '../../../helpers/processes.js';
+import { startWeedMini, type WeedMini } from '../../../helpers/weed-mini.js';
 
 type Row = Record<string, unknown>;
 
