@@ -25,6 +25,9 @@ export interface BackendStorageFile {
   close(): Promise<void>;
 }
 
+/** What a read needs of a data file: its name (for errors) and positioned reads. */
+export type ReadableFile = Pick<BackendStorageFile, 'name' | 'readAt'>;
+
 /**
  * A backend whose I/O can also be done synchronously (the local disk): the small-record hot paths
  * use these to avoid a promise and a thread-pool hop per request. A remote backend has none.
@@ -40,7 +43,7 @@ export function hasSyncIo(f: BackendStorageFile): f is SyncBackendStorageFile {
 }
 
 /** Reads exactly `length` bytes at `position` into buf[offset..], or throws an EOF error naming the file. */
-export async function readFullAt(f: BackendStorageFile, buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+export async function readFullAt(f: ReadableFile, buf: Uint8Array, offset: number, length: number, position: number): Promise<void> {
   const got = await f.readAt(buf, offset, length, position);
   if (got < length) {
     throw new StorageIoError(`${f.name}: read ${got} of ${length} bytes at offset ${position}: unexpected EOF`);
@@ -48,7 +51,7 @@ export async function readFullAt(f: BackendStorageFile, buf: Uint8Array, offset:
 }
 
 /** Allocates and reads exactly `length` bytes at `position`. */
-export async function readBufferAt(f: BackendStorageFile, length: number, position: number): Promise<Buffer> {
+export async function readBufferAt(f: ReadableFile, length: number, position: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
   await readFullAt(f, buf, 0, length, position);
   return buf;

@@ -69,16 +69,18 @@ export class Volume extends VolumeGroupCommit {
   /**
    * Compaction commit (inside runExclusive, after the compacted files were renamed into place):
    * loads the new .dat/.idx and takes over its files, map and sizes in one synchronous step, then
-   * closes the old handles (close waits for reads still running on them). Runtime state
-   * (read-only marks, the write clock) is kept.
+   * closes the old .idx and retires the old .dat: reads still running on it (pinned, reads.ts)
+   * finish from it, and it is closed when the last of them lets go; the commit does not wait for
+   * them. Runtime state (read-only marks, the write clock) is kept.
    */
   async reloadAfterCompaction(): Promise<void> {
     const loaded = await loadVolume({ ...this.openOptions, idxDir: this.idxDir });
     const oldDat = this.dat;
     const oldIdx = this.idx;
     this.adopt(loaded, true);
+    const closing = oldDat ? this.retireData(oldDat) : null;
     await oldIdx?.close().catch(() => undefined);
-    await oldDat?.close().catch(() => undefined);
+    await closing;
   }
 
   /** Marks the volume read-only after a failure that left its files in doubt (compaction). */
@@ -102,8 +104,10 @@ export class Volume extends VolumeGroupCommit {
     this.dat = null;
     this.datSync = null;
     this.idx = null;
+    // reads still streaming from it finish first (bounded as in reads.ts)
+    const closing = dat ? this.retireData(dat) : null;
     await idx?.close().catch(() => undefined);
-    await dat?.close().catch(() => undefined);
+    await closing;
   }
 
   /** Waits for queued writes, flushes and closes the files. */

@@ -14,6 +14,7 @@ import { isChunkManifest, isCompressed, needleEtag, type Needle, type NeedleMeta
 import { StorageError } from '../../../core/storage/storage-errors.js';
 import { peerUrl } from '../../../core/tls/peer-http.js';
 import { PAGED_READ_LIMIT, type Volume } from '../../../core/storage/volume.js';
+import type { VolumeReader } from '../../../core/storage/volume/reads.js';
 import { checkJwt } from './auth.js';
 import { ChunkPool } from './chunk-pool.js';
 import { loadChunkManifest, manifestTotalSize, MAX_MANIFEST_BYTES, readChunkedRange, type ChunkLocator, type ChunkManifest } from './chunk-manifest.js';
@@ -87,7 +88,7 @@ function setPairHeaders(reply: FastifyReply, pairs: Uint8Array): void {
  * chunk is read ahead while the previous one is on the socket, so disk and network overlap. Chunks
  * are cut from `pool` buffers; the response writer may give them back (`recycle`).
  */
-function needleDataSource(volume: Volume, meta: NeedleMeta, pool: ChunkPool): StreamSource {
+function needleDataSource(volume: Volume, reader: VolumeReader, meta: NeedleMeta, pool: ChunkPool): StreamSource {
   const chunkSize = pool.chunkSize;
   return {
     size: meta.dataSize,
@@ -100,7 +101,7 @@ function needleDataSource(volume: Volume, meta: NeedleMeta, pool: ChunkPool): St
         if (issued >= length) return undefined;
         const n = Math.min(chunkSize, length - issued);
         const buf = pool.acquire().subarray(0, n);
-        const read = volume.readDataRange(buf, 0, n, meta.dataOffset + start + issued).then((got) => {
+        const read = reader.readDataRange(buf, 0, n, meta.dataOffset + start + issued).then((got) => {
           if (got < n) throw new StorageError('IO_ERROR', `needle data of volume ${volume.id}: read ${got} of ${n} bytes: unexpected EOF`);
           return buf;
         });
@@ -171,11 +172,11 @@ async function collectSource(src: StreamSource): Promise<Buffer> {
 }
 
 /** The first 2 data bytes (gzip magic) and the last 4 (ISIZE) of a big needle, in 6 bytes. */
-async function readEdges(volume: Volume, meta: NeedleMeta): Promise<Buffer> {
+async function readEdges(reader: VolumeReader, meta: NeedleMeta): Promise<Buffer> {
   const b = Buffer.alloc(6);
   if (meta.dataSize < 18) return b; // too short to be gzip: no magic
-  await volume.readDataRange(b, 0, 2, meta.dataOffset);
-  await volume.readDataRange(b, 2, 4, meta.dataOffset + meta.dataSize - 4);
+  await reader.readDataRange(b, 0, 2, meta.dataOffset);
+  await reader.readDataRange(b, 2, 4, meta.dataOffset + meta.dataSize - 4);
   return b;
 }
 
@@ -343,16 +344,22 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
 
     let n: Needle;
     let meta: NeedleMeta | undefined;
+    let reader: VolumeReader | undefined;
     try {
       if (size === 0) {
         n = await volume.readNeedle(nid.id, { readDeleted });
         n.cookie = nid.cookie;
       } else if (size > PAGED_READ_LIMIT && volume.version !== 1 && !urlOps) {
-        meta = await volume.readNeedleMeta(nid.id, { readDeleted });
+        // Meta and every data chunk come from the .dat the read started on, also when a
+        // compaction commit swaps it meanwhile; the reader is let go when the response closes.
+        const r = volume.openReader();
+        reader = r;
+        reply.raw.once('close', () => r.release());
+        meta = await r.readNeedleMeta(nid.id, { readDeleted });
         // A manifest to expand is read whole, unless it is too big to be one (refused at step 11).
         if (isChunkManifest(meta) && queryFirst(query, 'cm') !== 'false' && meta.dataSize <= MAX_MANIFEST_BYTES) {
           meta = undefined;
-          n = await volume.readNeedle(nid.id, { readDeleted });
+          n = await r.readNeedle(nid.id, { readDeleted });
         } else {
           n = meta;
         }
@@ -441,12 +448,12 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
       }
       meta = undefined;
     }
-    if (meta) {
-      const stored = needleDataSource(volume, meta, pool);
+    if (meta && reader) {
+      const stored = needleDataSource(volume, reader, meta, pool);
       if (!isCompressed(meta)) return writeResponseContent(request, reply, query, filename, mtype, stored);
       let edge: Buffer;
       try {
-        edge = await readEdges(volume, meta);
+        edge = await readEdges(reader, meta);
       } catch (e) {
         return sendJsonError(request, reply, 500, (e as Error).message);
       }
