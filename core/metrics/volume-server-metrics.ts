@@ -44,6 +44,8 @@ export class VolumeServerMetrics {
   readonly storageIoErrorTotal: Counter;
   readonly inFlightDownloadSize: Gauge;
   readonly inFlightUploadSize: Gauge;
+  /** Where the in-flight byte gauges read from at scrape time; the family owning the limiters sets them. */
+  readonly inFlightBytes: { upload: () => number; download: () => number } = { upload: () => 0, download: () => 0 };
   readonly masterDisconnections: Counter<'address'>;
   readonly fileReadFailures: Counter;
   readonly fileReadInvalidNeedles: Counter;
@@ -119,8 +121,13 @@ export class VolumeServerMetrics {
     const quarantine = gauge('io_quarantine', 'Number of volumes or EC shards quarantined due to storage IO errors.', ['kind']);
     quarantine.labels('volume').set(0);
     quarantine.labels('ec_shard').set(0);
-    this.inFlightDownloadSize = gauge('in_flight_download_size', 'In flight total download size.');
-    this.inFlightUploadSize = gauge('in_flight_upload_size', 'In flight total upload size.');
+    const inFlight = this.inFlightBytes;
+    this.inFlightDownloadSize = gauge('in_flight_download_size', 'In flight total download size.', [], function () {
+      this.set(inFlight.download());
+    });
+    this.inFlightUploadSize = gauge('in_flight_upload_size', 'In flight total upload size.', [], function () {
+      this.set(inFlight.upload());
+    });
     this.masterDisconnections = counter('master_disconnections', 'Number of master server disconnections.', ['address']);
     this.fileReadFailures = counter('file_read_failures', 'Counter of overall failed file read requests from clients.');
     this.fileReadInvalidNeedles = counter('file_read_invalid_needles', 'Counter of failed file read requests due to invalid needle IDs from clients.');

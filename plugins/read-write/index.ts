@@ -3,12 +3,19 @@ import type { VolumePlugin } from '../../core/plugins/contract.js';
 import { needleRpcs } from './grpc/handlers.js';
 import { readFastPath } from './http/read-fast.js';
 import { dataRoutes } from './http/routes.js';
+import { downloadLimiter, uploadLimiter } from './http/throttle.js';
 
 const plugin: VolumePlugin = {
   name: 'read-write',
   http: (cradle) => dataRoutes(cradle),
   httpFastPath: (cradle) => readFastPath(cradle),
   grpc: (cradle) => needleRpcs(cradle),
+  // Go sets SeaweedFS_volumeServer_in_flight_{upload,download}_size from these counts.
+  start: async (cradle) => {
+    const { config, metrics } = cradle;
+    metrics.inFlightBytes.upload = () => uploadLimiter(config).current;
+    metrics.inFlightBytes.download = () => downloadLimiter(config).current;
+  },
 };
 
 export default plugin;

@@ -109,6 +109,20 @@ describe('metrics module', () => {
     assert.deepEqual(exponentialBuckets(0.01, 2, 3), [0.01, 0.02, 0.04]);
   });
 
+  test('in-flight upload and download bytes are read from their sources at scrape time', async () => {
+    assert.match(await metrics.text(), /^SeaweedFS_volumeServer_in_flight_upload_size 0$/m);
+    metrics.inFlightBytes.upload = () => 1234;
+    metrics.inFlightBytes.download = () => 56;
+    try {
+      const text = await metrics.text();
+      assert.match(text, /^SeaweedFS_volumeServer_in_flight_upload_size 1234$/m);
+      assert.match(text, /^SeaweedFS_volumeServer_in_flight_download_size 56$/m);
+    } finally {
+      metrics.inFlightBytes.upload = () => 0;
+      metrics.inFlightBytes.download = () => 0;
+    }
+  });
+
   test("the typed-array histogram exports what prom-client's own Histogram exports for the same observations", async () => {
     const ours = new Registry();
     const theirs = new Registry();
