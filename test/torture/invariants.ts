@@ -82,6 +82,14 @@ export const STORAGE_FAULT = /read.?only|is full|volume size limit|exceed|not en
  */
 export const GO_PARITY_5XX = /mismatching cookie/;
 
+/**
+ * A stored chunk manifest whose chunks cannot be fetched (a chunk missing, chunk ranges that do not
+ * cover the file): the stored file is incomplete, so the server's data is at fault. Go starts a 200
+ * and cuts the body (weed/operation/chunked_file.go errors); we answer 500 with the same texts
+ * before any byte is sent.
+ */
+export const BROKEN_MANIFEST = /^Invalid range$|^Range requests are not supported by the remote server$|^http:\/\/127\.0\.0\.1:\d+\/\S+: (404|5\d\d)\b|unexpected EOF$|: no location$/m;
+
 /** Text that betrays an unhandled JavaScript exception leaking out as an answer. */
 export const JS_BUG = /TypeError|RangeError|ReferenceError|SyntaxError|Cannot (read|set) propert|is not a function|is not iterable|\bundefined\b|ERR_OUT_OF_RANGE|ERR_INVALID_ARG|Maximum call stack|Invalid (typed )?array length|BigInt/;
 
