@@ -1,9 +1,10 @@
 // kill -9 in the middle of a stream of writes, repeatedly: after each restart the volume loads and
 // every write that was acknowledged with 201 reads back intact.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import { AckModel, sha256, verifyModel } from '../helpers/durability.js';
 import { volumeClient } from '../helpers/grpc.js';
 import { rawRequest } from '../helpers/http.js';
 import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, type Master } from '../helpers/processes.js';
@@ -22,7 +23,7 @@ after(async () => {
 
 test(`kill -9 during writes, ${ROUNDS} rounds: acknowledged writes survive and the volume loads`, async () => {
   const dir = tempDir('crash-');
-  const acked = new Map<string, string>(); // fid → sha256 of the body
+  const acked = new AckModel();
   let key = 1;
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -33,11 +34,7 @@ test(`kill -9 during writes, ${ROUNDS} rounds: acknowledged writes survive and t
         c.close();
       }
       // Everything acknowledged so far (in earlier rounds) must be intact after the restart.
-      for (const [fid, sha] of acked) {
-        const r = await rawRequest('GET', `${vs.url}/${fid}`);
-        assert.equal(r.status, 200, `round ${round}: ${fid} lost`);
-        assert.equal(createHash('sha256').update(r.body).digest('hex'), sha, `round ${round}: ${fid} corrupted`);
-      }
+      assert.deepEqual(await verifyModel(vs.url, acked), [], `round ${round}`);
       // Four concurrent writers of mixed sizes; the kill lands at a random moment.
       let stop = false;
       const writer = async () => {
@@ -49,7 +46,7 @@ test(`kill -9 during writes, ${ROUNDS} rounds: acknowledged writes survive and t
           const body = randomBytes(1 + Math.floor(Math.random() * max));
           try {
             const r = await rawRequest('POST', `${vs.url}/${fid}`, { 'Content-Type': 'application/octet-stream' }, body);
-            if (r.status === 201) acked.set(fid, createHash('sha256').update(body).digest('hex'));
+            if (r.status === 201) acked.ack(fid, sha256(body));
           } catch {
             return; // the server died under us
           }
@@ -62,14 +59,10 @@ test(`kill -9 during writes, ${ROUNDS} rounds: acknowledged writes survive and t
       await Promise.all(writers);
       await vs.exited;
     }
-    assert.ok(acked.size > 20, `only ${acked.size} writes were acknowledged`);
+    assert.ok(acked.ackedWrites > 20, `only ${acked.ackedWrites} writes were acknowledged`);
     const vs = await startVolumeServer({ master: master.address, dir });
     try {
-      for (const [fid, sha] of acked) {
-        const r = await rawRequest('GET', `${vs.url}/${fid}`);
-        assert.equal(r.status, 200, `${fid} lost`);
-        assert.equal(createHash('sha256').update(r.body).digest('hex'), sha, `${fid} corrupted`);
-      }
+      assert.deepEqual(await verifyModel(vs.url, acked), []);
       // spool files of uploads cut short by a kill are removed at the next start
       await waitFor(async () => !readdirSync(dir).some((n) => n.startsWith('.upload-')), 5_000, 'stale spool files to be removed');
     } finally {
