@@ -1,0 +1,16 @@
+// gRPC handlers of the ec family, one file per concern; this one wires them.
+import type { Cradle } from '../../../core/container.js';
+import type { GrpcHandler } from '../../../core/grpc/handler.js';
+import { deleteRpcs } from './delete.js';
+import { generateRpcs } from './generate.js';
+import { mountRpcs } from './mount.js';
+import { readRpcs } from './read.js';
+
+export function ecRpcs(cradle: Cradle): Record<string, GrpcHandler> {
+  return {
+    ...generateRpcs(cradle),
+    ...mountRpcs(cradle),
+    ...readRpcs(cradle),
+    ...deleteRpcs(cradle),
+  };
+}
