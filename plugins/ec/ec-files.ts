@@ -2,11 +2,11 @@
 // and the removal of an earlier run's artifacts (Go's removeStaleEcArtifacts,
 // weed/server/volume_grpc_erasure_coding.go).
 import { existsSync } from 'node:fs';
-import { open, readdir, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ecShardExt } from '../../core/storage/ec-placement.js';
 import { idxEntryBytes, walkIndexFile } from '../../core/storage/idx.js';
-import { needleIdFromHalves, type OffsetWidth } from '../../core/storage/types.js';
+import { indexEntrySize, needleIdFromHalves, readU64, type OffsetWidth } from '../../core/storage/types.js';
 import { MAX_SHARD_COUNT } from './ec-volume.js';
 
 /**
@@ -70,4 +70,46 @@ export async function removeStaleEcArtifacts(dataBase: string, indexBase: string
     await removeIfExists(indexBase + '.vif');
     if (dataBase !== indexBase && !existsSync(dataBase + '.idx')) await removeIfExists(dataBase + '.vif');
   }
+}
+
+/**
+ * Go's RebuildEcxFile: every id journalled in `<indexBase>.ecj` gets its .ecx size set to the
+ * tombstone in place; the .ecx is fsynced and the .ecj removed. No .ecj: nothing to do.
+ */
+export async function rebuildEcxFile(indexBase: string, width: OffsetWidth): Promise<void> {
+  let journal: Buffer;
+  try {
+    journal = await readFile(indexBase + '.ecj');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  const es = indexEntrySize(width);
+  const sizeAt = width === 5 ? 13 : 12;
+  const fh = await open(indexBase + '.ecx', 'r+');
+  try {
+    const rows = Math.floor((await fh.stat()).size / es);
+    const entry = Buffer.allocUnsafe(es);
+    const tomb = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+    for (let j = 0; j + 8 <= journal.length; j += 8) {
+      const id = readU64(journal, j);
+      let lo = 0;
+      let hi = rows;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        await fh.read(entry, 0, es, mid * es);
+        const got = readU64(entry, 0);
+        if (got === id) {
+          await fh.write(tomb, 0, 4, mid * es + sizeAt);
+          break;
+        }
+        if (got < id) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rm(indexBase + '.ecj', { force: true });
 }

@@ -5,6 +5,7 @@ import { deleteRpcs } from './delete.js';
 import { generateRpcs } from './generate.js';
 import { mountRpcs } from './mount.js';
 import { readRpcs } from './read.js';
+import { rebuildRpcs } from './rebuild.js';
 
 export function ecRpcs(cradle: Cradle): Record<string, GrpcHandler> {
   return {
@@ -12,5 +13,6 @@ export function ecRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     ...mountRpcs(cradle),
     ...readRpcs(cradle),
     ...deleteRpcs(cradle),
+    ...rebuildRpcs(cradle),
   };
 }
