@@ -84,17 +84,21 @@ export class EcStore {
   mountShard(collection: string, vid: number, shardId: number, sourceDiskType = ''): Promise<void> {
     return this.serial(async () => {
       const ecxBase = this.findEcxBase(collection, vid);
-      if (!ecxBase) throw new Error(`MountEcShards ${vid}.${shardId}: no .ecx index found on any local disk`);
       for (const loc of this.locations) {
         const path = volumeFileName(loc.directory, collection, vid) + ecShardExt(shardId);
         if (fileSizeOrMissing(path) <= 0) continue;
-        const ev = await this.openOn(loc, collection, vid, ecxBase);
+        // No non-empty .ecx anywhere: a disk's own empty one (a volume without live needles) still serves.
+        const own = ecIndexBase(loc, collection, vid);
+        const base = ecxBase ?? (fileSizeOrMissing(own + '.ecx') >= 0 ? own : undefined);
+        if (!base) continue;
+        const ev = await this.openOn(loc, collection, vid, base);
         if (sourceDiskType) ev.diskType = sourceDiskType.toLowerCase() === 'hdd' ? '' : sourceDiskType;
         await ev.addShard(shardId);
         const s = ev.shards.get(shardId)!;
         this.contributions.announceEcShardsAdded([ev.information([s])]);
         return;
       }
+      if (!ecxBase) throw new Error(`MountEcShards ${vid}.${shardId}: no .ecx index found on any local disk`);
       throw new Error(`MountEcShards ${vid}.${shardId} not found on disk`);
     });
   }
@@ -104,7 +108,8 @@ export class EcStore {
     let ev = m.get(vid);
     if (!ev) {
       // This disk's own .ecx when it has one, else the sibling's (Go's LoadEcShardAcrossDisks).
-      const base = hasEcxFileOnDisk(loc, collection, vid) ? ecIndexBase(loc, collection, vid) : ecxBase;
+      const own = ecIndexBase(loc, collection, vid);
+      const base = hasEcxFileOnDisk(loc, collection, vid) || fileSizeOrMissing(own + '.ecx') >= 0 ? own : ecxBase;
       ev = await EcVolume.open(loc, collection, vid, base, this.width, loc.diskType);
       m.set(vid, ev);
     }

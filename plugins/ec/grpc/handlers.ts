@@ -6,6 +6,7 @@ import { generateRpcs } from './generate.js';
 import { mountRpcs } from './mount.js';
 import { readRpcs } from './read.js';
 import { rebuildRpcs } from './rebuild.js';
+import { toVolumeRpcs } from './to-volume.js';
 
 export function ecRpcs(cradle: Cradle): Record<string, GrpcHandler> {
   return {
@@ -14,5 +15,6 @@ export function ecRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     ...readRpcs(cradle),
     ...deleteRpcs(cradle),
     ...rebuildRpcs(cradle),
+    ...toVolumeRpcs(cradle),
   };
 }
