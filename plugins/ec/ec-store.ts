@@ -197,7 +197,10 @@ export class EcStore {
       groups.set(key, g);
     }
     for (const g of groups.values()) {
-      const ecxBase = hasEcxFileOnDisk(loc, g.collection, g.vid) ? ecIndexBase(loc, g.collection, g.vid) : this.findEcxBase(g.collection, g.vid);
+      const own = ecIndexBase(loc, g.collection, g.vid);
+      const ecxBase = hasEcxFileOnDisk(loc, g.collection, g.vid)
+        ? own
+        : (this.findEcxBase(g.collection, g.vid) ?? (fileSizeOrMissing(own + '.ecx') >= 0 ? own : undefined));
       if (!ecxBase) {
         this.log.warn({ vid: g.vid, dir: loc.directory }, 'ec shards without an .ecx on any disk; not mounted');
         continue;

@@ -1,6 +1,7 @@
 // gRPC handlers of the ec family, one file per concern; this one wires them.
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler } from '../../../core/grpc/handler.js';
+import { copyRpcs } from './copy.js';
 import { deleteRpcs } from './delete.js';
 import { generateRpcs } from './generate.js';
 import { mountRpcs } from './mount.js';
@@ -16,5 +17,6 @@ export function ecRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     ...deleteRpcs(cradle),
     ...rebuildRpcs(cradle),
     ...toVolumeRpcs(cradle),
+    ...copyRpcs(cradle),
   };
 }
