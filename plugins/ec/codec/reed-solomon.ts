@@ -2,7 +2,8 @@
 // codec SeaweedFS uses, weed/storage/erasure_coding/ec_encoder.go): parity rows of the systematic
 // encoding matrix for encode; for reconstruct, the inverse of the rows of the first D present
 // shards recovers missing data, then the parity rows recompute missing parity.
-import { scalarKernel, type CodeKernel } from './kernel.js';
+import type { CodeKernel } from './kernel.js';
+import { defaultKernel } from './kernel-select.js';
 import { encodingMatrix, invert, type Matrix } from './matrix.js';
 
 export class ReedSolomon {
@@ -13,7 +14,7 @@ export class ReedSolomon {
   private readonly parityRows: Uint8Array[];
   private readonly inverses = new Map<string, Matrix>();
 
-  constructor(dataShards: number, parityShards: number, private readonly kernel: CodeKernel = scalarKernel) {
+  constructor(dataShards: number, parityShards: number, private readonly kernel: CodeKernel = defaultKernel().kernel) {
     if (!Number.isInteger(dataShards) || !Number.isInteger(parityShards) || dataShards <= 0 || parityShards <= 0) {
       throw new Error(`invalid shard counts ${dataShards}+${parityShards}`);
     }
