@@ -33,54 +33,62 @@ const BLOCK = 0x02, LOOP = 0x03, BR = 0x0c, BR_IF = 0x0d, END = 0x0b, VOID = 0x4
 const SIMD = 0xfd, V128_LOAD = 0x00, V128_STORE = 0x0b, SWIZZLE = 0x0e, SPLAT8 = 0x0f;
 const V128_AND = 0x4e, V128_XOR = 0x51, I8X16_SHR_U = 0x6d;
 
-/** Memory layout: tables, input pointers, then the input and output chunks. */
+/** Memory layout: coefficient tables, then the input and output chunks. */
 const TABLES = 0;
-/** 32 × 32 coefficient tables of 32 bytes. */
+/** 32 × 32 coefficient tables of 32 bytes (output j, input k at (32j + k)·32). */
 const SCRATCH = 32 * 32 * 32;
 const CHUNK = 16 * 1024;
 const MAX_SHARDS = 32;
 const PAGES = Math.ceil((SCRATCH + 2 * MAX_SHARDS * CHUNK) / 65536);
 
 /**
- * mulAdd(tab, in, out, len): for i in 0..len step 16 (len a multiple of 16):
- *   out[i..i+16) ^= swizzle(L, in & 15) ^ swizzle(H, in >> 4), L and H the 16-byte tables at tab.
- * Unrolled twice: len must be a multiple of 32.
+ * mulAdd4(tab, in0, in1, in2, in3, out, len): for i in 0..len step 16 (len a multiple of 16):
+ *   out[i..i+16) ^= XOR over q < 4 of swizzle(L_q, in_q & 15) ^ swizzle(H_q, in_q >> 4)
+ * with the 32-byte tables (L_q, H_q) at tab + 32q. Four inputs per pass: the output is read and
+ * written once for four inputs, and the eight tables stay in registers.
  */
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const [tab, inp, out, len, i, L, H, mask, v, p] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const step = (off: number) => [
-    // v = load(in + i + off)
-    LOCAL_GET, inp, LOCAL_GET, i, I32_ADD, SIMD, V128_LOAD, 0, off, LOCAL_SET, v,
-    // p = out + i; store(p + off, load(p + off) ^ swizzle(L, v & 15) ^ swizzle(H, v >> 4))
-    LOCAL_GET, out, LOCAL_GET, i, I32_ADD, LOCAL_SET, p,
-    LOCAL_GET, p,
-    LOCAL_GET, p, SIMD, V128_LOAD, 0, off,
-    LOCAL_GET, L, LOCAL_GET, v, LOCAL_GET, mask, SIMD, V128_AND, SIMD, SWIZZLE, SIMD, V128_XOR,
-    LOCAL_GET, H, LOCAL_GET, v, I32_CONST, 4, SIMD, I8X16_SHR_U, SIMD, SWIZZLE, SIMD, V128_XOR,
-    SIMD, V128_STORE, 0, off,
-  ];
+  const tab = 0, out = 5, len = 6, i = 7, mask = 16, v = 17, acc = 18;
+  const inp = (q: number) => 1 + q;
+  const L = (q: number) => 8 + q;
+  const H = (q: number) => 12 + q;
+  const tables: number[] = [];
+  for (let q = 0; q < 4; q++) {
+    tables.push(LOCAL_GET, tab, SIMD, V128_LOAD, 0, ...leb(q * 32), LOCAL_SET, L(q));
+    tables.push(LOCAL_GET, tab, SIMD, V128_LOAD, 0, ...leb(q * 32 + 16), LOCAL_SET, H(q));
+  }
+  const accumulate: number[] = [];
+  for (let q = 0; q < 4; q++) {
+    accumulate.push(
+      LOCAL_GET, inp(q), LOCAL_GET, i, I32_ADD, SIMD, V128_LOAD, 0, 0, LOCAL_SET, v,
+      LOCAL_GET, acc,
+      LOCAL_GET, L(q), LOCAL_GET, v, LOCAL_GET, mask, SIMD, V128_AND, SIMD, SWIZZLE, SIMD, V128_XOR,
+      LOCAL_GET, H(q), LOCAL_GET, v, I32_CONST, 4, SIMD, I8X16_SHR_U, SIMD, SWIZZLE, SIMD, V128_XOR,
+      LOCAL_SET, acc,
+    );
+  }
   const body = [
-    // locals: i (i32); L, H, mask, v (v128); p (i32)
-    3, 1, I32, 4, V128, 1, I32,
-    LOCAL_GET, tab, SIMD, V128_LOAD, 0, 0, LOCAL_SET, L,
-    LOCAL_GET, tab, SIMD, V128_LOAD, 0, 16, LOCAL_SET, H,
+    // locals: i (i32); L0-3, H0-3, mask, v, acc (v128)
+    2, 1, I32, 11, V128,
+    ...tables,
     I32_CONST, 15, SIMD, SPLAT8, LOCAL_SET, mask,
     I32_CONST, 0, LOCAL_SET, i,
     BLOCK, VOID, LOOP, VOID,
     LOCAL_GET, i, LOCAL_GET, len, I32_GE_U, BR_IF, 1,
-    ...step(0),
-    ...step(16),
-    LOCAL_GET, i, I32_CONST, 32, I32_ADD, LOCAL_SET, i,
+    LOCAL_GET, out, LOCAL_GET, i, I32_ADD, SIMD, V128_LOAD, 0, 0, LOCAL_SET, acc,
+    ...accumulate,
+    LOCAL_GET, out, LOCAL_GET, i, I32_ADD, LOCAL_GET, acc, SIMD, V128_STORE, 0, 0,
+    LOCAL_GET, i, I32_CONST, 16, I32_ADD, LOCAL_SET, i,
     BR, 0,
     END, END,
     END,
   ];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 4, I32, I32, I32, I32, 0]),
+    ...section(1, [1, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0]),
     ...section(3, [1, 0]),
     ...section(5, [1, 0x00, ...leb(PAGES)]),
-    ...section(7, [2, ...name('mulAdd'), 0x00, 0, ...name('mem'), 0x02, 0]),
+    ...section(7, [2, ...name('mulAdd4'), 0x00, 0, ...name('mem'), 0x02, 0]),
     ...section(10, [1, ...leb(body.length), ...body]),
   ];
   return new Uint8Array(bytes);
@@ -98,18 +106,20 @@ export function createSimdKernel(): CodeKernel | undefined {
   } catch {
     return undefined;
   }
-  const mulAdd = instance.exports.mulAdd as (tab: number, inp: number, out: number, len: number) => void;
+  const mulAdd4 = instance.exports.mulAdd4 as (tab: number, i0: number, i1: number, i2: number, i3: number, out: number, len: number) => void;
   const memory = instance.exports.mem as WebAssembly.Memory;
   const mem = new Uint8Array(memory.buffer);
   const outBase = SCRATCH + MAX_SHARDS * CHUNK;
+  const inAt = (k: number) => SCRATCH + k * CHUNK;
 
   return (rows, inputs, outputs, start, len) => {
     const n = inputs.length;
     if (n > MAX_SHARDS || outputs.length > MAX_SHARDS) throw new Error('too many shards for the SIMD kernel');
-    // The tables of every (output, input) coefficient, written once per call.
+    // Inputs go in groups of four; a missing member has all-zero tables (adds nothing).
+    const groups = Math.ceil(n / 4);
     for (let j = 0; j < outputs.length; j++) {
-      for (let k = 0; k < n; k++) {
-        const c = rows[j][k] * 256;
+      for (let k = 0; k < groups * 4; k++) {
+        const c = k < n ? rows[j][k] * 256 : 0;
         const tab = TABLES + (j * MAX_SHARDS + k) * 32;
         for (let x = 0; x < 16; x++) {
           mem[tab + x] = MUL[c + x];
@@ -117,20 +127,21 @@ export function createSimdKernel(): CodeKernel | undefined {
         }
       }
     }
+    const member = (k: number) => inAt(k < n ? k : 0);
     for (let s = start; s < start + len; s += CHUNK) {
       const m = Math.min(CHUNK, start + len - s);
-      const padded = (m + 31) & ~31;
+      const padded = (m + 15) & ~15;
       for (let k = 0; k < n; k++) {
-        const at = SCRATCH + k * CHUNK;
+        const at = inAt(k);
         mem.set(inputs[k].subarray(s, s + m), at);
         if (padded > m) mem.fill(0, at + m, at + padded);
       }
       for (let j = 0; j < outputs.length; j++) {
         const at = outBase + j * CHUNK;
         mem.fill(0, at, at + padded);
-        const row = rows[j];
-        for (let k = 0; k < n; k++) {
-          if (row[k] !== 0) mulAdd(TABLES + (j * MAX_SHARDS + k) * 32, SCRATCH + k * CHUNK, at, padded);
+        for (let g = 0; g < groups; g++) {
+          const k = g * 4;
+          mulAdd4(TABLES + (j * MAX_SHARDS + k) * 32, member(k), member(k + 1), member(k + 2), member(k + 3), at, padded);
         }
         outputs[j].set(mem.subarray(at, at + m), s);
       }
