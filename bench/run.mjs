@@ -73,7 +73,9 @@ async function waitFor(check, ms, what) {
   for (;;) {
     try {
       if (await check()) return;
-    } catch {}
+    } catch {
+      // not up yet: poll again
+    }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(200);
   }
@@ -191,7 +193,7 @@ function loadtest(weed, impl) {
   if (impl === 'ts') Object.assign(env, { VOLUME_SERVER_IMPL: 'rust', RUST_VOLUME_BINARY: join(ROOT, 'bin/weed-volume') });
   else delete env.VOLUME_SERVER_IMPL;
   const tags = WIDTH === 5 ? ['-tags', '5BytesOffset'] : [];
-  let out = '';
+  let out;
   try {
     out = execFileSync('go', ['test', '-count=1', ...tags, '-v', './test/volume_server/loadtest'], { cwd: src, env, encoding: 'utf8', maxBuffer: 1 << 28 });
   } catch (e) {

@@ -14,6 +14,7 @@ import {
   parseTagGroups,
   splitList,
 } from './values.js';
+import { checkedWhiteList } from './whitelist.js';
 
 const INDEX_KINDS = new Set(['memory', 'leveldb', 'leveldbMedium', 'leveldbLarge']);
 const LOG_LEVELS = ['info', 'info', 'debug', 'debug', 'trace'];
@@ -158,7 +159,7 @@ export function resolveServerConfig(
     idleTimeoutSeconds: num('idleTimeout'),
     compactionMBps: num('compactionMBps'),
     maintenanceMBps: num('maintenanceMBps'),
-    whiteList: splitList(str('whiteList')),
+    whiteList: checkedWhiteList(splitList(str('whiteList')), '-whiteList'),
     metricsPort: num('metricsPort'),
     metricsIp: str('metricsIp') !== '' ? str('metricsIp') : bindIp,
     hasSlowRead: bool('hasSlowRead'),

@@ -10,6 +10,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { ConfigError } from './errors.js';
 import type { SecurityConfig } from './types.js';
 import { expandHome, parseGoBool, parseGoInt } from './values.js';
+import { checkedWhiteList } from './whitelist.js';
 
 /** Go's defaults for the token lifetimes (seconds). */
 export const DEFAULT_JWT_EXPIRES_SECONDS = 10;
@@ -182,7 +183,7 @@ export function securityFromTable(table: Table, env: NodeJS.ProcessEnv, source: 
       expiresAfterSeconds: get.int('jwt.signing.read.expires_after_seconds', DEFAULT_JWT_READ_EXPIRES_SECONDS),
     },
     accessUi: get.bool('access.ui'),
-    guardWhiteList: get.list('guard.white_list'),
+    guardWhiteList: checkedWhiteList(get.list('guard.white_list'), `[guard] white_list of ${source || 'the environment'}`),
     httpsVolume: {
       cert: get.string('https.volume.cert'),
       key: get.string('https.volume.key'),

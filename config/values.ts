@@ -74,7 +74,8 @@ const NS_PER_UNIT: Record<string, number> = {
   m: 60e9,
   h: 3600e9,
 };
-const MAX_DURATION_NS = 9223372036854775807;
+// 2^63 - 1 as a double (Go's maximum time.Duration, rounded as float64 comparison rounds it).
+const MAX_DURATION_NS = 2 ** 63;
 
 /**
  * Go duration literal (time.ParseDuration: `300ms`, `1.5s`, `1m30s`, `2h`, `-1s`, `0`) → milliseconds.

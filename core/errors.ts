@@ -91,6 +91,14 @@ export const ERROR_CATALOG = {
     grpc: GrpcStatus.FAILED_PRECONDITION,
     message: (reason) => reason,
   },
+  // Stored data a read would have to hold in memory past a cap: a gzip needle inflating past it (a
+  // decompression bomb), an oversized chunk manifest. Go inflates/reads it whole; we answer 500, as
+  // Go answers a stored needle it cannot serve.
+  VS_ERR_INFLATE_LIMIT: {
+    http: 500,
+    grpc: GrpcStatus.RESOURCE_EXHAUSTED,
+    message: (what, limit) => `${what} exceeds the ${limit}-byte limit`,
+  },
   // Errors whose text Go returns as a plain (code UNKNOWN) gRPC error: most admin RPC failures.
   VS_ERR_PLAIN: {
     http: 500,

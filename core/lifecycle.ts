@@ -146,6 +146,8 @@ export class Lifecycle {
     const { config, guard, logger, store } = this.cradle;
     try {
       const next = loadSecurityConfig({ securityFile: config.securityFile || undefined, configDir: config.configDir || undefined });
+      // The whitelist first: if it is refused, nothing of the new file is applied.
+      guard.update([...config.whiteList, ...next.guardWhiteList]);
       try {
         this.tls?.reload(next);
       } catch (e) {
@@ -153,12 +155,11 @@ export class Lifecycle {
         logger.error({ err: (e as Error).message }, 'TLS reload failed; keeping the previous certificates');
       }
       Object.assign(config.security, next);
-      guard.update([...config.whiteList, ...next.guardWhiteList]);
       const before = store.allVolumes().length;
       await store.loadNewVolumes();
       logger.info(`reloaded security config from ${next.source || '(none)'}; ${store.allVolumes().length - before} new volume(s)`);
     } catch (e) {
-      logger.error(`reload failed, keeping the previous settings: ${(e as Error).message}`);
+      logger.error({ err: e }, `reload failed, keeping the previous settings: ${(e as Error).message}`);
     }
   }
 

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { buildContainer } from './container.js';
 import { Lifecycle } from './lifecycle.js';
+import { installProcessPolicy } from './process-policy.js';
 
 async function main(): Promise<void> {
   let config;
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
+  // Unhandled errors are logged and end the process (exit 1); see process-policy.ts for why.
+  installProcessPolicy(logger);
   const container = buildContainer(config, logger);
   const lifecycle = new Lifecycle(container);
 

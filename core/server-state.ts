@@ -78,7 +78,7 @@ export class ServerState extends EventEmitter<{ changed: [VolumeServerState] }> 
       try {
         this.state = decodeState(readFileSync(this.filePath));
       } catch (e) {
-        throw new Error(`failed to parse store state from ${this.filePath} : ${(e as Error).message}`);
+        throw new Error(`failed to parse store state from ${this.filePath} : ${(e as Error).message}`, { cause: e });
       }
     }
   }

@@ -4,6 +4,7 @@ import type { Cradle } from '../container.js';
 import { vsError } from '../errors.js';
 import type { GrpcHandler, Msg } from '../grpc/handler.js';
 import { checks } from '../grpc/rpc-support.js';
+import { checkCollection } from '../security/names.js';
 import { ReplicaPlacement } from '../storage/types.js';
 import type { Volume } from '../storage/volume.js';
 
@@ -37,10 +38,11 @@ export function volumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       admin(call);
       notInMaintenance();
       const r = call.request;
+      const collection = checkCollection(r.collection ?? '');
       notBeingCopied(r.volume_id >>> 0);
       await store.allocateVolume({
         id: r.volume_id >>> 0,
-        collection: r.collection,
+        collection,
         replication: r.replication,
         ttl: r.ttl,
         preallocate: Number(r.preallocate),
@@ -74,7 +76,7 @@ export function volumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
 
     DeleteCollection: async (call: Msg) => {
       admin(call);
-      await store.deleteCollection(call.request.collection);
+      await store.deleteCollection(checkCollection(call.request.collection ?? ''));
       return {};
     },
 

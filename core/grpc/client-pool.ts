@@ -52,7 +52,7 @@ export class GrpcClientPool {
 /** Promise wrapper for a unary call with a deadline. */
 export function unary<Req, Res>(client: grpc.Client, method: string, req: Req, timeoutMs: number): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, Function>)[method];
+    const fn = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
     if (typeof fn !== 'function') {
       reject(new Error(`no method ${method}`));
       return;

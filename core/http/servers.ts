@@ -12,6 +12,7 @@ import { serverVersion } from '../version.js';
 import type { FastPath, FastReply } from './fast-path.js';
 import { sendJsonError } from './json.js';
 import type { RequestCounters } from './request-counters.js';
+import { applyConnectionTimeouts } from './timeouts.js';
 import { newRequestId, REQUEST_ID_HEADER } from './request-id.js';
 
 export type Listener = 'admin' | 'public';
@@ -70,9 +71,7 @@ export function createHttpServer(
         handler(req, res);
       };
       const server = tls ? createHttpsServer(tls, dispatch) : createServer(dispatch);
-      server.keepAliveTimeout = config.idleTimeoutSeconds * 1000;
-      server.requestTimeout = 0;
-      server.setTimeout(0);
+      applyConnectionTimeouts(server, config.idleTimeoutSeconds);
       return server;
     },
     loggerInstance: logger.child({ listener }),

@@ -1,4 +1,4 @@
-// Builds the messages of the SendHeartbeat stream from the store (spec: master-protocol.md §3.3).
+// Builds the messages of the SendHeartbeat stream from the store (Go: weed/server/volume_grpc_client_to_master.go doHeartbeat, weed/storage/store.go CollectHeartbeat).
 // We always send full volume lists and no volume_digest: the master then treats us as a
 // pre-digest server and replaces its view each pulse, which is the documented compatible mode.
 // EC shards come from the families' contributions (core/storage/contributions.ts): none registered

@@ -324,7 +324,7 @@ export class MasterClient {
         await unary(this.pool.get<grpc.Client>(this.ctor, toGrpcAddress(master)), 'VolumeMarkReadonly', req, 10_000);
       } catch (e) {
         const reason = (e as grpc.ServiceError).details || (e as Error).message;
-        throw new Error(`grpc VolumeMarkReadonly with master ${master}: set volume ${v.id} to read only on master: ${reason}`);
+        throw new Error(`grpc VolumeMarkReadonly with master ${master}: set volume ${v.id} to read only on master: ${reason}`, { cause: e });
       }
     };
     const master = this.currentMaster || this.seeds[0];

@@ -1,47 +1,26 @@
-// The whitelist guard: IPs and CIDRs allowed to write, delete and call admin RPCs. An empty list
-// allows everyone, as in Go.
-import { BlockList, isIP } from 'node:net';
+// The whitelist guard: peers allowed to write, delete and call admin RPCs. An empty list allows
+// everyone, as in Go; a non-empty one denies every peer it does not list (rules in whitelist.ts).
 import { vsError } from '../errors.js';
+import { parseWhiteList, type WhiteList } from './whitelist.js';
 
 export class Guard {
-  private list = new BlockList();
-  private empty = true;
+  private list: WhiteList;
 
-  constructor(entries: string[]) {
-    this.update(entries);
+  /** Throws WhiteListError for an invalid entry. */
+  constructor(entries: readonly string[]) {
+    this.list = parseWhiteList(entries);
   }
 
-  update(entries: string[]): void {
-    const list = new BlockList();
-    let count = 0;
-    for (const raw of entries) {
-      const e = raw.trim();
-      if (!e) continue;
-      const slash = e.indexOf('/');
-      if (slash > 0) {
-        const net = e.slice(0, slash);
-        const prefix = Number(e.slice(slash + 1));
-        const fam = isIP(net);
-        if (fam && Number.isInteger(prefix)) {
-          list.addSubnet(net, prefix, fam === 6 ? 'ipv6' : 'ipv4');
-          count++;
-        }
-      } else if (isIP(e)) {
-        list.addAddress(e, isIP(e) === 6 ? 'ipv6' : 'ipv4');
-        count++;
-      }
-    }
-    this.list = list;
-    this.empty = count === 0;
+  /**
+   * Replaces the list (SIGHUP). Throws WhiteListError for an invalid entry and then keeps the
+   * previous list: a reload typo must neither open the server nor lock everyone out.
+   */
+  update(entries: readonly string[]): void {
+    this.list = parseWhiteList(entries);
   }
 
   isWhiteListed(host: string): boolean {
-    if (this.empty) return true;
-    let h = host;
-    if (h.startsWith('::ffff:') && isIP(h.slice(7)) === 4) h = h.slice(7);
-    const fam = isIP(h);
-    if (!fam) return false;
-    return this.list.check(h, fam === 6 ? 'ipv6' : 'ipv4');
+    return this.list.allows(host);
   }
 
   /** grpc-js peer strings look like `127.0.0.1:5000`, `[::1]:5000` or `ipv4:127.0.0.1:5000`. */
@@ -55,7 +34,7 @@ export class Guard {
 
   /** Throws PERMISSION_DENIED `not authorized: <ip>` for a peer outside the whitelist. */
   checkPeer(peer: string | undefined): void {
-    if (this.empty) return;
+    if (this.list.empty) return;
     if (!peer) throw vsError('VS_ERR_NO_PEER_INFO');
     const host = Guard.hostOfPeer(peer);
     if (!this.isWhiteListed(host)) throw vsError('VS_ERR_NOT_AUTHORIZED', host);

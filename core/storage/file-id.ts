@@ -1,4 +1,4 @@
-// File ids ("fid"): `<vid>,<needleIdHex><cookieHex8>[_<delta>]` (http-api.md §2.1). Parsing
+// File ids ("fid"): `<vid>,<needleIdHex><cookieHex8>[_<delta>]` (Go: weed/storage/needle/file_id.go ParseFileIdFromString). Parsing
 // follows Go's ParsePath / ParseNeedleIdCookie / splitVolumeId with their exact error texts.
 import { InvalidFileIdError } from './storage-errors.js';
 import { MAX_NEEDLE_ID, type Cookie, type NeedleId } from './types.js';

@@ -1,4 +1,4 @@
-// The .idx append log (storage-format.md §6): rows of needle id (8, BE), offset (4 or 5 bytes,
+// The .idx append log (Go: weed/storage/idx/walk.go, weed/storage/types/needle_types.go): rows of needle id (8, BE), offset (4 or 5 bytes,
 // 8-byte units, 5th byte = high byte stored last) and size (int32 BE, -1 = tombstone). Also the
 // streaming reader used to load millions of rows, and the geometry/width validation that refuses
 // to silently misread an index written with the other offset width.

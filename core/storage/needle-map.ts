@@ -1,5 +1,5 @@
 // The in-memory needle map ("memory" index mode): needle id → (offset, size) for one volume, with
-// the counters Go keeps for heartbeats and /status (storage-format.md §6.2, Go needle_map_memory.go
+// the counters Go keeps for heartbeats and /status (Go weed/storage/needle_map_memory.go
 // and needle_map_metric.go).
 //
 // Layout, built for tens of millions of entries per volume without a JS object per entry:
@@ -323,7 +323,7 @@ export class NeedleMap {
       }
     } else {
       // The pinned Go reference counts a deletion only when it hit a live entry with size > 0
-      // (storage-format.md §6.2's pseudo-code counts every deletion row; the Go code does not).
+      // (a naive reading counts every deletion row; Go's doLoading in needle_map_memory.go does not).
       const old = this.deleteHL(hi, lo);
       if (old > 0) {
         this.deletedCount++;

@@ -1,4 +1,4 @@
-// Needle record codec for versions 1, 2 and 3 (storage-format.md §4). Encoding produces the whole
+// Needle record codec for versions 1, 2 and 3 (Go: weed/storage/needle/needle_write_v*.go, needle_read.go). Encoding produces the whole
 // record (header, body, checksum, timestamp, padding) in one preallocated buffer, byte-identical
 // to Go's writer including its padding bytes. Decoding works on views into the read buffer.
 import { crc32c, crcMatches } from './crc32c.js';

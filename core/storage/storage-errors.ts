@@ -158,7 +158,7 @@ export class VolumeInfoError extends StorageError {
   }
 }
 
-/** fid parse errors; messages are Go's exact texts (http-api.md §2.1). */
+/** fid parse errors; messages are Go's exact texts (Go: weed/storage/needle/file_id.go, weed/server/volume_server_handlers.go). */
 export class InvalidFileIdError extends StorageError {
   constructor(message: string) {
     super('INVALID_FILE_ID', message);

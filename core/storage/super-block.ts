@@ -1,4 +1,4 @@
-// The super block at the start of every .dat (storage-format.md §3): 8 fixed bytes plus an
+// The super block at the start of every .dat (Go: weed/storage/super_block/super_block.go): 8 fixed bytes plus an
 // optional protobuf SuperBlockExtra whose raw bytes are kept as-is.
 import { SuperBlockError, UnsupportedVersionError } from './storage-errors.js';
 import { ReplicaPlacement, Ttl, isSupportedVersion, readU16, writeU16, type Version } from './types.js';

@@ -1,4 +1,4 @@
-// Vacuum (compaction) of one volume, storage-format.md §9: garbage ratio, compact by index into
+// Vacuum (compaction) of one volume (Go: weed/storage/volume_vacuum.go): garbage ratio, compact by index into
 // .cpd/.cpx, crash-safe commit with the .cpc marker, cleanup. The parts live in ./vacuum/; the
 // load-time reconciliation of an interrupted commit is in ./volume/compaction-state.ts.
 export { isCompacting, type CompactableVolume } from './vacuum/compactable.js';

@@ -1,4 +1,4 @@
-// Volume file naming (storage-format.md §1) and whole-volume file removal, as Go does it.
+// Volume file naming (Go: weed/storage/volume.go VolumeFileName) and whole-volume file removal, as Go does it.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 

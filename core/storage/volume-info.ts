@@ -1,4 +1,4 @@
-// The .vif file: volume_server_pb.VolumeInfo as protobuf JSON (storage-format.md §8), written the
+// The .vif file: volume_server_pb.VolumeInfo as protobuf JSON (Go: weed/storage/volume_info/volume_info.go), written the
 // way Go's protojson does with EmitUnpopulated and a two-space indent (64-bit integers as strings,
 // absent messages as null), read leniently (camelCase or snake_case names, 64-bit values as
 // strings or numbers, the OldVersionVolumeInfo names). Fields this code does not know are kept

@@ -459,7 +459,7 @@ function runGoTest(ctx, pkg, tests) {
       while ((i = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, i); buf = buf.slice(i + 1);
         if (!line.trim()) continue;
-        let ev = null;
+        let ev;
         try { ev = JSON.parse(line); } catch { inv.pkgOutput.push(line + '\n'); continue; }
         onEvent(ev);
       }

@@ -1,5 +1,5 @@
 // A raw HTTP client for tests: no automatic decompression, bodies as Buffers.
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
 
 export interface RawResponse {
   status: number;
@@ -31,12 +31,15 @@ export function multipartBody(fileName: string, mime: string, data: Buffer): { b
 
 /**
  * Sends `chunks` as the body with backpressure (no Content-Length header means chunked) and
- * resolves once the answer is in and the whole body was written (a server may answer early).
+ * resolves once the answer is in and the whole body was written (a server may answer early), or
+ * once the answer is in and the server closed the connection before taking the rest (as it does
+ * after refusing a large body: the write then fails, the answer stands).
  */
 export function sendStream(url: string, method: string, headers: Record<string, string>, chunks: Iterable<Buffer>): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers });
     let answer: RawResponse | undefined;
+    let response: IncomingMessage | undefined;
     let bodySent = false;
     const settle = () => {
       if (answer && bodySent) resolve(answer);
@@ -46,6 +49,7 @@ export function sendStream(url: string, method: string, headers: Record<string, 
       settle();
     });
     req.on('response', (res) => {
+      response = res;
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('end', () => {
@@ -53,7 +57,17 @@ export function sendStream(url: string, method: string, headers: Record<string, 
         settle();
       });
     });
-    req.on('error', reject);
+    // A server that answered and closed without taking the whole body: the answer stands.
+    req.on('close', () => {
+      if (answer) resolve(answer);
+    });
+    req.on('error', (err) => {
+      if (answer) return resolve(answer);
+      if (!response || response.complete) return reject(err);
+      // The answer's head is in: wait for its end, which the closing server sent before closing.
+      response.once('end', () => (answer ? resolve(answer) : reject(err)));
+      response.once('close', () => (answer ? resolve(answer) : reject(err)));
+    });
     const it = chunks[Symbol.iterator]();
     const pump = () => {
       for (;;) {

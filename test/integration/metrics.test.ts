@@ -47,7 +47,10 @@ function dashboardQueries(): Map<string, Set<string>> {
     const exprs: string[] = [];
     const walk = (v: unknown) => {
       if (Array.isArray(v)) v.forEach(walk);
-      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) k === 'expr' && typeof x === 'string' ? exprs.push(x) : walk(x);
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) {
+        if (k === 'expr' && typeof x === 'string') exprs.push(x);
+        else walk(x);
+      }
     };
     walk(json);
     for (const e of exprs) {

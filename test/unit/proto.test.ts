@@ -12,7 +12,8 @@ import {
 } from '../../core/grpc/proto-loader.js';
 import { PROTO_DIR } from '../../core/paths.js';
 
-// Expected values below are transcribed from shared/spec/wire-schema.md.
+// Expected values below are transcribed from the upstream volume_server.proto / master.proto
+// (weed/pb/*.proto of the pinned SeaweedFS module), field by field.
 
 type Kind = 'unary' | 'server' | 'client' | 'bidi';
 type Rpc = [name: string, request: string, response: string, kind: Kind];

@@ -1,13 +1,14 @@
-// Content-type helpers of the read path: Go's TypeByExtension (built-ins + host database),
-// DetectContentType, FormatMediaType, filepath.Ext, ParseBool, canonical header keys.
+// Content-type helpers of the read and upload paths: Go's TypeByExtension (built-ins + host
+// database), DetectContentType, FormatMediaType, filepath.Ext/Base, ParseBool, canonical header keys.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { contentDisposition, formatMediaType } from '../../plugins/read-write/http/media-type.js';
 import {
   buildMimeTable,
+  buildWeedMimeTable,
   canonicalHeaderKey,
-  contentDisposition,
   detectContentType,
-  formatMediaType,
+  goBase,
   goExt,
   headerSafe,
   parseGoBool,
@@ -48,6 +49,20 @@ describe('typeByExtension', () => {
     assert.equal(typeByExtension('.C', t), 'text/x-c++src; charset=utf-8');
     assert.equal(typeByExtension('.c', t), 'text/x-csrc; charset=utf-8');
     assert.equal(typeByExtension('.a', t), '');
+  });
+
+  test("the weed binary's own entries win over the builtin table and the host database", () => {
+    const t = buildWeedMimeTable((p) => (p === '/usr/share/mime/globs2' ? GLOBS2 : undefined));
+    assert.equal(typeByExtension('.webm', t), 'video/webm');
+    assert.equal(typeByExtension('.xml', t), 'application/xml');
+    assert.equal(typeByExtension('.js', t), 'application/javascript');
+    assert.equal(typeByExtension('.csv', t), 'text/csv; charset=utf-8');
+    assert.equal(typeByExtension('.md', t), 'text/markdown; charset=utf-8');
+    assert.equal(typeByExtension('.c', t), 'text/x-c; charset=utf-8');
+    assert.equal(typeByExtension('.C', t), 'text/x-c++src; charset=utf-8'); // case-sensitive entry first
+    assert.equal(typeByExtension('.yaml', t), 'text/yaml; charset=utf-8');
+    assert.equal(typeByExtension('.tar', buildWeedMimeTable(() => undefined)), 'application/x-tar');
+    assert.equal(typeByExtension('.mp4', buildWeedMimeTable(() => undefined)), 'video/mp4');
   });
 
   test('mime.types files are used only when no globs2 exists', () => {
@@ -137,6 +152,12 @@ describe('small Go helpers', () => {
     assert.equal(goExt('noext'), '');
     assert.equal(goExt('dir.d/file'), '');
     assert.equal(goExt('file.'), '.');
+  });
+
+  test('path.Base', () => {
+    for (const [p, want] of [['', '.'], ['/', '/'], ['//', '/'], ['a', 'a'], ['a/b', 'b'], ['a/b//', 'b'], ['/x.jpg', 'x.jpg'], ['a\\b', 'a\\b']]) {
+      assert.equal(goBase(p), want, p);
+    }
   });
 
   test('strconv.ParseBool', () => {

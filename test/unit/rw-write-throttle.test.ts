@@ -1,10 +1,12 @@
-// InflightLimiter (http-api.md §9) and the upload parsing helpers of the write path.
+// InflightLimiter (Go's weed/server/volume_server_handlers.go checkUploadLimit/checkDownloadLimit)
+// and the upload parsing helpers of the write path.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InflightLimiter, ThrottleAbortedError } from '../../plugins/read-write/http/throttle.js';
 import { formatDisposition, pairsJson } from '../../plugins/read-write/http/replicate.js';
 import { parseQuery } from '../../plugins/read-write/http/upload-form.js';
-import { gzipTrailerSize, parseMediaType } from '../../plugins/read-write/http/upload-parse.js';
+import { parseMediaType } from '../../plugins/read-write/http/media-type.js';
+import { gzipTrailerSize } from '../../plugins/read-write/http/upload-parse.js';
 
 test('a request waits only while the sum is strictly over the limit, then proceeds when released', async () => {
   const l = new InflightLimiter(100, 5000);

@@ -8,7 +8,7 @@ import { NEEDLE_PADDING_SIZE, actualSize, indexEntrySize } from '../types.js';
 import type { CompactableVolume } from './compactable.js';
 // garbage ratio and space check
 
-/** Go's garbageLevel (§9.1): deleted bytes / content bytes, with the .sdx special case. */
+/** Go's garbageLevel (weed/storage/volume_vacuum.go): deleted bytes / content bytes, with the .sdx special case. */
 export function garbageLevel(v: CompactableVolume): number {
   const content = v.contentSize();
   if (content === 0) return 0;
@@ -62,7 +62,7 @@ export async function ensureCompactionSpace(
     }
   };
   if (v.idxDir === v.dir) return check(v.dir, dataBytes + indexBytes);
-  let same = true;
+  let same: boolean;
   try {
     same = (await stat(v.dir)).dev === (await stat(v.idxDir)).dev;
   } catch {

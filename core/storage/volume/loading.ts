@@ -118,8 +118,7 @@ async function loadSteps(o: VolumeOpenOptions, opened: { dat?: BackendStorageFil
   // 2. the data file
   const datPath = fileName('.dat');
   let datSize = 0;
-  let datMtimeMs = 0;
-  let lastModifiedTsSeconds = 0;
+  let datMtimeMs: number;
   let dat: BackendStorageFile;
   if (remoteFactory) {
     dat = opened.dat = await remoteFactory.open(vi.files[0], { id, info: vi });
@@ -153,7 +152,7 @@ async function loadSteps(o: VolumeOpenOptions, opened: { dat?: BackendStorageFil
       throw new StorageIoError(`volume data file ${datPath} does not exist`);
     }
   }
-  lastModifiedTsSeconds = Math.floor(datMtimeMs / 1000);
+  let lastModifiedTsSeconds = Math.floor(datMtimeMs / 1000);
   const hasSuperBlock = datSize >= SUPER_BLOCK_SIZE;
 
   // 3. super block

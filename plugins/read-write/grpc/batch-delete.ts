@@ -1,5 +1,5 @@
 // BatchDelete: deletes a list of file ids, one status per fid with Go's texts
-// (master-protocol.md §6): 400 bad fid / cookie mismatch, 404 not found, 406 chunk manifest,
+// (Go: weed/server/volume_grpc_batch_delete.go): 400 bad fid / cookie mismatch, 404 not found, 406 chunk manifest,
 // 500 delete error, 304 nothing deleted, 202 deleted with the needle's Size.
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
@@ -31,7 +31,7 @@ export function batchDeleteRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     } catch (e) {
       return { file_id: fid, status: 400, error: messageOf(e) };
     }
-    let volumeId = 0;
+    let volumeId: number;
     try {
       volumeId = parseVolumeId(fid.slice(0, comma));
     } catch {

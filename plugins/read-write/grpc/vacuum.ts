@@ -1,4 +1,4 @@
-// Vacuum RPCs driven by the master (storage-format.md §9, master-protocol.md §6): check, compact
+// Vacuum RPCs driven by the master (Go: weed/server/volume_grpc_vacuum.go, weed/storage/volume_vacuum.go): check, compact
 // (server-streaming progress every 128 MiB), commit and cleanup. The compaction itself lives in
 // core/storage/vacuum.ts and runs while the volume keeps serving reads and writes.
 import { availableParallelism, loadavg } from 'node:os';

@@ -1,4 +1,5 @@
-// File-id JWT checks for the store handlers (http-api.md §7) and the write whitelist (§8).
+// File-id JWT checks for the store handlers (Go's weed/server/volume_server_handlers.go
+// maybeCheckJwtAuthorization) and the write whitelist (weed/security/guard.go checkWhiteList).
 import type { FastifyRequest } from 'fastify';
 import type { Cradle } from '../../../core/container.js';
 import { tokenFromRequest, verifyJwt } from '../../../core/security/jwt.js';

@@ -1,9 +1,20 @@
-// Chunk manifests (needle flag 0x80): parsing as Go's LoadChunkManifest (json.Unmarshal into
-// ChunkManifest: case-insensitive keys, strict types, chunks sorted by offset) and reading the
+// Chunk manifests (needle flag 0x80): loading as Go's LoadChunkManifest does
+// (weed/operation/chunked_file.go: DecompressData, then json.Unmarshal into ChunkManifest:
+// case-insensitive keys, strict types, chunks sorted by offset), bounded in size, and reading the
 // logical file they describe by fetching each chunk from a volume server that holds it.
 import type { IncomingMessage } from 'node:http';
-import { gunzipSync } from 'node:zlib';
 import { peerGet } from '../../../core/tls/peer-http.js';
+import { vsError } from '../../../core/errors.js';
+import { inflateBounded, isGzipMagic, TOO_LARGE } from './inflate.js';
+
+/**
+ * Most bytes of manifest JSON held in memory (after inflating a gzip-stored one). Go reads a whole
+ * manifest into memory, and a manifest is small: an entry is ~60 bytes, so 16 MiB list ~280k
+ * chunks, over 1 TiB at weed upload's default 4 MiB chunks. Past it a manifest is refused
+ * (VS_ERR_INFLATE_LIMIT) instead of being inflated or parsed whole: a gzip bomb stored with cm=true
+ * would otherwise cost its inflated size in memory and block the event loop in JSON.parse.
+ */
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 export interface ChunkInfo {
   fid: string;
@@ -46,16 +57,29 @@ function intField(obj: Record<string, unknown>, field: string): number {
   return v;
 }
 
-/** Parses manifest JSON (gunzipped first when `compressed`). Throws ManifestError when Go's Unmarshal would fail. */
-export function parseChunkManifest(data: Uint8Array, compressed: boolean): ChunkManifest {
-  let bytes = data;
-  if (compressed && bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch {
-      // Go logs and goes on with the raw bytes
-    }
+/**
+ * The manifest JSON of a manifest needle's data: inflated off the event loop when `compressed`
+ * (bytes that do not inflate are kept: they then fail to parse, as in Go). Throws
+ * VS_ERR_INFLATE_LIMIT when the JSON would pass MAX_MANIFEST_BYTES.
+ */
+export async function manifestJson(data: Uint8Array, compressed: boolean): Promise<Buffer> {
+  let bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+  if (compressed && isGzipMagic(bytes)) {
+    const inflated = await inflateBounded(bytes, MAX_MANIFEST_BYTES);
+    if (inflated === TOO_LARGE) throw vsError('VS_ERR_INFLATE_LIMIT', 'chunk manifest', MAX_MANIFEST_BYTES);
+    bytes = inflated;
   }
+  if (bytes.length > MAX_MANIFEST_BYTES) throw vsError('VS_ERR_INFLATE_LIMIT', 'chunk manifest', MAX_MANIFEST_BYTES);
+  return bytes;
+}
+
+/** Go's LoadChunkManifest: manifestJson, then parseChunkManifest. */
+export async function loadChunkManifest(data: Uint8Array, compressed: boolean): Promise<ChunkManifest> {
+  return parseChunkManifest(await manifestJson(data, compressed));
+}
+
+/** Parses manifest JSON. Throws ManifestError when Go's Unmarshal would fail. */
+export function parseChunkManifest(bytes: Uint8Array): ChunkManifest {
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));

@@ -1,7 +1,7 @@
-// DELETE of a file id (http-api.md §10): fid, write JWT, needle lookup, cookie, chunk-manifest
-// children first, local tombstone and replicas; answers `{"size":N}`.
+// DELETE of a file id (Go's weed/server/volume_server_handlers_write.go DeleteHandler): fid, write
+// JWT, needle lookup, cookie, chunk-manifest children first, local tombstone and replicas; answers
+// `{"size":N}`.
 import type * as grpc from '@grpc/grpc-js';
-import { gunzipSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Cradle } from '../../../core/container.js';
 import { unary } from '../../../core/grpc/client-pool.js';
@@ -11,9 +11,10 @@ import { parseFid, parseNeedleIdCookie, parseVolumeId } from '../../../core/stor
 import { isChunkManifest, isCompressed, type Needle } from '../../../core/storage/needle.js';
 import { tokenFromRequest } from '../../../core/security/jwt.js';
 import { checkJwt, isWriteAllowed } from './auth.js';
+import { manifestJson } from './chunk-manifest.js';
 import { remoteReplicas, replicateDelete, selfUrl } from './replicate.js';
 import { decodedPathOf, parseQuery, rawQueryOf } from './upload-form.js';
-import { drainRequest } from './upload-parse.js';
+import { drainRequest } from './upload-body.js';
 import { parseUrlPath } from './url-path.js';
 
 interface ChunkResult {
@@ -26,16 +27,9 @@ interface ManifestChunk {
   fid: string;
 }
 
-/** Go's operation.LoadChunkManifest (only what a delete needs). */
-function loadManifest(n: Needle): { size: number; chunks: ManifestChunk[] } {
-  let data = Buffer.from(n.data.buffer, n.data.byteOffset, n.data.byteLength);
-  if (isCompressed(n)) {
-    try {
-      data = gunzipSync(data, { maxOutputLength: 256 << 20 });
-    } catch {
-      /* Go keeps the raw bytes when decompressing fails */
-    }
-  }
+/** Go's operation.LoadChunkManifest (only what a delete needs), bounded as reads are (chunk-manifest.ts). */
+async function loadManifest(n: Needle): Promise<{ size: number; chunks: ManifestChunk[] }> {
+  const data = await manifestJson(n.data, isCompressed(n));
   const m = JSON.parse(data.toString('utf8')) as { size?: unknown; chunks?: unknown };
   if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new Error('json: cannot unmarshal into Go value of type operation.ChunkManifest');
   const chunks = Array.isArray(m.chunks) ? (m.chunks as { fid?: unknown }[]).map((c) => ({ fid: typeof c?.fid === 'string' ? c.fid : '' })) : [];
@@ -137,7 +131,7 @@ export function deleteHandler(cradle: Cradle) {
     const form = parseQuery(rawQueryOf(request.url)).form;
     const path = decodedPathOf(request.url);
     const parts = parseUrlPath(path);
-    let vid = 0;
+    let vid: number;
     try {
       vid = parseVolumeId(parts.vid);
     } catch {
@@ -166,7 +160,7 @@ export function deleteHandler(cradle: Cradle) {
     if (isChunkManifest(n)) {
       let manifest;
       try {
-        manifest = loadManifest(n);
+        manifest = await loadManifest(n);
       } catch (e) {
         return sendJsonError(request, reply, 500, `Load chunks manifest error: ${(e as Error).message}`);
       }

@@ -57,7 +57,7 @@ export function atoi(s: string): number {
     if (c < 48 || c > 57) return 0;
     v = v * 10 + (c - 48);
   }
-  if (v > 9223372036854775807) return 0;
+  if (v > 2 ** 63) return 0;
   return neg ? -v : v;
 }
 

@@ -1,13 +1,25 @@
-// Content types the way the Go volume server derives them: mime.TypeByExtension (Go's built-in
-// table, then the host's freedesktop globs2 or mime.types files), http.DetectContentType (body
-// sniffing when no type is known), mime.FormatMediaType (Content-Disposition), filepath.Ext,
-// strconv.ParseBool and the canonical header-key form. Strings holding file names are "byte
-// strings": one char per byte (latin1), as Go strings hold raw bytes.
+// Content types the way the Go volume server derives them, ONE table and ONE sniffer for both
+// directions: uploads (weed/storage/needle/needle_parse_upload.go parseUpload: mime.TypeByExtension
+// of the lower-cased extension; ParseUpload: http.DetectContentType for the compress decision) and
+// reads (weed/server/volume_server_handlers_read.go writeResponseContent: mime.TypeByExtension of
+// filepath.Ext, then net/http's sniffing when no type is set). Also the small Go helpers both
+// directions share: filepath.Ext/Base, strconv.ParseBool and the canonical header-key form.
+// Strings holding file names are "byte strings": one char per byte (latin1), as Go strings hold
+// raw bytes.
+//
+// Which table: Go's mime.TypeByExtension is its builtin table (mime/type.go builtinTypesLower of
+// the Go 1.26 toolchain the pinned module's go.mod names) augmented on Linux as mime/type_unix.go
+// initMimeUnix does: the first freedesktop globs2 file found, else every mime.types file; and the
+// `weed` binary then adds its own entries over those (weed/admin/dash/file_mime.go init, linked
+// into every weed command: e.g. `.webm` is video/webm, `.xml` application/xml). We mirror exactly
+// that, the host part read at first use, so an answer depends on the host's database as Go's does
+// while the builtin and weed entries (`.csv`, `.mp4`, `.zip`, ...) are the same on every host.
 import { readFileSync } from 'node:fs';
+import { formatMediaType } from './media-type.js';
 
 // ------------------------------------------------------------------ extension → type
 
-/** Go 1.2x's built-in table (mime/type.go builtinTypesLower). */
+/** Go 1.26's built-in table (mime/type.go builtinTypesLower). */
 const BUILTIN_TYPES: Record<string, string> = {
   '.ai': 'application/postscript',
   '.apk': 'application/vnd.android.package-archive',
@@ -159,11 +171,107 @@ export function buildMimeTable(readText: (path: string) => string | undefined): 
   return t;
 }
 
+/**
+ * The `weed` binary's own entries: weed/admin/dash/file_mime.go init() calls mime.AddExtensionType
+ * for each at start-up. Every `weed` command links that package, so the volume server's
+ * TypeByExtension answers these over the builtin table and the host database (text/* ones get
+ * `; charset=utf-8` like any other). In call order; a later entry for an extension wins.
+ */
+const WEED_TYPES: [string, string][] = [
+  ['.txt', 'text/plain'],
+  ['.log', 'text/plain'],
+  ['.cfg', 'text/plain'],
+  ['.conf', 'text/plain'],
+  ['.ini', 'text/plain'],
+  ['.properties', 'text/plain'],
+  ['.gitignore', 'text/plain'],
+  ['.gitattributes', 'text/plain'],
+  ['.env', 'text/plain'],
+  ['.md', 'text/markdown'],
+  ['.markdown', 'text/markdown'],
+  ['.html', 'text/html'],
+  ['.htm', 'text/html'],
+  ['.css', 'text/css'],
+  ['.xml', 'application/xml'],
+  ['.js', 'application/javascript'],
+  ['.mjs', 'application/javascript'],
+  ['.ts', 'text/typescript'],
+  ['.py', 'text/x-python'],
+  ['.go', 'text/x-go'],
+  ['.java', 'text/x-java'],
+  ['.c', 'text/x-c'],
+  ['.cpp', 'text/x-c++'],
+  ['.cc', 'text/x-c++'],
+  ['.cxx', 'text/x-c++'],
+  ['.c++', 'text/x-c++'],
+  ['.h', 'text/x-c-header'],
+  ['.hpp', 'text/x-c-header'],
+  ['.php', 'text/x-php'],
+  ['.rb', 'text/x-ruby'],
+  ['.pl', 'text/x-perl'],
+  ['.rs', 'text/x-rust'],
+  ['.swift', 'text/x-swift'],
+  ['.kt', 'text/x-kotlin'],
+  ['.scala', 'text/x-scala'],
+  ['.sh', 'text/x-shellscript'],
+  ['.bash', 'text/x-shellscript'],
+  ['.zsh', 'text/x-shellscript'],
+  ['.fish', 'text/x-shellscript'],
+  ['.dockerfile', 'text/x-dockerfile'],
+  ['.json', 'application/json'],
+  ['.yaml', 'text/yaml'],
+  ['.yml', 'text/yaml'],
+  ['.csv', 'text/csv'],
+  ['.sql', 'text/sql'],
+  ['.jpg', 'image/jpeg'],
+  ['.jpeg', 'image/jpeg'],
+  ['.png', 'image/png'],
+  ['.gif', 'image/gif'],
+  ['.bmp', 'image/bmp'],
+  ['.webp', 'image/webp'],
+  ['.svg', 'image/svg+xml'],
+  ['.ico', 'image/x-icon'],
+  ['.pdf', 'application/pdf'],
+  ['.doc', 'application/msword'],
+  ['.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
+  ['.xls', 'application/vnd.ms-excel'],
+  ['.xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+  ['.ppt', 'application/vnd.ms-powerpoint'],
+  ['.pptx', 'application/vnd.openxmlformats-officedocument.presentationml.presentation'],
+  ['.zip', 'application/zip'],
+  ['.tar', 'application/x-tar'],
+  ['.gz', 'application/gzip'],
+  ['.bz2', 'application/x-bzip2'],
+  ['.7z', 'application/x-7z-compressed'],
+  ['.rar', 'application/x-rar-compressed'],
+  ['.mp4', 'video/mp4'],
+  ['.avi', 'video/x-msvideo'],
+  ['.mov', 'video/quicktime'],
+  ['.wmv', 'video/x-ms-wmv'],
+  ['.flv', 'video/x-flv'],
+  ['.webm', 'video/webm'],
+  ['.mp3', 'audio/mpeg'],
+  ['.wav', 'audio/wav'],
+  ['.flac', 'audio/flac'],
+  ['.aac', 'audio/aac'],
+  ['.ogg', 'audio/ogg'],
+];
+
+/**
+ * The table the `weed` volume server has on a host with these files: Go's (buildMimeTable), then
+ * the binary's own entries (WEED_TYPES) on top.
+ */
+export function buildWeedMimeTable(readText: (path: string) => string | undefined): MimeTable {
+  const t = buildMimeTable(readText);
+  for (const [ext, type] of WEED_TYPES) setExtensionType(t, ext, type);
+  return t;
+}
+
 let table: MimeTable | undefined;
 
 function hostTable(): MimeTable {
   if (!table) {
-    table = buildMimeTable((p) => {
+    table = buildWeedMimeTable((p) => {
       try {
         return readFileSync(p, 'utf8');
       } catch {
@@ -202,6 +310,17 @@ export function typeForName(mimeType: string, filename: string): string {
   if (mimeType !== '' || filename === '') return mimeType;
   const ext = goExt(filename);
   return ext !== '' ? typeByExtension(ext) : '';
+}
+
+/** Go's path.Base (filepath.Base on unix): the last element, trailing slashes dropped. */
+export function goBase(path: string): string {
+  if (path === '') return '.';
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === 47) end--;
+  if (end === 0) return '/';
+  const s = end === path.length ? path : path.slice(0, end);
+  const i = s.lastIndexOf('/');
+  return i >= 0 ? s.slice(i + 1) : s;
 }
 
 /** Go's filepath.Ext: from the last '.' of the last path element, '' when none. */
@@ -329,96 +448,6 @@ export function detectContentType(data: Uint8Array): string {
     if (ct !== '') return ct;
   }
   return 'application/octet-stream';
-}
-
-// ------------------------------------------------------------------ media type formatting
-
-// token chars per RFC 2045 (Go's isTokenChar): US-ASCII except SPACE, CTLs and tspecials.
-const TSPECIALS = '()<>@,;:\\"/[]?=';
-const TOKEN_CHAR = new Uint8Array(128);
-for (let c = 0x21; c < 0x7f; c++) if (!TSPECIALS.includes(String.fromCharCode(c))) TOKEN_CHAR[c] = 1;
-
-/** True if `c` (a char code) is a token character of RFC 2045 (Go's mime isTokenChar). */
-export function isMimeTokenChar(c: number): boolean {
-  return c < 128 && TOKEN_CHAR[c] === 1;
-}
-
-function isToken(s: string): boolean {
-  if (s === '') return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || TOKEN_CHAR[c] === 0) return false;
-  }
-  return true;
-}
-
-function isTSpecial(c: number): boolean {
-  return c < 128 && TSPECIALS.includes(String.fromCharCode(c));
-}
-
-const UPPER_HEX = '0123456789ABCDEF';
-
-/**
- * Go's mime.FormatMediaType over byte strings: parameters sorted, bare tokens, quoted strings, or
- * RFC 2231 `name*=utf-8''…` percent-encoding when a value has non-printable or non-ASCII bytes.
- * '' when the type or a parameter name is not a token.
- */
-export function formatMediaType(t: string, params: Record<string, string>): string {
-  let out: string;
-  const slash = t.indexOf('/');
-  if (slash < 0) {
-    if (!isToken(t)) return '';
-    out = t.toLowerCase();
-  } else {
-    const major = t.slice(0, slash);
-    const sub = t.slice(slash + 1);
-    if (!isToken(major) || !isToken(sub)) return '';
-    out = major.toLowerCase() + '/' + sub.toLowerCase();
-  }
-  for (const attribute of Object.keys(params).sort()) {
-    const value = params[attribute];
-    if (!isToken(attribute)) return '';
-    out += '; ' + attribute.toLowerCase();
-    let needEnc = false;
-    for (let i = 0; i < value.length; i++) {
-      const c = value.charCodeAt(i);
-      if ((c < 0x20 || c > 0x7e) && c !== 9) {
-        needEnc = true;
-        break;
-      }
-    }
-    if (needEnc) {
-      out += "*=utf-8''";
-      for (let i = 0; i < value.length; i++) {
-        const ch = value.charCodeAt(i) & 0xff;
-        if (ch <= 0x20 || ch >= 0x7f || ch === 0x2a || ch === 0x27 || ch === 0x25 || isTSpecial(ch)) {
-          out += '%' + UPPER_HEX[ch >> 4] + UPPER_HEX[ch & 15];
-        } else out += value[i];
-      }
-      continue;
-    }
-    if (isToken(value)) {
-      out += '=' + value;
-      continue;
-    }
-    out += '="';
-    for (let i = 0; i < value.length; i++) {
-      const ch = value[i];
-      if (ch === '"' || ch === '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
-  }
-  return out;
-}
-
-/**
- * `formatMediaType(type, { filename })` for the one-parameter case of Content-Disposition, with the
- * common bare-token name answered without building a parameter map.
- */
-export function contentDisposition(type: 'inline' | 'attachment', filename: string): string {
-  if (isToken(filename)) return type + '; filename=' + filename;
-  return formatMediaType(type, { filename });
 }
 
 // ------------------------------------------------------------------ small Go helpers

@@ -1,5 +1,6 @@
-// Reads of volumes this server does not hold (http-api.md §6) and the download-limit replica
-// fallback (§9): look the volume up on the master, pick another server, then either relay the
+// Reads of volumes this server does not hold (Go's weed/server/volume_server_handlers_read.go
+// GetOrHeadHandler) and the download-limit replica fallback (weed/server/volume_server_handlers.go
+// tryProxyToReplica): look the volume up on the master, pick another server, then either relay the
 // request there (readMode proxy) or redirect the client (any other mode), as Go's
 // proxyReqToTargetServer does.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';

@@ -8,8 +8,9 @@ import type { FastPath } from '../../../core/http/fast-path.js';
 import { parseFid, parseVolumeId } from '../../../core/storage/file-id.js';
 import { isChunkManifest, isCompressed, needleEtag, type Needle } from '../../../core/storage/needle.js';
 import { formatHttpDate } from './conditional.js';
-import { bytesToString, contentDisposition, detectContentType, headerSafe, storedMimeType, typeForName } from './mime.js';
-import { isGzipMagic } from './read-stream.js';
+import { contentDisposition } from './media-type.js';
+import { bytesToString, detectContentType, headerSafe, storedMimeType, typeForName } from './mime.js';
+import { isGzipMagic } from './inflate.js';
 import { downloadLimiter } from './throttle.js';
 import { parseUrlPath } from './url-path.js';
 

@@ -6,7 +6,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ifRangeMatches } from './conditional.js';
-import { contentDisposition, detectContentType, headerSafe, parseGoBool, typeForName } from './mime.js';
+import { contentDisposition } from './media-type.js';
+import { detectContentType, headerSafe, parseGoBool, typeForName } from './mime.js';
 import { RangeError416, closingDelimiter, contentRange, multipartSize, newBoundary, parseRange, partHeader, sumRanges, type ByteRange } from './range.js';
 
 /** Parsed query: key → values (byte strings), as Go's url.Values. */

@@ -1,7 +1,8 @@
 // Serving gzip-stored needles (flag compressed) to clients that do not accept gzip without holding
 // the inflated data in memory: the stored bytes (from memory or streamed from the .dat) go through
 // zlib's gunzip with backpressure. Go inflates the whole needle in memory (DecompressData); we do
-// that too, but only while the inflated size stays below INFLATE_IN_MEMORY_LIMIT.
+// that too (inflate.ts, off the event loop), but only while the inflated size stays below
+// INFLATE_IN_MEMORY_LIMIT.
 //
 // Sizes: the gzip ISIZE trailer is the inflated length mod 2^32 of the LAST member only, so it is
 // never trusted for a Content-Length. A full read streams chunked (no Content-Length, HEAD too);
@@ -9,43 +10,18 @@
 // first inflating pass (CPU, no memory; cached per needle), then the range is served by inflating
 // again, discarding up to its start and passing `length` bytes through.
 import { pipeline, Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import { createGunzip, gunzip, gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import type { OpenedContent, StreamSource } from './read-response.js';
 
 /** Inflated bytes a single request may hold in memory (Go's in-memory DecompressData). */
 export const INFLATE_IN_MEMORY_LIMIT = 64 * 1024 * 1024;
 const INFLATE_CHUNK = 64 * 1024;
 
-export function isGzipMagic(b: Uint8Array): boolean {
-  return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
-}
-
 /** The ISIZE trailer (inflated length mod 2^32 of the last member), or -1 when too short for gzip. */
 export function gzipTrailerSize(data: Uint8Array): number {
   if (data.length < 18) return -1;
   const o = data.length - 4;
   return (data[o] | (data[o + 1] << 8) | (data[o + 2] << 16)) + data[o + 3] * 0x1000000;
-}
-
-const gunzipAsync = promisify(gunzip) as (buf: Buffer, opts: { maxOutputLength: number }) => Promise<Buffer>;
-
-/** Result of inflateBounded when the inflated data would exceed the limit. */
-export const TOO_LARGE = Symbol('too large');
-
-/**
- * Go's DecompressData for gzip, bounded: the inflated bytes, TOO_LARGE when they pass `limit`, or
- * the input itself when it is not (valid) gzip.
- */
-export async function inflateBounded(data: Buffer, limit: number): Promise<Buffer | typeof TOO_LARGE> {
-  if (!isGzipMagic(data)) return data;
-  try {
-    // Small payloads inflate inline; big ones on the thread pool so the event loop keeps serving.
-    return data.length <= 64 * 1024 ? gunzipSync(data, { maxOutputLength: limit }) : await gunzipAsync(data, { maxOutputLength: limit });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) return TOO_LARGE;
-    return data;
-  }
 }
 
 /** An in-memory buffer as a StreamSource (the stored bytes of a small needle). */

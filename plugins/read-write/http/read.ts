@@ -1,12 +1,12 @@
-// GET/HEAD of a file id, in the Go volume server's order (http-api.md §3): download throttling,
+// GET/HEAD of a file id, in the Go volume server's order (weed/server/volume_server_handlers_read.go
+// GetOrHeadHandler, after volume_server_handlers.go checkDownloadLimit): download throttling,
 // read JWT, vid/fid parsing, non-local volumes (local 404 / proxy / redirect), the needle read
 // (whole for small needles, metadata then chunked streaming for big ones), cookie check,
 // conditional headers, pairs, chunk manifests, name/type/disposition, stored gzip, image
 // crop/resize, and the body with ranges (read-response.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { promisify } from 'node:util';
-import { gunzip, gunzipSync } from 'node:zlib';
 import type { Cradle } from '../../../core/container.js';
+import { VolumeServerError, vsError } from '../../../core/errors.js';
 import { sendJsonError } from '../../../core/http/json.js';
 import { crcMatches, Crc32c } from '../../../core/storage/crc32c.js';
 import { parseFid, parseVolumeId, type NeedleIdCookie } from '../../../core/storage/file-id.js';
@@ -16,13 +16,14 @@ import { peerUrl } from '../../../core/tls/peer-http.js';
 import { PAGED_READ_LIMIT, type Volume } from '../../../core/storage/volume.js';
 import { checkJwt } from './auth.js';
 import { ChunkPool } from './chunk-pool.js';
-import { manifestTotalSize, parseChunkManifest, readChunkedRange, type ChunkLocator, type ChunkManifest } from './chunk-manifest.js';
+import { loadChunkManifest, manifestTotalSize, MAX_MANIFEST_BYTES, readChunkedRange, type ChunkLocator, type ChunkManifest } from './chunk-manifest.js';
 import { formatHttpDate, notModified } from './conditional.js';
 import { imageOps, transformImage, type ImageOps } from './image-transform.js';
+import { inflateBounded, isGzipMagic, TOO_LARGE } from './inflate.js';
 import { bytesToString, canonicalHeaderKey, goExt, headerSafe, preloadMimeTable, storedMimeType, toByteString } from './mime.js';
 import { parseGoQuery, proxyOrRedirect } from './proxy.js';
 import { queryFirst, sendHttpError, writeResponseContent, type GoQuery, type OpenedContent, type StreamSource } from './read-response.js';
-import { bufferSource, gzipTrailerSize, inflateBounded, inflatedLength, inflatedSource, INFLATE_IN_MEMORY_LIMIT, isGzipMagic, TOO_LARGE } from './read-stream.js';
+import { bufferSource, gzipTrailerSize, inflatedLength, inflatedSource, INFLATE_IN_MEMORY_LIMIT } from './read-stream.js';
 import { downloadLimiter, ThrottleAbortedError, type InflightLimiter } from './throttle.js';
 import { parseUrlPath } from './url-path.js';
 
@@ -60,19 +61,6 @@ function asBuffer(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.length);
 }
 
-
-const gunzipAsync = promisify(gunzip);
-
-/** Go's DecompressData for gzip: inflated bytes, or the input when it is not (valid) gzip. */
-async function gunzipOrSelf(data: Buffer): Promise<Buffer> {
-  if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) return data;
-  try {
-    // Small payloads inflate inline; big ones on the thread pool so the event loop keeps serving.
-    return data.length <= 64 * 1024 ? gunzipSync(data) : await gunzipAsync(data);
-  } catch {
-    return data;
-  }
-}
 
 const RESERVED_PAIR_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -235,6 +223,9 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
   const chunkSize = Math.max(64 * 1024, Math.floor((config.readBufferSizeMB > 0 ? config.readBufferSizeMB : 4) * MB));
   // Up to 32 MiB of idle chunk buffers (at least two) are kept for the next downloads.
   const pool = new ChunkPool(chunkSize, Math.max(32 * MB, 2 * chunkSize));
+  // An image operation holds the whole (inflated) image in memory: at most what an upload may be.
+  // Go inflates a gzip-stored image whole whatever its size; a decompression bomb stops here.
+  const imageLimit = Math.max(1, config.fileSizeLimitMB) * MB;
   preloadMimeTable();
 
   const locator: ChunkLocator = {
@@ -358,7 +349,8 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
         n.cookie = nid.cookie;
       } else if (size > PAGED_READ_LIMIT && volume.version !== 1 && !urlOps) {
         meta = await volume.readNeedleMeta(nid.id, { readDeleted });
-        if (isChunkManifest(meta)) {
+        // A manifest to expand is read whole, unless it is too big to be one (refused at step 11).
+        if (isChunkManifest(meta) && queryFirst(query, 'cm') !== 'false' && meta.dataSize <= MAX_MANIFEST_BYTES) {
           meta = undefined;
           n = await volume.readNeedle(nid.id, { readDeleted });
         } else {
@@ -395,9 +387,12 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
     if (isChunkManifest(n) && queryFirst(query, 'cm') !== 'false') {
       let manifest: ChunkManifest | undefined;
       try {
-        manifest = parseChunkManifest(n.data, isCompressed(n));
-      } catch {
-        manifest = undefined; // Go serves the raw bytes
+        if (meta) throw vsError('VS_ERR_INFLATE_LIMIT', 'chunk manifest', MAX_MANIFEST_BYTES);
+        manifest = await loadChunkManifest(n.data, isCompressed(n));
+      } catch (e) {
+        // Too big to load: a clear error. Unparsable: Go serves the raw bytes.
+        if (e instanceof VolumeServerError) return sendJsonError(request, reply, e.httpStatus, e.message);
+        manifest = undefined;
       }
       if (manifest) {
         let name = filename;
@@ -410,6 +405,10 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
         const src = chunkedSource(manifest, locator, ac.signal);
         const ops = imageOps(cext, query);
         if (ops) {
+          if (src.size > imageLimit) {
+            const e = vsError('VS_ERR_INFLATE_LIMIT', 'chunked image', imageLimit);
+            return sendJsonError(request, reply, e.httpStatus, e.message);
+          }
           let data: Buffer;
           try {
             data = await collectSource(src);
@@ -476,8 +475,14 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
     // 14. stored gzip, image operations
     let data = asBuffer(n.data);
     if (isCompressed(n)) {
-      if (ops) data = await gunzipOrSelf(data);
-      else if (acceptsGzip && isGzipMagic(data)) reply.header('Content-Encoding', 'gzip');
+      if (ops) {
+        const inflated = await inflateBounded(data, imageLimit);
+        if (inflated === TOO_LARGE) {
+          const e = vsError('VS_ERR_INFLATE_LIMIT', 'inflated image', imageLimit);
+          return sendJsonError(request, reply, e.httpStatus, e.message);
+        }
+        data = inflated;
+      } else if (acceptsGzip && isGzipMagic(data)) reply.header('Content-Encoding', 'gzip');
       else if (isGzipMagic(data)) {
         // A small stored gzip may inflate hugely: in memory only within the bound, else streamed.
         const inflated = gzipTrailerSize(data) <= INFLATE_IN_MEMORY_LIMIT ? await inflateBounded(data, INFLATE_IN_MEMORY_LIMIT) : TOO_LARGE;

@@ -1,4 +1,5 @@
-// Replicated writes and deletes (http-api.md §5, Go's topology/store_replicate.go). The server
+// Replicated writes and deletes (Go's weed/topology/store_replicate.go ReplicatedWrite and
+// ReplicatedDelete). The server
 // that receives a client request finds the other replicas from the master, writes locally and
 // forwards the request with `type=replicate` in parallel; the first replica failure fails the
 // request (local data is not rolled back).
@@ -32,7 +33,7 @@ export async function remoteReplicas(cradle: Cradle, vid: number, forWrite: bool
   try {
     locations = await cradle.masterClient.lookupVolume(vid);
   } catch (e) {
-    if (isTransportError(e)) throw new Error(`replicating lookup failed for ${vid}: ${(e as Error).message}`);
+    if (isTransportError(e)) throw new Error(`replicating lookup failed for ${vid}: ${(e as Error).message}`, { cause: e });
     locations = []; // the master answered, but knows no location
   }
   const self = selfUrl(cradle);
@@ -76,7 +77,7 @@ export function formatDisposition(params: Record<string, string>): string {
   for (const key of Object.keys(params).sort()) {
     const value = params[key];
     out += '; ';
-    if (/[^\x00-\x7f]/.test(value)) {
+    if (/[\u0080-\uffff]/.test(value)) {
       let enc = '';
       for (const b of Buffer.from(value, 'utf8')) {
         const c = String.fromCharCode(b);
@@ -162,7 +163,7 @@ async function postReplica(location: VolumeLocation, w: ReplicaWrite): Promise<v
     resp = await peerFetch(url, init as RequestInit);
   } catch (e) {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
-    throw new Error(`upload ${w.name} ${dataLength} bytes to ${url}: ${cause ?? (e as Error).message}`);
+    throw new Error(`upload ${w.name} ${dataLength} bytes to ${url}: ${cause ?? (e as Error).message}`, { cause: e });
   }
   if (resp.status === 204) {
     await resp.arrayBuffer().catch(() => undefined);
@@ -173,7 +174,7 @@ async function postReplica(location: VolumeLocation, w: ReplicaWrite): Promise<v
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new Error(`unmarshal ${url}: ${(e as Error).message}`);
+    throw new Error(`unmarshal ${url}: ${(e as Error).message}`, { cause: e });
   }
   if (parsed !== null && typeof parsed !== 'object') throw new Error(`unmarshal ${url}: cannot unmarshal into UploadResult`);
   let error = parsed && typeof (parsed as { error?: unknown }).error === 'string' ? (parsed as { error: string }).error : '';
@@ -193,7 +194,7 @@ export async function replicateWrite(vid: number, locations: VolumeLocation[], w
   try {
     await distributed(locations, (l) => postReplica(l, w));
   } catch (e) {
-    throw new Error(`failed to write to replicas for volume ${vid}: ${(e as Error).message}`);
+    throw new Error(`failed to write to replicas for volume ${vid}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -203,7 +204,7 @@ async function deleteReplica(location: VolumeLocation, path: string, jwt: string
   if (jwt) headers.Authorization = `BEARER ${jwt}`;
   const resp = await peerFetch(url, { method: 'DELETE', headers, signal: AbortSignal.timeout(30_000) }).catch((e: unknown) => {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
-    throw new Error(`Delete ${url}: ${cause ?? (e as Error).message}`);
+    throw new Error(`Delete ${url}: ${cause ?? (e as Error).message}`, { cause: e });
   });
   const text = await resp.text();
   if ([200, 202, 204, 404].includes(resp.status)) return;

@@ -6,7 +6,7 @@ import type { Cradle } from '../../../core/container.js';
 import { sendJsonError } from '../../../core/http/json.js';
 import type { HttpPluginOptions } from '../../../core/plugins/contract.js';
 import { deleteHandler } from './delete.js';
-import { drainRequest } from './upload-parse.js';
+import { drainRequest } from './upload-body.js';
 import { readHandler } from './read.js';
 import { writeHandler } from './write.js';
 

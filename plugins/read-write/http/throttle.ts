@@ -54,7 +54,6 @@ export class InflightLimiter {
     }
     if (signal?.aborted) return Promise.reject(new ThrottleAbortedError());
     return new Promise<boolean>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
         wake: () => {
           if (this.overLimit()) return;
@@ -69,10 +68,10 @@ export class InflightLimiter {
       };
       const finish = () => {
         this.waiters.delete(waiter);
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
-      timer = setTimeout(() => {
+      const timer = setTimeout(() => {
         finish();
         resolve(false);
       }, Math.max(0, this.timeoutMs));

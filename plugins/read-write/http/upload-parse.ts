@@ -1,17 +1,21 @@
-// Upload parsing (http-api.md §4.2, Go's ParseUpload/CreateNeedleFromRequest): the body is pulled
-// from the socket chunk by chunk and counted against the file size limit as it arrives, so an
-// oversized upload is refused without being held in memory. Raw bodies and multipart/form-data
-// (own streaming parser) are supported. A gzip body is stored as sent and never inflated whole:
-// its original size comes from the gzip trailer.
+// Go's ParseUpload (weed/storage/needle/needle_parse_upload.go ParseUpload/parseUpload, as
+// weed/storage/needle/needle.go CreateNeedleFromRequest calls it): file name, type, pairs, gzip,
+// compression, Content-MD5, ts/ttl/cm from an upload. The body is pulled from the socket chunk by
+// chunk (upload-body.ts, multipart-reader.ts) and counted against the file size limit as it
+// arrives, so an oversized upload is refused without being held in memory; big bodies are spooled
+// to disk (upload-spool.ts). A gzip body is stored as sent and never inflated whole: its original
+// size comes from the gzip trailer.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { createGunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Ttl } from '../../../core/storage/types.js';
+import { parseMediaType } from './media-type.js';
+// One MIME table and one sniffer for uploads and reads.
+import { canonicalHeaderKey, detectContentType, goBase, goExt, typeByExtension } from './mime.js';
+import { MultipartReader, type Part } from './multipart-reader.js';
+import { type BodyReader, fileOverLimit, readLimited, UploadError } from './upload-body.js';
 import { type GoForm, parseGoBool } from './upload-form.js';
-import { canonicalHeaderKey, isMimeTokenChar } from './mime.js';
-import { typeByExtension } from './upload-mime.js';
-import { detectContentType } from './upload-sniff.js';
 import {
   BodyCollector,
   gzipSpool,
@@ -24,339 +28,16 @@ import {
   type SpoolTarget,
 } from './upload-spool.js';
 
+// write.ts imports the body reader from here; kept so its imports need not change.
+export { BodyReader, drainRequest, fileOverLimit, UploadError } from './upload-body.js';
+
 const gzipAsync = promisify(gzip);
 
-/** An upload the client got wrong: the write answers 400 with this text. */
-export class UploadError extends Error {}
+// ------------------------------------------------------------------ reading parts and bodies
 
-export function fileOverLimit(limit: number): UploadError {
-  return new UploadError(`file over the limited ${limit} bytes`);
-}
-
-// ------------------------------------------------------------------ body reader
-
-/** Pulls chunks from a request stream with backpressure (nothing is read ahead beyond the stream's buffer). */
-export class BodyReader {
-  private failure: Error | undefined;
-
-  constructor(private readonly s: IncomingMessage) {
-    s.on('error', (e) => {
-      this.failure ??= e;
-    });
-  }
-
-  async next(): Promise<Buffer | null> {
-    for (;;) {
-      if (this.failure) throw new UploadError('unexpected EOF');
-      const c = this.s.read() as Buffer | null;
-      if (c !== null) return c;
-      if (this.s.readableEnded) return null;
-      if (this.s.destroyed) throw new UploadError('unexpected EOF');
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.s.off('readable', done);
-          this.s.off('end', done);
-          this.s.off('close', done);
-          this.s.off('error', done);
-          resolve();
-        };
-        this.s.on('readable', done);
-        this.s.on('end', done);
-        this.s.on('close', done);
-        this.s.on('error', done);
-      });
-    }
-  }
-
-  /**
-   * Discards the rest of the body (as Go drains it) and resolves once it has all arrived. Answers
-   * must wait for this: node stops reading a request whose response has already been sent, which
-   * would leave a client that is still sending stuck.
-   */
-  finish(): Promise<void> {
-    this.s.removeAllListeners('readable');
-    return drainRequest(this.s);
-  }
-}
-
-/** Reads and discards whatever is left of a request body; resolves at its end (or when the socket goes). */
-export function drainRequest(s: IncomingMessage): Promise<void> {
-  if (s.readableEnded || s.destroyed) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      s.off('end', done);
-      s.off('close', done);
-      s.off('error', done);
-      resolve();
-    };
-    s.on('end', done);
-    s.on('close', done);
-    s.on('error', done);
-    s.resume();
-  });
-}
-
-/** Reads a whole raw body, failing as soon as it grows past `limit`. */
-export async function readLimited(body: BodyReader, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (;;) {
-    const c = await body.next();
-    if (!c) break;
-    total += c.length;
-    if (total > limit) throw fileOverLimit(limit);
-    chunks.push(c);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
-}
-
-// ------------------------------------------------------------------ media-type parameters
-
-/**
- * Go's mime.ParseMediaType, reduced to what the upload path needs: the lower-cased type and the
- * parameters (lower-cased keys; quoted strings unescaped; RFC 2231 `key*=charset''value` decoded).
- * Returns undefined when malformed.
- */
-export function parseMediaType(v: string): { type: string; params: Record<string, string> } | undefined {
-  const semi = v.indexOf(';');
-  const type = (semi < 0 ? v : v.slice(0, semi)).trim().toLowerCase();
-  if (!type) return undefined;
-  for (let k = 0; k < type.length; k++) {
-    const c = type.charCodeAt(k);
-    if (!isMimeTokenChar(c) && c !== 47) return undefined;
-  }
-  const params: Record<string, string> = {};
-  const extended: Record<string, string> = {};
-  if (semi < 0) return { type, params };
-  const n = v.length;
-  const skipWs = (p: number) => {
-    while (p < n && (v.charCodeAt(p) === 32 || v.charCodeAt(p) === 9)) p++;
-    return p;
-  };
-  let i = semi;
-  for (;;) {
-    i = skipWs(i);
-    if (i >= n) break;
-    if (v.charCodeAt(i) !== 59) return undefined; // ';'
-    i = skipWs(i + 1);
-    if (i >= n) break;
-    const keyStart = i;
-    while (i < n && isMimeTokenChar(v.charCodeAt(i))) i++;
-    if (i === keyStart) return undefined;
-    const key = v.slice(keyStart, i).toLowerCase();
-    i = skipWs(i);
-    if (v.charCodeAt(i) !== 61) return undefined; // '='
-    i = skipWs(i + 1);
-    let value: string;
-    if (v.charCodeAt(i) === 34) {
-      let j = i + 1;
-      let out = '';
-      for (; j < n && v.charCodeAt(j) !== 34; j++) {
-        if (v.charCodeAt(j) === 92 && j + 1 < n) j++;
-        out += v[j];
-      }
-      if (j >= n) return undefined;
-      value = out;
-      i = j + 1;
-    } else {
-      const start = i;
-      while (i < n && isMimeTokenChar(v.charCodeAt(i))) i++;
-      if (i === start) return undefined;
-      value = v.slice(start, i);
-    }
-    const target = key.endsWith('*') ? extended : params;
-    if (key in target) return undefined;
-    target[key] = value;
-  }
-  for (const [k, raw] of Object.entries(extended)) {
-    const base = k.slice(0, -1);
-    const m = /^([^']*)'[^']*'(.*)$/.exec(raw);
-    if (!m) continue;
-    const charset = m[1].toLowerCase();
-    try {
-      const bytes = Buffer.from(m[2].replace(/%([0-9a-fA-F]{2})/g, (_s, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-      params[base] = charset === 'utf-8' ? bytes.toString('utf8') : bytes.toString('latin1');
-    } catch {
-      /* ignore */
-    }
-  }
-  return { type, params };
-}
-
-/** Go's path.Base. */
-export function pathBase(p: string): string {
-  if (p === '') return '.';
-  let s = p;
-  while (s.length > 0 && s.endsWith('/')) s = s.slice(0, -1);
-  if (s === '') return '/';
-  const i = s.lastIndexOf('/');
-  return i >= 0 ? s.slice(i + 1) : s;
-}
-
-/** Go's util.CleanWindowsPathBase. */
+/** Go's util.CleanWindowsPathBase: backslashes count as separators too. */
 function cleanWindowsPathBase(p: string): string {
-  return pathBase(p.replace(/\\/g, '/'));
-}
-
-/** Go's filepath.Ext. */
-function pathExt(p: string): string {
-  for (let i = p.length - 1; i >= 0 && p[i] !== '/'; i--) if (p[i] === '.') return p.slice(i);
-  return '';
-}
-
-// ------------------------------------------------------------------ multipart
-
-interface PartHeaders {
-  get(name: string): string;
-}
-
-interface Part {
-  headers: PartHeaders;
-  fileName: string;
-  formName: string;
-}
-
-const MAX_PART_HEADER_BYTES = 1 << 20;
-
-/** Streaming multipart reader modelled on Go's mime/multipart.Reader (pull style). */
-class MultipartReader {
-  private buf: Buffer = Buffer.alloc(0);
-  private eof = false;
-  private started = false;
-  private finished = false;
-  private partOpen = false;
-  private nl = '\r\n';
-  private readonly dash: Buffer;
-  private delim!: Buffer;
-
-  constructor(
-    private readonly body: BodyReader,
-    boundary: string,
-  ) {
-    this.dash = Buffer.from('--' + boundary, 'latin1');
-  }
-
-  private async fill(): Promise<boolean> {
-    if (this.eof) return false;
-    const c = await this.body.next();
-    if (!c) {
-      this.eof = true;
-      return false;
-    }
-    this.buf = this.buf.length === 0 ? c : Buffer.concat([this.buf, c]);
-    return true;
-  }
-
-  /** Reads one line (including its line ending) or throws at EOF. */
-  private async readLine(limit: number): Promise<Buffer> {
-    for (;;) {
-      const i = this.buf.indexOf(10);
-      if (i >= 0) {
-        const line = this.buf.subarray(0, i + 1);
-        this.buf = this.buf.subarray(i + 1);
-        return line;
-      }
-      if (this.buf.length > limit) throw new UploadError('multipart: message too large');
-      if (!(await this.fill())) throw new UploadError('multipart: NextPart: EOF');
-    }
-  }
-
-  private isBoundaryLine(line: Buffer): 'part' | 'final' | undefined {
-    if (line.length < this.dash.length || !line.subarray(0, this.dash.length).equals(this.dash)) return undefined;
-    let rest = line.subarray(this.dash.length).toString('latin1');
-    let kind: 'part' | 'final' = 'part';
-    if (rest.startsWith('--')) {
-      kind = 'final';
-      rest = rest.slice(2);
-    }
-    return /^[ \t]*\r?\n?$/.test(rest) ? kind : undefined;
-  }
-
-  /**
-   * Reads the current part's data, passing it to `sink` piece by piece; a sink that returns a
-   * promise (a pending spool write) holds off further reading until it settles.
-   */
-  async readPartData(sink: (b: Buffer) => void | Promise<void>): Promise<void> {
-    if (!this.partOpen) return;
-    for (;;) {
-      const i = this.buf.indexOf(this.delim);
-      if (i >= 0) {
-        const piece = i > 0 ? this.buf.subarray(0, i) : undefined;
-        this.buf = this.buf.subarray(i + this.nl.length);
-        this.partOpen = false;
-        if (piece) {
-          const p = sink(piece);
-          if (p) await p;
-        }
-        return;
-      }
-      const keep = this.delim.length - 1;
-      if (this.buf.length > keep) {
-        const piece = this.buf.subarray(0, this.buf.length - keep);
-        this.buf = Buffer.from(this.buf.subarray(this.buf.length - keep));
-        const p = sink(piece);
-        if (p) await p;
-      }
-      if (!(await this.fill())) throw new UploadError('multipart: NextPart: EOF');
-    }
-  }
-
-  async nextPart(): Promise<Part | null> {
-    if (this.finished) return null;
-    if (this.partOpen) await this.readPartData(() => {});
-    if (!this.started) {
-      this.started = true;
-      for (;;) {
-        const line = await this.readLine(64 * 1024 + this.dash.length);
-        const kind = this.isBoundaryLine(line);
-        if (kind === 'final') {
-          this.finished = true;
-          return null;
-        }
-        if (kind === 'part') {
-          this.nl = line.length >= 2 && line[line.length - 2] === 13 ? '\r\n' : '\n';
-          this.delim = Buffer.concat([Buffer.from(this.nl, 'latin1'), this.dash]);
-          break;
-        }
-      }
-    } else {
-      const line = await this.readLine(64 * 1024 + this.dash.length);
-      const kind = this.isBoundaryLine(line);
-      if (kind === 'final') {
-        this.finished = true;
-        return null;
-      }
-      if (kind !== 'part') throw new UploadError(`multipart: expecting a new Part; got line ${JSON.stringify(line.toString('latin1'))}`);
-    }
-    // Headers up to the blank line.
-    const headers = new Map<string, string>();
-    let size = 0;
-    let last = '';
-    for (;;) {
-      const raw = await this.readLine(MAX_PART_HEADER_BYTES);
-      size += raw.length;
-      if (size > MAX_PART_HEADER_BYTES) throw new UploadError('multipart: message too large');
-      const line = raw.toString('utf8').replace(/\r?\n$/, '');
-      if (line === '') break;
-      if ((line[0] === ' ' || line[0] === '\t') && last) {
-        headers.set(last, `${headers.get(last)} ${line.trim()}`);
-        continue;
-      }
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw new UploadError(`malformed MIME header line: ${line}`);
-      const key = canonicalHeaderKey(line.slice(0, colon).trim());
-      if (!headers.has(key)) headers.set(key, line.slice(colon + 1).trim());
-      last = key;
-    }
-    this.partOpen = true;
-    const disposition = parseMediaType(headers.get('Content-Disposition') ?? '');
-    const filename = disposition?.params.filename ?? '';
-    return {
-      headers: { get: (name: string) => headers.get(canonicalHeaderKey(name)) ?? '' },
-      fileName: filename === '' ? '' : pathBase(filename),
-      formName: disposition?.type === 'form-data' ? (disposition.params.name ?? '') : '',
-    };
-  }
+  return goBase(p.replace(/\\/g, '/'));
 }
 
 /**
@@ -621,7 +302,7 @@ async function parseUploadInto(
         else if ('name' in mt.params) pu.fileName = mt.params.name;
       }
     }
-    pu.fileName = pu.fileName !== '' ? cleanWindowsPathBase(pu.fileName) : pathBase(req.path);
+    pu.fileName = pu.fileName !== '' ? cleanWindowsPathBase(pu.fileName) : goBase(req.path);
     if (req.contentLength !== undefined && req.contentLength > sizeLimit) throw fileOverLimit(sizeLimit);
     const threshold = spool?.threshold ?? SPOOL_THRESHOLD;
     if (bodyConsumed) {
@@ -676,7 +357,7 @@ async function parseUploadInto(
     let mimeType = pu.mimeType;
     if (mimeType === '') mimeType = detectContentType(pu.data);
     if (mimeType === 'application/octet-stream') mimeType = '';
-    const c = isCompressable(pathExt(pu.fileName), mimeType);
+    const c = isCompressable(goExt(pu.fileName), mimeType);
     if (c.should && c.sure && pu.data.length > 0) {
       try {
         const compressed = await gzipAsync(pu.data);
@@ -727,7 +408,7 @@ async function finishSpooled(
     let mimeType = pu.mimeType;
     if (mimeType === '') mimeType = detectContentType(file.head.subarray(0, SPOOL_HEAD_SIZE));
     if (mimeType === 'application/octet-stream') mimeType = '';
-    const c = isCompressable(pathExt(pu.fileName), mimeType);
+    const c = isCompressable(goExt(pu.fileName), mimeType);
     if (c.should && c.sure && file.size > 0) {
       let gz: SpoolFile | undefined;
       try {

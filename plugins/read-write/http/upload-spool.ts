@@ -1,5 +1,6 @@
-// Spooling of large upload bodies (http-api.md §4.2, bounded memory): a body (raw, or the file part
-// of a multipart form) that is larger than SPOOL_THRESHOLD is written to a temp file in the target
+// Spooling of large upload bodies, in bounded memory where Go's parseUpload
+// (weed/storage/needle/needle_parse_upload.go) reads the body into a bytes.Buffer: a body (raw, or
+// the file part of a multipart form) that is larger than SPOOL_THRESHOLD is written to a temp file in the target
 // volume's data directory (`<dir>/.upload-<random>.tmp`) instead of being collected in memory. The
 // same pass computes what the write needs from the data: its length, CRC-32C, MD5 (when the client
 // sent a Content-MD5), the first bytes (content sniffing, gzip magic) and the last four (gzip

@@ -1,5 +1,5 @@
 // Splits a read/delete URL path into vid, fid, filename and extension, by the number of slashes,
-// as the Go server does (http-api.md §2.2).
+// as the Go server does (weed/server/common.go parseURLPath).
 import { extname } from 'node:path';
 
 export interface UrlPath {

@@ -22,6 +22,7 @@ import { ThrottleAbortedError, uploadLimiter } from './throttle.js';
 import { decodedPathOf, GoForm, parseQuery, rawQueryOf } from './upload-form.js';
 import { BodyReader, parseUpload, UploadError, type ParsedUpload } from './upload-parse.js';
 import { removeStaleSpoolFiles, SpoolError, type SpoolTarget } from './upload-spool.js';
+import { armUploadDeadline, settleUnreadBody } from './upload-deadline.js';
 import { parseUrlPath } from './url-path.js';
 import type { Volume } from '../../../core/storage/volume.js';
 
@@ -48,6 +49,7 @@ export function writeHandler(cradle: Cradle) {
   const { config, store } = cradle;
   const limiter = uploadLimiter(config);
   const sizeLimit = config.fileSizeLimitMB * 1024 * 1024;
+  const idleMs = Math.max(0, config.idleTimeoutSeconds) * 1000;
   // spool files of a previous process that died mid-upload
   void removeStaleSpoolFiles(
     store.locations.map((l) => l.directory),
@@ -67,33 +69,44 @@ export function writeHandler(cradle: Cradle) {
     } else {
       const before = limiter.current;
       let ok: boolean;
+      // Nothing is read while waiting, so the idle timeout is off for the (bounded) wait, as in Go
+      // where only a pending read or write can time out.
+      const socket = request.raw.socket;
+      socket.setTimeout(0);
       try {
         ok = await limiter.acquire(contentLength, clientGone(request, reply));
       } catch (e) {
         if (e instanceof ThrottleAbortedError) return sendJsonError(request, reply, 499, 'context canceled');
         throw e;
+      } finally {
+        if (!socket.destroyed) socket.setTimeout(idleMs);
       }
       if (!ok) {
-        await body.finish();
+        await settleUnreadBody(request, reply, body);
         return sendJsonError(request, reply, 429, `reject because inflight upload data ${before} > ${limiter.limitBytes}, and wait timeout`);
       }
     }
+    const disarm = armUploadDeadline(request.raw, idleMs, (err) =>
+      cradle.logger.warn({ reqId: request.id, remote: request.raw.socket.remoteAddress, received: err.received }, 'upload body too slow; dropping the connection'),
+    );
     try {
       return await handleWrite(request, reply, body, urlQuery);
     } finally {
+      disarm();
       limiter.release(contentLength);
     }
   };
 
   async function handleWrite(request: FastifyRequest, reply: FastifyReply, body: BodyReader, urlQuery: ReturnType<typeof parseQuery>) {
-    // Every answer waits until the rest of the body has been read and discarded.
+    // An answer before the body was read: a small rest is read and discarded, a large one is not
+    // read at all (the connection closes after the answer).
     const fail = async (status: number, message: string) => {
-      await body.finish();
+      await settleUnreadBody(request, reply, body);
       return sendJsonError(request, reply, status, message);
     };
     // 2. whitelist
     if (!isWriteAllowed(cradle, request)) {
-      await body.finish();
+      await settleUnreadBody(request, reply, body);
       return reply.code(401).send();
     }
 

@@ -64,17 +64,8 @@ export function fileExtensionError(ext: string): string | undefined {
   return undefined;
 }
 
-/**
- * Go's checkVolumeCollection: a collection becomes the `<collection>_` prefix of a file name, so it
- * must be a single path element (no separator, not `.` or `..`). The empty collection is the default.
- */
-export function collectionError(collection: string): string | undefined {
-  if (typeof collection !== 'string') return `invalid collection ${quote(String(collection))}`;
-  if (collection === '.' || collection === '..' || /[/\\]/.test(collection) || collection.includes('\0')) {
-    return `invalid collection ${quote(collection)}`;
-  }
-  return undefined;
-}
+// Go's checkVolumeCollection is core's one rule for collection names from the network.
+export { collectionError } from '../../../core/security/names.js';
 
 // ------------------------------------------------------------------ peer address guard
 
@@ -188,7 +179,7 @@ export async function validateReplicaTarget(target: string): Promise<void> {
   try {
     host = splitHostPort(target).host;
   } catch (e) {
-    throw new Error(`replica target ${quote(target)} must be a bare host:port: ${(e as Error).message}`);
+    throw new Error(`replica target ${quote(target)} must be a bare host:port: ${(e as Error).message}`, { cause: e });
   }
   if (host === '') throw new Error(`replica target ${quote(target)} has no host`);
   if (IMDS_HOSTS.has(host.toLowerCase())) throw new Error(`replica target ${quote(target)} targets instance metadata service`);
@@ -203,7 +194,7 @@ export async function validateReplicaTarget(target: string): Promise<void> {
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('i/o timeout')), 2000).unref()),
     ]);
   } catch (e) {
-    throw new Error(`resolve replica target host ${quote(host)}: ${(e as Error).message}`);
+    throw new Error(`resolve replica target host ${quote(host)}: ${(e as Error).message}`, { cause: e });
   }
   for (const a of addrs) checkBlockedIp(target, a.address);
 }
@@ -231,7 +222,7 @@ export function openServerStream(client: grpc.Client, method: string, req: objec
 /** A unary call on a peer client; rejects with the peer's status error. */
 export function callUnary<T = Msg>(client: grpc.Client, method: string, req: object, timeoutMs = 60_000): Promise<T> {
   return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, Function>)[method];
+    const fn = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
     fn.call(client, req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res: T) =>
       err ? reject(err) : resolve(res),
     );

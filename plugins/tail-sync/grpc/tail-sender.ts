@@ -23,7 +23,7 @@ async function sendNeedlesSince(call: grpc.ServerWritableStream<Msg, Msg>, v: Vo
   try {
     found = await binarySearchByAppendAtNs(v, sinceNs);
   } catch (e) {
-    throw new Error(`fail to locate by appendAtNs ${sinceNs}: ${messageOf(e)}`);
+    throw new Error(`fail to locate by appendAtNs ${sinceNs}: ${messageOf(e)}`, { cause: e });
   }
   const version = v.version;
   if (found.isLast) {

@@ -114,7 +114,7 @@ test('request ids look like Go ones: uppercase hex, at least 16 chars, unique', 
   assert.notEqual(a, b);
 });
 
-test('URL path shapes (http-api §2.2)', () => {
+test('URL path shapes (Go: weed/server/common.go parseURLPath)', () => {
   assert.deepEqual(parseUrlPath('/3/01637037d6/cat.jpg'), { vid: '3', fid: '01637037d6', filename: 'cat.jpg', ext: '.jpg', volumeIdOnly: false });
   assert.deepEqual(parseUrlPath('/3/01637037d6.jpg'), { vid: '3', fid: '01637037d6', filename: '', ext: '.jpg', volumeIdOnly: false });
   assert.deepEqual(parseUrlPath('/3,01637037d6.jpg'), { vid: '3', fid: '01637037d6', filename: '', ext: '.jpg', volumeIdOnly: false });

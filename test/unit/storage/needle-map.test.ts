@@ -7,7 +7,7 @@ import { NeedleMap } from '../../../core/storage/needle-map.js';
 import { idxEntryBytes } from '../../../core/storage/idx.js';
 import { actualSize, type OffsetWidth } from '../../../core/storage/types.js';
 
-test('needle map counters follow Go doLoading (spec §6.2)', async () => {
+test('needle map counters follow Go doLoading (weed/storage/needle_map_memory.go)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nm-test-'));
   try {
     const rows = [

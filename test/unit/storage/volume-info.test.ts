@@ -41,8 +41,8 @@ test('vif: nested messages, 64-bit strings, ec config', () => {
   const text = formatVolumeInfo(vi);
   assert.match(text, /"encodeTsNs": "1700000000123456789"/);
   assert.match(text, /"datFileSize": "123456789"/);
-  assert.match(text, /\n  "files": \[\n    \{\n      "backendType": "s3",/);
-  assert.match(text, /\n  "ecShardConfig": \{\n    "dataShards": 10,/);
+  assert.match(text, /\n {2}"files": \[\n {4}\{\n {6}"backendType": "s3",/);
+  assert.match(text, /\n {2}"ecShardConfig": \{\n {4}"dataShards": 10,/);
   assert.deepEqual(parseVolumeInfo(text), vi);
 });
 
