@@ -119,7 +119,7 @@ export async function validateReplicaTarget(target: string): Promise<void> {
   try {
     host = splitHostPort(target).host;
   } catch (e) {
-    throw new Error(`replica target ${quote(target)} must be a bare host:port: ${(e as Error).message}`);
+    throw new Error(`replica target ${quote(target)} must be a bare host:port: ${(e as Error).message}`, { cause: e });
   }
   if (host === '') throw new Error(`replica target ${quote(target)} has no host`);
   if (IMDS_HOSTS.has(host.toLowerCase())) throw new Error(`replica target ${quote(target)} targets instance metadata service`);
@@ -134,7 +134,7 @@ export async function validateReplicaTarget(target: string): Promise<void> {
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('i/o timeout')), 2000).unref()),
     ]);
   } catch (e) {
-    throw new Error(`resolve replica target host ${quote(host)}: ${(e as Error).message}`);
+    throw new Error(`resolve replica target host ${quote(host)}: ${(e as Error).message}`, { cause: e });
   }
   for (const a of addrs) checkBlockedIp(target, a.address);
 }

@@ -184,7 +184,7 @@ export class EcStore {
       if (!(shardId < MAX_SHARD_COUNT)) continue;
       const parsed = parseVolumeBaseName(m[1]);
       if (!parsed) continue;
-      let size = 0;
+      let size: number;
       try {
         size = statSync(join(loc.directory, name)).size;
       } catch {

@@ -1,6 +1,8 @@
 // Request-field helpers of the ec handlers: ids and 64-bit values as the proto loader hands them,
 // and Go's error text of a thrown error.
 export { checks, plain, send } from '../../../core/grpc/rpc-support.js';
+/** Go's checkVolumeCollection, stricter: a collection from the network becomes part of a file name. */
+export { collectionError } from '../../../core/security/names.js';
 
 export function u32(raw: unknown): number {
   return Number(raw ?? 0) >>> 0;
@@ -26,10 +28,4 @@ export function shardIdsOf(raw: unknown): number[] {
 
 export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-/** A collection becomes part of a file name: one path element, never a separator or `..`. */
-export function collectionError(collection: string): string | undefined {
-  if (collection === '.' || collection === '..' || /[/\\\0]/.test(collection)) return `invalid collection ${JSON.stringify(collection)}`;
-  return undefined;
 }

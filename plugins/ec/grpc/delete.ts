@@ -42,7 +42,7 @@ export function deleteRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         for (const { loc, dataBase, idxBase } of bases) {
           if (gen > 0n) {
             // Only a disk whose generation is known and strictly older than the request's.
-            let diskGen = 0n;
+            let diskGen: bigint;
             try {
               diskGen = (await readEcMeta(dataBase + '.vif')).encodeTsNs;
             } catch {
