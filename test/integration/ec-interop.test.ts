@@ -176,4 +176,28 @@ describe('EC shards are byte-identical to the Go server', { timeout: 180_000 }, 
     }
     assert.equal(readdirSync(ourDir).filter((n) => /^7\.ec\d\d$/.test(n)).length, 14);
   });
+  test('a staged decoded volume is adopted and served', async () => {
+    assert.ok(ours);
+    // As a peer's ReceiveFile leaves them: the volume's files under `.copying` names.
+    for (const ext of ['.dat', '.idx', '.vif']) copyFileSync(join(goDir, `${VID}${ext}`), join(ourDir, `8${ext}.copying`));
+    const oc = volumeClient(ours.grpcAddress);
+    try {
+      await oc.call('VolumeEcShardsToVolume', { volume_id: 8, collection: '', from_staged: true, disk_type: 'hdd' });
+      await assert.rejects(
+        oc.call('VolumeEcShardsToVolume', { volume_id: 8, collection: '', from_staged: true, disk_type: 'hdd' }),
+        /staged volume 8 already exists on this server/,
+      );
+      await assert.rejects(
+        oc.call('VolumeEcShardsToVolume', { volume_id: 9, collection: '', from_staged: true, disk_type: 'hdd' }),
+        /staged volume 9: no .dat.copying found/,
+      );
+    } finally {
+      oc.close();
+    }
+    assert.equal(readdirSync(ourDir).filter((n) => n.startsWith('8.') && (n.endsWith('.copying') || n.endsWith('.note'))).length, 0);
+    const fid = fids[0].fid.replace(/^7,/, '8,');
+    const r = await rawRequest('GET', `${ours.url}/${fid}`);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(fids[0].body));
+  });
 });

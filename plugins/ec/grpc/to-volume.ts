@@ -1,12 +1,15 @@
 // VolumeEcShardsToVolume (Go's volume_grpc_erasure_coding.go, erasure_coding/ec_decoder.go): the
 // data shards mounted here are de-striped back into a .dat (layout fixed by the encode-time size
 // the .vif records), the .ecj is folded into the .ecx and the .ecx becomes the .idx. The volume is
-// not mounted and the shards are not deleted by this call.
-import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+// not mounted and the shards are not deleted by this call. With from_staged, a volume a peer decoded
+// and pushed here is adopted instead.
+import { existsSync } from 'node:fs';
+import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import type { Cradle } from '../../../core/container.js';
 import { vsError } from '../../../core/errors.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
 import { actualSize, isSupportedVersion } from '../../../core/storage/types.js';
+import { volumeFileName } from '../../../core/storage/volume-files.js';
 import { blockLayout } from '../codec/layout.js';
 import { rebuildEcxFile, removeEcsumFiles } from '../ec-files.js';
 import { ecStoreOf } from '../state.js';
@@ -99,6 +102,61 @@ async function writeIdxFromEcx(indexBase: string, tombstoneRow: (id: bigint) => 
   await rename(tmp, indexBase + '.idx');
 }
 
+function toDiskType(s: string): string {
+  const v = s.toLowerCase();
+  return v === 'hdd' ? '' : v;
+}
+
+/**
+ * Go's adoptStagedVolume: the caller pushed `<base>.dat/.idx/.vif.copying` (ReceiveFile) onto a
+ * disk of `diskType`; they are renamed into place under a `.note` (a crash in between makes the
+ * startup scan drop the half-adopted volume, not load it) and the volume is mounted.
+ */
+async function adoptStaged(cradle: Cradle, vid: number, collection: string, diskType: string): Promise<Msg> {
+  const { store } = cradle;
+  if (!store.beginCopy(vid)) throw vsError('VS_ERR_UNAVAILABLE', `volume ${vid} is being copied`);
+  try {
+    if (store.findVolume(vid)) throw plain(`staged volume ${vid} already exists on this server`);
+    const want = toDiskType(diskType);
+    let base = '';
+    for (const loc of store.locations) {
+      if (loc.diskType !== want) continue;
+      const candidate = volumeFileName(loc.directory, collection, vid);
+      if (existsSync(candidate + '.dat.copying')) {
+        base = candidate;
+        break;
+      }
+    }
+    if (!base) throw plain(`staged volume ${vid}: no .dat.copying found on a ${diskType} disk`);
+    for (const ext of ['.dat', '.idx', '.vif']) {
+      if (!existsSync(base + ext + '.copying')) throw plain(`staged volume ${vid} missing ${ext}.copying`);
+    }
+    const note = base + '.note';
+    try {
+      await writeFile(note, `adopting decoded volume ${vid}`, { mode: 0o644 });
+    } catch (e) {
+      throw plain(`write .note for volume ${vid}: ${messageOf(e)}`);
+    }
+    for (const ext of ['.vif', '.dat', '.idx']) {
+      try {
+        await rename(base + ext + '.copying', base + ext);
+      } catch (e) {
+        await rm(note, { force: true });
+        throw plain(`rename staged ${ext} for volume ${vid}: ${messageOf(e)}`);
+      }
+    }
+    await rm(note, { force: true });
+    try {
+      await store.mountVolume(vid);
+    } catch (e) {
+      throw plain(`mount staged volume ${vid}: ${messageOf(e)}`);
+    }
+    return {};
+  } finally {
+    store.endCopy(vid);
+  }
+}
+
 export function toVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
   const { store } = cradle;
   const check = checks(cradle);
@@ -111,7 +169,7 @@ export function toVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       const r = call.request;
       const vid = u32(r.volume_id);
       const collection = String(r.collection ?? '');
-      if (r.from_staged) throw plain(`ec volume ${vid}: adopting a staged volume is not supported by this server yet`);
+      if (r.from_staged) return adoptStaged(cradle, vid, collection, String(r.disk_type ?? ''));
       if (inFlight.has(vid)) throw vsError('VS_ERR_UNAVAILABLE', `ec volume ${vid} is already being decoded`);
       inFlight.add(vid);
       try {
