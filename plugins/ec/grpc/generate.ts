@@ -4,6 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
 import type { Cradle } from '../../../core/container.js';
+import { vsError } from '../../../core/errors.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
 import { ecShardExt } from '../../../core/storage/ec-placement.js';
 import { emptyVolumeInfo, loadVolumeInfo, saveVolumeInfo } from '../../../core/storage/volume-info.js';
@@ -19,6 +20,8 @@ export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
   const { store, logger } = cradle;
   const check = checks(cradle);
   const ec = ecStoreOf(cradle);
+  // Two encodes of one volume at once would write the same files.
+  const inFlight = new Set<number>();
   return {
     VolumeEcShardsGenerate: async (call: Msg) => {
       check.admin(call);
@@ -44,6 +47,8 @@ export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       const total = dataShards + parityShards;
       const shardPaths = Array.from({ length: total }, (_, i) => base + ecShardExt(i));
 
+      if (inFlight.has(vid)) throw vsError('VS_ERR_UNAVAILABLE', `ec volume ${vid} is already being encoded`);
+      inFlight.add(vid);
       let ok = false;
       try {
         // A retry never mixes two runs: unload the old EC volume, wipe its files on every disk.
@@ -95,6 +100,7 @@ export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           await rm(ecxPath, { force: true }).catch(() => undefined);
           await removeEcsumFiles(base).catch(() => undefined);
         }
+        inFlight.delete(vid);
       }
       return {};
     },
