@@ -3,6 +3,7 @@
 // the deltas and reports the master and /status see (through core's contributions registry) and
 // the startup load of the shards found on disk.
 import { statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Contributions, EcShardInformation, FamilyContributor } from '../../core/storage/contributions.js';
@@ -10,6 +11,7 @@ import type { DiskLocation } from '../../core/storage/disk-location.js';
 import { ecShardExt, hasEcxFileOnDisk } from '../../core/storage/ec-placement.js';
 import type { OffsetWidth } from '../../core/storage/types.js';
 import { parseVolumeBaseName, volumeFileName } from '../../core/storage/volume-files.js';
+import { removeEcsumFiles } from './ec-files.js';
 import { ecIndexBase, EcVolume, fileSizeOrMissing, MAX_SHARD_COUNT, type EcShard } from './ec-volume.js';
 
 const EC_FILE = /^(.+)\.(ec\d{2,3}|ecx|ecj)$/;
@@ -164,11 +166,49 @@ export class EcStore {
     }
   }
 
-  /** Expired EC volumes are destroyed as the heartbeat collects them (Go's Store.CollectErasureCodingHeartbeat). */
+  /**
+   * What the reports list. An expired EC volume is left out and destroyed (its files on that disk
+   * removed, the master told) as the heartbeat collects it (Go's Store.deleteExpiredEcVolumes).
+   */
   private reportable(): EcVolume[] {
     const out: EcVolume[] = [];
-    for (const loc of this.locations) for (const ev of this.byLocation.get(loc)?.values() ?? []) if (!ev.isExpired() && ev.shards.size > 0) out.push(ev);
+    for (const loc of this.locations) {
+      for (const ev of this.byLocation.get(loc)?.values() ?? []) {
+        if (ev.isExpired()) this.destroyExpired(ev);
+        else if (ev.shards.size > 0) out.push(ev);
+      }
+    }
     return out;
+  }
+
+  private readonly destroying = new Set<EcVolume>();
+  /** Resolves when the destroys scheduled so far are done (tests, shutdown). */
+  destroyed: Promise<unknown> = Promise.resolve();
+
+  /** Go's EcVolume.Destroy: shards, both copies of .ecx/.ecj, the active .vif and sidecars. */
+  private destroyExpired(ev: EcVolume): void {
+    if (this.destroying.has(ev)) return;
+    this.destroying.add(ev);
+    const run = this.serial(async () => {
+      if (this.find(ev.loc, ev.id) !== ev) return;
+      const info = ev.information();
+      const shardPaths = [...ev.shards.values()].map((s) => s.path);
+      this.volumesOn(ev.loc).delete(ev.id);
+      await ev.close();
+      for (const p of shardPaths) await rm(p, { force: true });
+      const idxBase = volumeFileName(ev.loc.idxDirectory, ev.collection, ev.id);
+      for (const base of new Set([ev.indexBase, ev.dataBase, idxBase])) {
+        await rm(base + '.ecx', { force: true });
+        await rm(base + '.ecj', { force: true });
+        await removeEcsumFiles(base);
+      }
+      await rm(ev.dataBase + '.vif', { force: true });
+      this.log.info({ vid: ev.id, dir: ev.loc.directory }, 'expired ec volume destroyed');
+      if (info.ec_index_bits !== 0) this.contributions.announceEcShardsRemoved([info]);
+    })
+      .catch((e: unknown) => this.log.error({ vid: ev.id, err: e }, 'destroy expired ec volume failed'))
+      .finally(() => this.destroying.delete(ev));
+    this.destroyed = Promise.all([this.destroyed, run]);
   }
 
   /**
