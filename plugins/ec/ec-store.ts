@@ -12,12 +12,56 @@ import { ecShardExt, hasEcxFileOnDisk } from '../../core/storage/ec-placement.js
 import type { OffsetWidth } from '../../core/storage/types.js';
 import { parseVolumeBaseName, volumeFileName } from '../../core/storage/volume-files.js';
 import { removeEcsumFiles } from './ec-files.js';
-import { ecIndexBase, EcVolume, fileSizeOrMissing, MAX_SHARD_COUNT, type EcShard } from './ec-volume.js';
+import { uniformBlockSize } from './codec/layout.js';
+import { DEFAULT_DATA_SHARDS, ecIndexBase, EcVolume, fileSizeOrMissing, MAX_SHARD_COUNT, readEcMeta, type EcShard } from './ec-volume.js';
 
 const EC_FILE = /^(.+)\.(ec\d{2,3}|ecx|ecj)$/;
 
 function ownsEcFile(name: string): boolean {
   return EC_FILE.test(name);
+}
+
+/** Size of the regular volume's .dat beside EC files of `loc` when it holds more than a super block, else 0. */
+function datNextTo(loc: DiskLocation, collection: string, vid: number): number {
+  const size = fileSizeOrMissing(volumeFileName(loc.directory, collection, vid) + '.dat');
+  return size > 8 ? size : 0;
+}
+
+/**
+ * Go's validateEcVolume: with a .dat beside them, EC files whose shards are smaller than a full
+ * encode of that .dat are an interrupted encode (the .dat is the volume). Shards of unequal sizes
+ * or no .dat: kept.
+ */
+async function ecFilesComplete(loc: DiskLocation, collection: string, vid: number): Promise<boolean> {
+  const datSize = datNextTo(loc, collection, vid);
+  if (datSize === 0) return true;
+  const dataBase = volumeFileName(loc.directory, collection, vid);
+  let dataShards = DEFAULT_DATA_SHARDS;
+  try {
+    dataShards = (await readEcMeta(dataBase + '.vif')).dataShards;
+  } catch {
+    // an unreadable .vif: the default ratio
+  }
+  let actual = -1;
+  for (let i = 0; i < MAX_SHARD_COUNT; i++) {
+    const size = fileSizeOrMissing(dataBase + ecShardExt(i));
+    if (size <= 0) continue;
+    if (actual >= 0 && size !== actual) return true;
+    actual = size;
+  }
+  if (actual < 0) return false;
+  return actual >= uniformBlockSize(datSize, dataShards);
+}
+
+/** Go's removeEcVolumeFiles: the shards and EC index files of one disk (the .vif is the volume's). */
+async function removeEcFilesOn(loc: DiskLocation, collection: string, vid: number): Promise<void> {
+  const dataBase = volumeFileName(loc.directory, collection, vid);
+  for (let i = 0; i < MAX_SHARD_COUNT; i++) await rm(dataBase + ecShardExt(i), { force: true });
+  for (const base of new Set([dataBase, volumeFileName(loc.idxDirectory, collection, vid)])) {
+    await rm(base + '.ecx', { force: true });
+    await rm(base + '.ecj', { force: true });
+    await removeEcsumFiles(base);
+  }
 }
 
 export class EcStore {
@@ -242,7 +286,16 @@ export class EcStore {
         ? own
         : (this.findEcxBase(g.collection, g.vid) ?? (fileSizeOrMissing(own + '.ecx') >= 0 ? own : undefined));
       if (!ecxBase) {
-        this.log.warn({ vid: g.vid, dir: loc.directory }, 'ec shards without an .ecx on any disk; not mounted');
+        if (datNextTo(loc, g.collection, g.vid) > 0) {
+          // An encode interrupted before its .ecx: the .dat is the volume.
+          this.log.warn({ vid: g.vid, dir: loc.directory }, 'ec shards without an .ecx next to a .dat; removing the shards');
+          await removeEcFilesOn(loc, g.collection, g.vid);
+        } else this.log.warn({ vid: g.vid, dir: loc.directory }, 'ec shards without an .ecx on any disk; not mounted');
+        continue;
+      }
+      if (!(await ecFilesComplete(loc, g.collection, g.vid))) {
+        this.log.warn({ vid: g.vid, dir: loc.directory }, 'ec shards smaller than a full encode of the .dat beside them; removing the ec files');
+        await removeEcFilesOn(loc, g.collection, g.vid);
         continue;
       }
       await this.serial(async () => {

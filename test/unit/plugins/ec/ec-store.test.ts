@@ -76,3 +76,31 @@ test('shards on disk are reported; an expired EC volume is destroyed and announc
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an interrupted encode beside its .dat is removed at load, not mounted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ec-store-partial-'));
+  try {
+    // Volume 3: a 20 MiB .dat (a full encode makes 2 MiB shards) but 16-byte shards and an .ecx.
+    await writeEcVolume(dir, 3, 0);
+    writeFileSync(join(dir, '3.dat'), Buffer.alloc(20 * 1024 * 1024));
+    // Volume 4: shards but no .ecx anywhere, next to a .dat: encode stopped before the index.
+    writeFileSync(join(dir, '4.ec00'), Buffer.alloc(16, 1));
+    writeFileSync(join(dir, '4.dat'), Buffer.alloc(100));
+    // Volume 5: a complete encode beside its .dat (1 MiB shards for a 100-byte .dat) stays.
+    writeFileSync(join(dir, '5.dat'), Buffer.alloc(100));
+    for (const ext of ['.ec00', '.ec01']) writeFileSync(join(dir, `5${ext}`), Buffer.alloc(1024 * 1024));
+    writeFileSync(join(dir, '5.ecx'), idxEntryBytes(9n, 8, 3, 5));
+    const loc = new DiskLocation({ directory: dir, idxDirectory: dir, maxVolumeCount: 8, diskType: '', minFreeSpace: { kind: 'percent', value: 0 }, tags: [], diskId: 0 });
+    const store = new EcStore([loc], new Contributions(), 5, pino({ level: 'silent' }));
+    await store.loadLocation(loc, { data: readdirSync(dir), index: [] });
+    assert.deepEqual(
+      store.contributor().ecShards!().map((s) => s.id),
+      [5],
+    );
+    for (const n of ['3.ec00', '3.ec01', '3.ecx', '4.ec00']) assert.equal(existsSync(join(dir, n)), false, n);
+    for (const n of ['3.dat', '3.vif', '4.dat', '5.ec00', '5.ecx']) assert.equal(existsSync(join(dir, n)), true, n);
+    await store.closeAll();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
