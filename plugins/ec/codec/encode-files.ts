@@ -1,0 +1,110 @@
+// Striping a .dat into shard files and regenerating missing shard files, synchronously: these run
+// in a worker thread (encode-pool.ts), never on the event loop. Memory is bounded by one buffer per
+// shard (Go reads 256 KiB per shard; 1 MiB here divides every block size equally well).
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { stripeRows, type BlockLayout } from './layout.js';
+import { ReedSolomon } from './reed-solomon.js';
+
+export const ENCODE_BUFFER_SIZE = 1024 * 1024;
+
+function readFullAt(fd: number, buf: Uint8Array, position: number): number {
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+function writeFull(fd: number, buf: Uint8Array): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+export interface EncodeJob {
+  datPath: string;
+  /** Output paths, D + P of them, shard order. */
+  shardPaths: string[];
+  dataShards: number;
+  parityShards: number;
+  /** The .dat size to encode (a snapshot; bytes appended later are ignored). */
+  datSize: number;
+  layout: BlockLayout;
+}
+
+/** Go's encodeDatFile: every row of the stripe, D data blocks read (zero-padded), P parity computed. */
+export function encodeDatFile(job: EncodeJob, rs = new ReedSolomon(job.dataShards, job.parityShards)): void {
+  const total = job.dataShards + job.parityShards;
+  const buffers = Array.from({ length: total }, () => new Uint8Array(ENCODE_BUFFER_SIZE));
+  const dat = openSync(job.datPath, 'r');
+  const outs: number[] = [];
+  try {
+    for (const p of job.shardPaths) outs.push(openSync(p, 'w', 0o644));
+    for (const row of stripeRows(job.datSize, job.dataShards, job.layout)) {
+      for (let b = 0; b < row.blockSize; b += ENCODE_BUFFER_SIZE) {
+        for (let i = 0; i < job.dataShards; i++) {
+          const pos = row.datOffset + row.blockSize * i + b;
+          // Past the snapshot size reads as zeros, like past the end of the file.
+          const want = Math.max(0, Math.min(ENCODE_BUFFER_SIZE, job.datSize - pos));
+          const n = want > 0 ? readFullAt(dat, buffers[i].subarray(0, want), pos) : 0;
+          if (n < ENCODE_BUFFER_SIZE) buffers[i].fill(0, n);
+        }
+        rs.encode(buffers);
+        for (let i = 0; i < total; i++) writeFull(outs[i], buffers[i]);
+      }
+    }
+    for (const fd of outs) fsyncSync(fd);
+  } finally {
+    for (const fd of outs) closeSync(fd);
+    closeSync(dat);
+  }
+}
+
+export interface RebuildJob {
+  dataShards: number;
+  parityShards: number;
+  /** Per shard id: the path of a present input, or undefined when missing. */
+  inputs: (string | undefined)[];
+  /** Per missing shard id: where to write it. */
+  outputs: Record<number, string>;
+}
+
+/** Go's rebuildEcFiles: regenerates every missing shard from D present ones, 1 MiB at a time. */
+export function rebuildShardFiles(job: RebuildJob, rs = new ReedSolomon(job.dataShards, job.parityShards)): void {
+  const total = job.dataShards + job.parityShards;
+  const buffers = Array.from({ length: total }, () => new Uint8Array(ENCODE_BUFFER_SIZE));
+  const present = job.inputs.map((p) => p !== undefined);
+  const fds: (number | undefined)[] = [];
+  const outFds = new Map<number, number>();
+  try {
+    let size = -1;
+    for (let i = 0; i < total; i++) {
+      const p = job.inputs[i];
+      fds.push(p === undefined ? undefined : openSync(p, 'r'));
+      const fd = fds[i];
+      if (fd !== undefined) {
+        const s = fstatSync(fd).size;
+        if (size >= 0 && s !== size) throw new Error(`ec shard size expected ${size} actual ${s}`);
+        size = s;
+      }
+    }
+    if (size < 0) throw new Error('no input shards');
+    for (const [id, p] of Object.entries(job.outputs)) outFds.set(Number(id), openSync(p, 'w', 0o644));
+    for (let pos = 0; pos < size; pos += ENCODE_BUFFER_SIZE) {
+      const len = Math.min(ENCODE_BUFFER_SIZE, size - pos);
+      for (let i = 0; i < total; i++) {
+        const fd = fds[i];
+        if (fd === undefined) continue;
+        const n = readFullAt(fd, buffers[i].subarray(0, len), pos);
+        if (n !== len) throw new Error(`ec shard ${i} short read at ${pos}`);
+      }
+      rs.reconstruct(buffers, present, 0, len);
+      for (const [id, fd] of outFds) writeFull(fd, buffers[id].subarray(0, len));
+    }
+    for (const fd of outFds.values()) fsyncSync(fd);
+  } finally {
+    for (const fd of fds) if (fd !== undefined) closeSync(fd);
+    for (const fd of outFds.values()) closeSync(fd);
+  }
+}

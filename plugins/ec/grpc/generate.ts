@@ -1,0 +1,108 @@
+// VolumeEcShardsGenerate (Go's volume_grpc_erasure_coding.go): the .ecx from the volume's .idx
+// first (so shards can only hold more than the index references, never less), then the shards
+// striped from a snapshot of the .dat size in a worker thread, then the EC .vif.
+import { stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import type { Cradle } from '../../../core/container.js';
+import { vsError } from '../../../core/errors.js';
+import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
+import { ecShardExt } from '../../../core/storage/ec-placement.js';
+import { emptyVolumeInfo, loadVolumeInfo, saveVolumeInfo } from '../../../core/storage/volume-info.js';
+import { volumeFileName } from '../../../core/storage/volume-files.js';
+import { encodeInWorker } from '../codec/encode-pool.js';
+import { blockLayout, uniformBlockSize } from '../codec/layout.js';
+import { removeEcsumFiles, removeStaleEcArtifacts, writeSortedEcx } from '../ec-files.js';
+import { DEFAULT_DATA_SHARDS, DEFAULT_PARITY_SHARDS, MAX_SHARD_COUNT } from '../ec-volume.js';
+import { ecStoreOf } from '../state.js';
+import { checks, messageOf, plain, u32 } from './common.js';
+
+export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
+  const { store, logger } = cradle;
+  const check = checks(cradle);
+  const ec = ecStoreOf(cradle);
+  // Two encodes of one volume at once would write the same files.
+  const inFlight = new Set<number>();
+  return {
+    VolumeEcShardsGenerate: async (call: Msg) => {
+      check.admin(call);
+      check.notInMaintenance();
+      const vid = u32(call.request.volume_id);
+      const collection = String(call.request.collection ?? '');
+      const v = store.findVolume(vid);
+      if (!v) throw plain(`volume ${vid} not found`);
+      if (v.collection !== collection) throw plain(`existing collection:${v.collection} unexpected input: ${collection}`);
+      const base = v.fileName('.dat').slice(0, -'.dat'.length);
+      const idxPath = v.fileName('.idx');
+      const ecxPath = idxPath.slice(0, -'.idx'.length) + '.ecx';
+
+      // A regeneration keeps a valid ratio its .vif already records.
+      let dataShards = DEFAULT_DATA_SHARDS;
+      let parityShards = DEFAULT_PARITY_SHARDS;
+      const existing = await loadVolumeInfo(base + '.vif');
+      const cfg = existing.exists ? existing.info.ecShardConfig : null;
+      if (cfg && cfg.dataShards > 0 && cfg.parityShards > 0 && cfg.dataShards + cfg.parityShards <= MAX_SHARD_COUNT) {
+        dataShards = cfg.dataShards;
+        parityShards = cfg.parityShards;
+      }
+      const total = dataShards + parityShards;
+      const shardPaths = Array.from({ length: total }, (_, i) => base + ecShardExt(i));
+
+      if (inFlight.has(vid)) throw vsError('VS_ERR_UNAVAILABLE', `ec volume ${vid} is already being encoded`);
+      inFlight.add(vid);
+      let ok = false;
+      try {
+        // A retry never mixes two runs: unload the old EC volume, wipe its files on every disk.
+        await ec.serial(() => ec.unloadVolume(vid));
+        for (const loc of store.locations) {
+          const dataBase = volumeFileName(loc.directory, collection, vid);
+          const idxBase = volumeFileName(loc.idxDirectory, collection, vid);
+          try {
+            await removeStaleEcArtifacts(dataBase, idxBase);
+          } catch (e) {
+            throw plain(`wipe stale EC artifacts for volume ${vid} on ${loc.directory}: ${messageOf(e)}`);
+          }
+        }
+        await v.sync();
+        try {
+          await writeSortedEcx(idxPath, ecxPath, store.offsetWidth);
+        } catch (e) {
+          throw plain(`WriteSortedFileFromIdx ${idxPath.slice(0, -4)}: ${messageOf(e)}`);
+        }
+        const datSize = (await stat(base + '.dat')).size;
+        const blockSize = uniformBlockSize(datSize, dataShards);
+        try {
+          await encodeInWorker({ datPath: base + '.dat', shardPaths, dataShards, parityShards, datSize, layout: blockLayout(blockSize) });
+        } catch (e) {
+          throw plain(`WriteEcFiles ${base}: ${messageOf(e)}`);
+        }
+        const ttlSeconds = v.ttl.minutes() * 60;
+        const lastWrite = v.lastModifiedTsSeconds || Math.floor(Date.now() / 1000);
+        const vi = emptyVolumeInfo();
+        vi.version = v.version;
+        vi.expireAtSec = ttlSeconds > 0 ? lastWrite + ttlSeconds : 0;
+        vi.datFileSize = datSize;
+        vi.ecShardConfig = {
+          dataShards,
+          parityShards,
+          encodeTsNs: BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000)),
+          unknown: { blockSize: String(blockSize) },
+        };
+        try {
+          await saveVolumeInfo(base + '.vif', vi);
+        } catch (e) {
+          throw plain(`SaveVolumeInfo ${base}: ${messageOf(e)}`);
+        }
+        ok = true;
+        logger.info({ vid, collection, datSize, dataShards, parityShards }, 'ec shards generated');
+      } finally {
+        if (!ok) {
+          for (const p of shardPaths) await rm(p, { force: true }).catch(() => undefined);
+          await rm(ecxPath, { force: true }).catch(() => undefined);
+          await removeEcsumFiles(base).catch(() => undefined);
+        }
+        inFlight.delete(vid);
+      }
+      return {};
+    },
+  };
+}
