@@ -8,10 +8,10 @@ import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../core/grpc/proto-loader.js';
-import { volumeClient } from '../helpers/grpc.js';
-import { rawRequest } from '../helpers/http.js';
+import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
+import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { rawRequest } from '../../../helpers/http.js';
 import {
   cleanup,
   startGoVolumeServer,
@@ -21,7 +21,7 @@ import {
   waitRegistered,
   type Master,
   type VolumeServer,
-} from '../helpers/processes.js';
+} from '../../../helpers/processes.js';
 
 const VID = 7;
 const SHARD_EXTS = Array.from({ length: 14 }, (_, i) => `.ec${String(i).padStart(2, '0')}`);
