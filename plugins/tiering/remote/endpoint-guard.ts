@@ -137,31 +137,8 @@ export async function validateRemoteEndpoint(endpoint: string): Promise<void> {
   for (const a of addrs) checkBlockedIp(endpoint, a.address);
 }
 
-/**
- * Go's validateReplicaTarget: a replica address from a request must be a bare host:port whose host
- * is not loopback, link-local (metadata) or unspecified; private ranges are allowed (peers live there).
- */
-export async function validateReplicaTarget(target: string): Promise<void> {
-  const q = JSON.stringify(target);
-  if (target.trim() === '') throw new Error('replica target is empty');
-  if (target.includes('://') || /[/?#@\\]/.test(target)) throw new Error(`replica target ${q} must be a bare host:port`);
-  const m = /^(?:\[([^\]]*)\]|([^:]*)):([^:]*)$/.exec(target);
-  if (!m) throw new Error(`replica target ${q} must be a bare host:port: address ${target}: missing port in address`);
-  const host = m[1] ?? m[2] ?? '';
-  if (host === '') throw new Error(`replica target ${q} has no host`);
-  if (IMDS_HOSTS.has(host.toLowerCase())) throw new Error(`replica target ${q} targets instance metadata service`);
-  if (isIP(host)) {
-    checkBlockedIp(target, host, true);
-    return;
-  }
-  let addrs: { address: string }[];
-  try {
-    addrs = await withTimeout(lookup(host, { all: true }), 2000);
-  } catch (e) {
-    throw new Error(`resolve replica target host ${JSON.stringify(host)}: ${(e as Error).message}`, { cause: e });
-  }
-  for (const a of addrs) checkBlockedIp(target, a.address, true);
-}
+// Go's validateReplicaTarget is core's one guard for peers named in a request.
+export { validateReplicaTarget } from '../../../core/grpc/replica-target.js';
 
 /** `p`, or an `i/o timeout` error after `ms` (Go resolves with a 2 s deadline). */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
