@@ -32,7 +32,7 @@ function blockedKind(ip: string, fam: 4 | 6): string | undefined {
 }
 
 /** The 16 bytes of an IPv6 address (a valid one, as isIP() said). */
-function ipv6Bytes(ip: string): number[] {
+export function ipv6Bytes(ip: string): number[] {
   let s = ip;
   const pct = s.indexOf('%');
   if (pct >= 0) s = s.slice(0, pct);

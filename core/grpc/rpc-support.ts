@@ -48,3 +48,27 @@ export function send(call: grpc.ServerWritableStream<Msg, Msg>, msg: Msg): Promi
     call.on('cancelled', done);
   });
 }
+
+// Numeric request fields as @grpc/proto-loader hands them (longs as decimal strings): one reading
+// for every family, so a garbage value means the same everywhere (0, as Go's zero value).
+
+/** A uint32 field. */
+export function u32(raw: unknown): number {
+  return Number(raw ?? 0) >>> 0;
+}
+
+/** An int64 field as a bigint; 0n when absent or not an integer. */
+export function i64(raw: unknown): bigint {
+  if (raw === undefined || raw === null || raw === '') return 0n;
+  try {
+    return BigInt(raw as string | number);
+  } catch {
+    return 0n;
+  }
+}
+
+/** A uint64 field as a bigint; 0n when absent, negative or not an integer. */
+export function u64(raw: unknown): bigint {
+  const v = i64(raw);
+  return v < 0n ? 0n : v;
+}

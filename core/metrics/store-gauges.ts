@@ -4,10 +4,26 @@
 // (max_volumes). A collection with no volume left has no series, as Go drops it.
 import type { Gauge } from 'prom-client';
 import type { MinFreeSpace } from '../../config/types.js';
+import type { EcShardInformation } from '../storage/contributions.js';
 import type { Store } from '../storage/store.js';
 
 /** EC shard counts per collection, once the EC family reports them. */
 export type EcShardSource = () => { collection: string; shards: number; bytes: number }[];
+
+/**
+ * Shard count and bytes per collection from the EC shards the families report (Go counts mounted
+ * shards per collection into volumes{type="ec_shards"} and their sizes into total_disk_size{type="ec"}).
+ */
+export function ecShardTotals(infos: EcShardInformation[]): { collection: string; shards: number; bytes: number }[] {
+  const by = new Map<string, { collection: string; shards: number; bytes: number }>();
+  for (const info of infos) {
+    let t = by.get(info.collection);
+    if (!t) by.set(info.collection, (t = { collection: info.collection, shards: 0, bytes: 0 }));
+    for (let bits = info.ec_index_bits >>> 0; bits !== 0; bits &= bits - 1) t.shards++;
+    for (const size of info.shard_sizes) t.bytes += Number(size);
+  }
+  return [...by.values()];
+}
 
 // Go's read-only type labels (weed/stats/metrics.go IsReadOnly and friends).
 const READ_ONLY_TYPES = ['IsReadOnly', 'noWriteOrDelete', 'noWriteCanDelete', 'isDiskSpaceLow'] as const;

@@ -7,7 +7,7 @@ import type { ServerConfig } from '../../config/types.js';
 import type { Store } from '../storage/store.js';
 import { IMPLEMENTATION_TAG, SEAWEED_COMPAT_VERSION, sizeLimitLabel } from '../version.js';
 import { RequestMetrics } from './request-metrics.js';
-import { collectStoreGauges, type EcShardSource } from './store-gauges.js';
+import { collectStoreGauges, ecShardTotals, type EcShardSource } from './store-gauges.js';
 
 const PREFIX = 'SeaweedFS_volumeServer_';
 const MB = 1024 * 1024;
@@ -61,12 +61,13 @@ export class VolumeServerMetrics {
   readonly ecRebuildTotal: Counter<'result'>;
   readonly ecReconstructedIntervalTotal: Counter<'result'>;
 
-  /** Until the EC family reports its shards, the ec_shards series stay absent, as in Go with no shards mounted. */
-  ecShards: EcShardSource = () => [];
+  /** EC shards as the families report them to the store; none mounted = no ec series, as in Go. */
+  ecShards: EcShardSource;
 
   private defaultMetricsOn = false;
 
   constructor({ config, store }: MetricsDeps) {
+    this.ecShards = () => ecShardTotals(store.contributions.ecShards());
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
       new Counter<L>({ name: PREFIX + name, help, labelNames, registers });

@@ -36,19 +36,7 @@ export function quote(s: string): string {
 }
 
 /** Volume id from a request field (uint32). */
-export function volumeIdOf(raw: unknown): number {
-  return Number(raw ?? 0) >>> 0;
-}
-
-/** A uint64 request field (decimal string from the loader) as a bigint. */
-export function u64(raw: unknown): bigint {
-  if (raw === undefined || raw === null || raw === '') return 0n;
-  try {
-    return BigInt(raw as string | number);
-  } catch {
-    return 0n;
-  }
-}
+export { u32 as volumeIdOf, u64 } from '../../../core/grpc/rpc-support.js';
 
 // ------------------------------------------------------------------ untrusted names
 

@@ -4,10 +4,7 @@ import type { Store } from '../../../core/storage/store.js';
 import type { Volume } from '../../../core/storage/volume.js';
 import { plain } from '../../../core/grpc/rpc-support.js';
 
-/** A uint32 request field. */
-export function u32(raw: unknown): number {
-  return Number(raw ?? 0) >>> 0;
-}
+export { u32 } from '../../../core/grpc/rpc-support.js';
 
 /** An int64 request field (decimal string from the loader) as a number; NaN when not an integer. */
 export function i64(raw: unknown): number {

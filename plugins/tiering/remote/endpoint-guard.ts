@@ -6,6 +6,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { ipv6Bytes } from '../../../core/grpc/replica-target.js';
 
 const IMDS_HOSTS = new Set(['metadata.google.internal', 'metadata']);
 const IMDS_V4 = '169.254.169.254';
@@ -41,25 +42,6 @@ const CGNAT = list([['100.64.0.0', 10, 'ipv4']]);
 /** Go's %q for the ASCII texts these checks see. */
 function quote(s: string): string {
   return JSON.stringify(s);
-}
-
-/** The 16 bytes of a valid IPv6 address. */
-function ipv6Bytes(ip: string): number[] {
-  let s = ip.split('%')[0];
-  let tail: number[] = [];
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    tail = s.slice(lastColon + 1).split('.').map(Number);
-    s = s.slice(0, lastColon + 1) + '0:0';
-  }
-  const [head, rest] = s.includes('::') ? s.split('::') : [s, undefined];
-  const hs = head ? head.split(':') : [];
-  const rs = rest ? rest.split(':') : [];
-  const fill = rest === undefined ? 0 : 8 - hs.length - rs.length;
-  const out: number[] = [];
-  for (const g of [...hs, ...Array<string>(fill).fill('0'), ...rs].map((x) => parseInt(x || '0', 16))) out.push((g >> 8) & 0xff, g & 0xff);
-  if (tail.length === 4) out.splice(12, 4, ...tail);
-  return out;
 }
 
 /** The IPv4 address an IPv6 transition address carries (NAT64, 6to4, Teredo, IPv4-compatible). */

@@ -199,14 +199,23 @@ describe('metrics module', () => {
     assert.equal(sample(text, 'SeaweedFS_volumeServer_volumes{collection="",type="volume"}'), 1);
   });
 
-  test('EC shards show once the EC family reports them', async () => {
-    metrics.ecShards = () => [{ collection: 'ec', shards: 4, bytes: 4096 }];
+  test('EC shards show once a family reports them to the store', async () => {
+    assert.ok(!(await metrics.text()).includes('type="ec_shards"'), 'no EC series without shards');
+    const shard = { id: 7, collection: 'ec', disk_type: '', expire_at_sec: 0, disk_id: 0, file_count: 0, delete_count: 0, encode_ts_ns: 0 };
+    const contributor = {
+      family: 'ec-test',
+      ecShards: () => [
+        { ...shard, ec_index_bits: 0b1011, shard_sizes: [1000, 1000, '1048'] },
+        { ...shard, disk_id: 1, ec_index_bits: 0b10000, shard_sizes: [1048] },
+      ],
+    };
+    await store.contributions.register(contributor);
     try {
       const text = await metrics.text();
       assert.equal(sample(text, 'SeaweedFS_volumeServer_volumes{collection="ec",type="ec_shards"}'), 4);
       assert.equal(sample(text, 'SeaweedFS_volumeServer_total_disk_size{collection="ec",type="ec"}'), 4096);
     } finally {
-      metrics.ecShards = () => [];
+      store.contributions.unregister('ec-test');
     }
   });
 
