@@ -36,9 +36,12 @@ test(`kill -9 during writes, ${ROUNDS} rounds: acknowledged writes survive and t
       // Everything acknowledged so far (in earlier rounds) must be intact after the restart.
       assert.deepEqual(await verifyModel(vs.url, acked), [], `round ${round}`);
       // Four concurrent writers of mixed sizes; the kill lands at a random moment.
-      let stop = false;
+      // Every write here starts after the server is up; until the kill is sent, none may be refused.
+      // A write in flight when the kill lands may fail; a failure seen before it was sent may not.
+      let killed = false;
+      const refused: string[] = [];
       const writer = async () => {
-        while (!stop) {
+        while (!killed) {
           const id = key++;
           const fid = `${VOLUME_ID},${id.toString(16)}${'1234abcd'}`;
           // mostly small; some past the 4 MiB spool threshold (streamed through a temp file)
@@ -47,16 +50,19 @@ test(`kill -9 during writes, ${ROUNDS} rounds: acknowledged writes survive and t
           try {
             const r = await rawRequest('POST', `${vs.url}/${fid}`, { 'Content-Type': 'application/octet-stream' }, body);
             if (r.status === 201) acked.ack(fid, sha256(body));
-          } catch {
+            else if (!killed) refused.push(`${fid}: ${r.status} ${r.body}`);
+          } catch (e) {
+            if (!killed) refused.push(`${fid}: ${String(e)}`);
             return; // the server died under us
           }
         }
       };
       const writers = [writer(), writer(), writer(), writer()];
       await new Promise((r) => setTimeout(r, 300 + Math.random() * 700));
+      killed = true;
       vs.proc.kill('SIGKILL');
-      stop = true;
       await Promise.all(writers);
+      assert.deepEqual(refused, [], `round ${round}: writes refused while the server was up`);
       await vs.exited;
     }
     assert.ok(acked.ackedWrites > 20, `only ${acked.ackedWrites} writes were acknowledged`);

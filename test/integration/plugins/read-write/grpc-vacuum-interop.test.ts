@@ -67,6 +67,7 @@ async function batchDelete(address: string, fids: string[]): Promise<void> {
   const c = volumeClient(address);
   try {
     const r = await c.call<{ results: { status: number; error: string }[] }>('BatchDelete', { file_ids: fids });
+    assert.equal(r.results.length, fids.length, 'one result per file id');
     for (const x of r.results) assert.equal(x.status, 202, x.error);
   } finally {
     c.close();

@@ -117,7 +117,8 @@ describe('read-write gRPC', () => {
       grpc.status.UNKNOWN,
       /^not found volume id 77 and read needle metadata at ec shards is not supported$/,
     );
-    await assert.rejects(c.call('ReadNeedleMeta', { volume_id: 1, needle_id: '1', offset: 2 ** 40, size: 64 }));
+    // weed/storage/needle/needle_read_page.go ReadNeedleMeta returns the short read's io.EOF as is.
+    await expectCode(c.call('ReadNeedleMeta', { volume_id: 1, needle_id: '1', offset: 2 ** 40, size: 64 }), grpc.status.UNKNOWN, /^EOF$/);
   });
 
   test('WriteNeedleBlob of another needle\'s record: VolumeNeedleStatus reports the record header', async () => {
@@ -226,7 +227,8 @@ describe('read-write gRPC', () => {
     // delete half of volume 1
     const fids = [...placed.keys()].filter((id) => id % 2n === 0n).map((id) => formatFileId(1, id, placed.get(id)!.cookie));
     const del = await c.call<{ results: Row[] }>('BatchDelete', { file_ids: fids });
-    assert.ok(del.results.every((x) => x.status === 202));
+    assert.ok(fids.length > 0);
+    assert.deepEqual(del.results.map((x) => [x.file_id, x.status]), fids.map((f) => [f, 202]));
     const check = await c.call<{ garbage_ratio: number }>('VacuumVolumeCheck', { volume_id: 1 });
     assert.ok(check.garbage_ratio > 0.4 && check.garbage_ratio < 0.7, String(check.garbage_ratio));
     const before = await c.call<Row>('VolumeStatus', { volume_id: 1 });

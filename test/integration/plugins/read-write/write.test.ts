@@ -115,13 +115,11 @@ describe('write path', () => {
     let compressed = 0;
     const chunks = [...gzipZeros(blocks)].map((c) => c); // repeated views of one block: ~10 MB sent in total
     for (const c of chunks) compressed += c.length;
-    const started = Date.now();
     const answer = await send(`${a.url}/${fid(21, 1, 0xbeef)}`, 'POST', { 'Content-Type': 'application/octet-stream', 'Content-Encoding': 'gzip', 'Content-Length': String(compressed) }, chunks);
     assert.equal(answer.status, 201, answer.body);
     const result = JSON.parse(answer.body) as { size: number; eTag: string };
     // Go reports the original size as uint32: 10 GiB mod 2^32.
     assert.equal(result.size, (blocks * 2 ** 20) % 2 ** 32);
-    assert.ok(Date.now() - started < 20_000, 'the upload took long enough to have been inflated');
     const peak = procStatusKb(pid, 'VmHWM');
     assert.ok(peak < rssBefore + 150 * 1024, `server peak RSS ${peak} kB grew from ${rssBefore} kB`);
     const dat = statSync(join(a.dir, '21.dat')).size;

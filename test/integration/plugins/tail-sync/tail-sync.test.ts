@@ -184,7 +184,9 @@ describe('tail-sync between two servers', () => {
 
     // an unreachable source fails without touching the replica either
     const down = await streamAll(b.grpcAddress, 'VolumeCopy', { volume_id: 7, source_data_node: '127.0.0.1:1.2' }, 30_000);
-    assert.ok(down.error, 'copy from an unreachable source fails');
+    // weed/server/volume_grpc_copy.go VolumeCopy wraps the failed status call; the dial error after it is the client library's own.
+    assert.equal(down.error?.code, grpc.status.UNKNOWN, 'copy from an unreachable source fails');
+    assert.match(down.error?.details ?? '', /^read volume file status failed, .*ECONNREFUSED 127\.0\.0\.1:2\b/);
     assert.equal((await get(b, 7, 6n, 0x7006)).status, 200);
   });
 

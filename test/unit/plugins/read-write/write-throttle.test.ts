@@ -12,11 +12,16 @@ test('a request waits only while the sum is strictly over the limit, then procee
   const l = new InflightLimiter(100, 5000);
   assert.equal(await l.acquire(100), true); // at the limit: not over
   assert.equal(await l.acquire(50), true); // 100 is not > 100: admitted, sum 150
-  let admitted = false;
+  let admitted: boolean | undefined;
   const waiting = l.acquire(10).then((v) => (admitted = v));
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(admitted, false);
-  l.release(50);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(admitted, undefined, 'admitted while the sum is over the limit');
+  assert.equal(l.current, 150);
+  l.release(40); // 110 is still over 100: the waiter stays parked
+  await new Promise((r) => setImmediate(r));
+  assert.equal(admitted, undefined, 'admitted by a release that left the sum over the limit');
+  assert.equal(l.current, 110);
+  l.release(10); // 100: no longer over, the waiter is admitted and counted
   assert.equal(await waiting, true);
   assert.equal(l.current, 110);
 });
@@ -24,9 +29,11 @@ test('a request waits only while the sum is strictly over the limit, then procee
 test('a wait times out with false and counts nothing; an abort rejects', async () => {
   const l = new InflightLimiter(10, 30);
   l.add(20); // replicate uploads count without waiting
-  const started = Date.now();
-  assert.equal(await l.acquire(5), false);
-  assert.ok(Date.now() - started >= 25);
+  let outcome: boolean | undefined;
+  const timedOut = l.acquire(5).then((v) => (outcome = v));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(outcome, undefined, 'the wait ended before its timeout fired');
+  assert.equal(await timedOut, false);
   assert.equal(l.current, 20);
   const ac = new AbortController();
   const p = l.acquire(5, ac.signal);
