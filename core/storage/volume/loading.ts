@@ -41,6 +41,8 @@ export interface LoadedVolume {
   filesReadOnly: boolean;
   noWriteOrDelete: boolean;
   noWriteCanDelete: boolean;
+  /** The .dat is a remote (tiered) backend file: read-only, deletes go to the .idx only. */
+  hasRemoteFile: boolean;
   /** Why loading made the volume read-only ('' when it did not). */
   readOnlyReason: string;
   lastAppendAtNs: bigint;
@@ -264,6 +266,7 @@ async function loadSteps(o: VolumeOpenOptions, opened: { dat?: BackendStorageFil
     filesReadOnly,
     noWriteOrDelete,
     noWriteCanDelete,
+    hasRemoteFile: remoteFactory !== undefined,
     readOnlyReason,
     lastAppendAtNs: integrity.lastAppendAtNs,
     lastModifiedTsSeconds,

@@ -46,6 +46,8 @@ export class VolumeState {
   /** The .dat or .idx could only be opened read-only (permissions, read-only mount). */
   protected filesReadOnly = false;
   protected noWriteCanDelete = false;
+  /** Go's hasRemoteFile: the .dat is a tiered remote object (never written; deletes touch the .idx only). */
+  protected hasRemoteFile = false;
   /** Why the volume became read-only (load-time checks or a runtime failure), for logs and status. */
   readOnlyReason = '';
 
@@ -85,6 +87,7 @@ export class VolumeState {
     this.volumeInfo = l.volumeInfo;
     this.hasVif = l.hasVif;
     this.idxDir = l.idxDir;
+    this.hasRemoteFile = l.hasRemoteFile;
     if (!keepRuntime) {
       this.noWriteOrDelete = l.noWriteOrDelete;
       this.noWriteCanDelete = l.noWriteCanDelete;

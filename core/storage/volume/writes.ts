@@ -321,6 +321,8 @@ export abstract class VolumeWrites extends VolumeReads {
    * Deletes a needle (Go's deleteNeedle2 / doDeleteRequest): appends a tombstone record (same id,
    * the given cookie and checksum, empty body) and an index row with size -1. Returns the size
    * the index held (0 = nothing was deleted: unknown or already deleted, and nothing is written).
+   * A tiered volume's .dat is a read-only remote object: as Go's appendDeleteRequest (skipped
+   * when HasRemoteFile) only the index row (offset 0, size -1) and the map record the delete.
    */
   delete(id: NeedleId, opts: { cookie?: Cookie; checksum?: number } = {}): Promise<Size> {
     return this.lock.run(async () => {
@@ -330,6 +332,11 @@ export abstract class VolumeWrites extends VolumeReads {
       const lo = needleIdLo(id);
       if (!this.nm.getHL(hi, lo) || this.nm.foundSize < 0) return 0;
       const size = this.nm.foundSize;
+      if (this.hasRemoteFile) {
+        this.appendIdxRow(hi, lo, 0, -1);
+        this.nm.remove(id);
+        return size;
+      }
       const t = newNeedle({ cookie: opts.cookie ?? 0, id, checksum: opts.checksum ?? 0 });
       const offset = this.reserveAppend(0);
       t.appendAtNs = this.reservedAppendAtNs;

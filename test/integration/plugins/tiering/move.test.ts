@@ -175,6 +175,38 @@ describe('tier move to and from a real S3', { timeout: 300_000 }, () => {
     const { body, contentType } = multipartBody('late.txt', 'text/plain', Buffer.from('late'));
     const late = await rawRequest('POST', `${server.url}/${formatFileId(vid, 99n, 0x99)}`, { 'Content-Type': contentType }, body);
     assert.notEqual(late.status, 201);
+    // deletes go through (Go: a tiered volume is noWriteCanDelete; appendDeleteRequest skips the
+    // .dat and only the .idx takes the tombstone): HTTP DELETE and BatchDelete answer as Go does
+    const gone: bigint[] = [20n, 19n];
+    const del = await rawRequest('DELETE', `${server.url}/${formatFileId(vid, 20n, needles.get(20n)!.cookie)}`);
+    assert.equal(del.status, 202, del.body.toString());
+    const delSize = (JSON.parse(del.body.toString()) as { size: number }).size;
+    assert.ok(delSize > 0, `size ${delSize} is the stored (gzipped) needle size`);
+    const bc = volumeClient(server.grpcAddress);
+    let batchSize: number;
+    try {
+      const br = await bc.call<{ results: { file_id: string; status: number; error: string; size: number }[] }>('BatchDelete', {
+        file_ids: [formatFileId(vid, 19n, needles.get(19n)!.cookie)],
+      });
+      assert.equal(br.results.length, 1);
+      assert.equal(br.results[0].status, 202, br.results[0].error);
+      assert.equal(br.results[0].error, '');
+      batchSize = br.results[0].size;
+      assert.ok(batchSize > 0);
+    } finally {
+      bc.close();
+    }
+    for (const id of gone) {
+      assert.equal((await rawRequest('GET', `${server.url}/${formatFileId(vid, id, needles.get(id)!.cookie)}`)).status, 404);
+      needles.delete(id);
+    }
+    const counted = await volumeStatus(server);
+    assert.equal(counted?.DeleteCount, 2);
+    assert.equal(counted?.DeletedByteCount, delSize + batchSize);
+    const unchanged = await mini.s3.send(new ListObjectsV2Command({ Bucket: 'tier-it' }));
+    assert.deepEqual(unchanged.Contents?.map((o) => [o.Key, o.Size]), [[key, datBytes.length]], 'nothing written to the remote object');
+    await readAll(server);
+
     // moving again is a no-op
     const again = await streamAll(server.grpcAddress, 'VolumeTierMoveDatToRemote', { volume_id: vid, collection: 'tc', destination_backend_name: 's3.default' });
     assert.equal(again.error, undefined);
@@ -185,6 +217,12 @@ describe('tier move to and from a real S3', { timeout: 300_000 }, () => {
     server = await start(dir);
     await waitFor(async () => (await rawRequest('GET', `${server.url}/${formatFileId(vid, 1n, 0x10001)}`)).status === 200, 20_000, 'tiered reads after restart');
     await readAll(server);
+    for (const id of gone) {
+      assert.equal((await rawRequest('GET', `${server.url}/${formatFileId(vid, id, 0x10000 + Number(id))}`)).status, 404, 'still deleted after restart');
+    }
+    const replayed = await volumeStatus(server);
+    assert.equal(replayed?.DeleteCount, 2);
+    assert.equal(replayed?.DeletedByteCount, delSize + batchSize);
 
     const down = await streamAll(server.grpcAddress, 'VolumeTierMoveDatFromRemote', { volume_id: vid, collection: 'tc' });
     assert.equal(down.error, undefined, down.error?.details);
@@ -193,6 +231,9 @@ describe('tier move to and from a real S3', { timeout: 300_000 }, () => {
     const local = await volumeStatus(server);
     assert.equal(local?.RemoteStorageName ?? '', '');
     await readAll(server);
+    for (const id of gone) {
+      assert.equal((await rawRequest('GET', `${server.url}/${formatFileId(vid, id, 0x10000 + Number(id))}`)).status, 404, 'still deleted after tier down');
+    }
     const left = await mini.s3.send(new ListObjectsV2Command({ Bucket: 'tier-it' }));
     assert.equal(left.Contents?.length ?? 0, 0, 'the remote object is deleted');
     // and it takes writes again
