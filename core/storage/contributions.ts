@@ -6,7 +6,6 @@
 // every report is what core alone answers.
 import { EventEmitter } from 'node:events';
 import type { DiskLocation } from './disk-location.js';
-import type { Volume, VolumeInformationFields } from './volume.js';
 
 /** master_pb.VolumeEcShardInformationMessage: one per (EC volume, disk) (Go's ToVolumeEcShardInformationMessage). */
 export interface EcShardInformation {
@@ -38,9 +37,6 @@ export interface EcVolumeStatus {
   [field: string]: unknown;
 }
 
-/** Report fields a family may set on a regular volume's heartbeat and /status entry. */
-export type VolumeReportFields = Partial<Pick<VolumeInformationFields, 'remote_storage_name' | 'remote_storage_key'>>;
-
 /** Everything optional: a family implements only what it contributes. */
 export interface FamilyContributor {
   /** The family name, for logs and to refuse a second registration. */
@@ -53,8 +49,6 @@ export interface FamilyContributor {
   mountedEcShardIds?(loc: DiskLocation, vid: number): number[];
   /** Number of EC shards it has mounted on `loc`: free-slot maths of placement and heartbeats. */
   ecShardCount?(loc: DiskLocation): number;
-  /** Fields it sets on a regular volume's report (tiering: remote_storage_name/_key). */
-  volumeReport?(v: Volume): VolumeReportFields | undefined;
   /** Which file names of a disk location it owns (e.g. `.ecNN`, `.ecx`, `.ecj`). */
   ownsFile?(name: string): boolean;
   /**
@@ -118,16 +112,6 @@ export class Contributions extends EventEmitter<ContributionEvents> {
     let n = 0;
     for (const c of this.contributors) n += c.ecShardCount?.(loc) ?? 0;
     return n;
-  }
-
-  /** The report fields families set on `v`; later registrations win on the same field. */
-  volumeReport(v: Volume): VolumeReportFields {
-    let out: VolumeReportFields = {};
-    for (const c of this.contributors) {
-      const fields = c.volumeReport?.(v);
-      if (fields) out = { ...out, ...fields };
-    }
-    return out;
   }
 
   /** For a family: tells the master about shards it just mounted. */

@@ -295,9 +295,9 @@ export class Store extends EventEmitter<StoreEvents> implements PlacementView {
     });
   }
 
-  /** A volume's report with the fields families contribute (a tiered volume's remote storage). */
+  /** A volume's report; a tiered volume names its remote storage itself, from its .vif (Go's RemoteStorageNameKey). */
   volumeInformation(v: Volume): VolumeInformation {
-    return { ...v.information(), ...this.contributions.volumeReport(v) };
+    return v.information();
   }
 
   maxFileKey(): bigint {

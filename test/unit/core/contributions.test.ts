@@ -87,19 +87,11 @@ test('a contributor feeds heartbeats, /status, report fields and placement', asy
     // 45 shards on d1: 5 slots minus 45/10 leaves d1 no free volume slot
     ecShardCount: (loc: DiskLocation) => (loc === d1 ? 45 : 0),
   };
-  const tiering: FamilyContributor = {
-    family: 'tiering',
-    volumeReport: (v) => (v.id === 4 ? { remote_storage_name: 's3.default', remote_storage_key: 'k4' } : undefined),
-  };
   await s.contributions.register(family);
-  await s.contributions.register(tiering);
   await assert.rejects(s.contributions.register({ family: 'ec' }), /already registered/);
 
   const hb = fullHeartbeat(s.config, s.store);
   assert.equal(hb.has_no_ec_shards, false);
-  const info = (hb.volumes as { id: number; remote_storage_name: string; remote_storage_key: string }[]).find((v) => v.id === 4)!;
-  assert.equal(info.remote_storage_name, 's3.default');
-  assert.equal(info.remote_storage_key, 'k4');
   const ec = fullEcHeartbeat(s.store);
   assert.equal(ec.has_no_ec_shards, false);
   assert.deepEqual((ec.ec_shards as EcShardInformation[]).map((m) => [m.id, m.disk_id, m.ec_index_bits]), [
@@ -114,7 +106,6 @@ test('a contributor feeds heartbeats, /status, report fields and placement', asy
 
   const body = statusBody({ store: s.store, masterClient: s.masterClient }, 'v');
   assert.deepEqual((body.EcVolumes as EcVolumeStatus[]).map((e) => e.VolumeId), [7, 9], 'sorted by id as Go');
-  assert.equal((body.Volumes as { Id: number; RemoteStorageName: string }[])[0].RemoteStorageName, 's3.default');
 
   // placement: a disk with the EC volume mounted wins over free slots; a disk owning the shard
   // wins even when full; d1 has no volume slot left for a new regular volume
