@@ -6,6 +6,7 @@
 // every report is what core alone answers.
 import { EventEmitter } from 'node:events';
 import type { DiskLocation } from './disk-location.js';
+import type { EcVolumeAccess } from './ec-volume-access.js';
 
 /** master_pb.VolumeEcShardInformationMessage: one per (EC volume, disk) (Go's ToVolumeEcShardInformationMessage). */
 export interface EcShardInformation {
@@ -49,6 +50,8 @@ export interface FamilyContributor {
   mountedEcShardIds?(loc: DiskLocation, vid: number): number[];
   /** Number of EC shards it has mounted on `loc`: free-slot maths of placement and heartbeats. */
   ecShardCount?(loc: DiskLocation): number;
+  /** EC volume `vid` when it has shards of it mounted here (reads, deletes, scrubs by other families). */
+  ecVolume?(vid: number): EcVolumeAccess | undefined;
   /** Which file names of a disk location it owns (e.g. `.ecNN`, `.ecx`, `.ecj`). */
   ownsFile?(name: string): boolean;
   /**
@@ -106,6 +109,15 @@ export class Contributions extends EventEmitter<ContributionEvents> {
 
   mountedEcShardIds(loc: DiskLocation, vid: number): number[] {
     return this.contributors.flatMap((c) => c.mountedEcShardIds?.(loc, vid) ?? []);
+  }
+
+  /** The EC volume `vid` as the family that mounted it offers it, if any. */
+  ecVolume(vid: number): EcVolumeAccess | undefined {
+    for (const c of this.contributors) {
+      const v = c.ecVolume?.(vid);
+      if (v) return v;
+    }
+    return undefined;
   }
 
   ecShardCount(loc: DiskLocation): number {

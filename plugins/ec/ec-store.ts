@@ -12,6 +12,7 @@ import { ecShardExt, hasEcxFileOnDisk } from '../../core/storage/ec-placement.js
 import type { OffsetWidth } from '../../core/storage/types.js';
 import { parseVolumeBaseName, volumeFileName } from '../../core/storage/volume-files.js';
 import { removeEcsumFiles } from './ec-files.js';
+import { EcVolumeView } from './ec-volume-view.js';
 import { uniformBlockSize } from './codec/layout.js';
 import { DEFAULT_DATA_SHARDS, ecIndexBase, EcVolume, fileSizeOrMissing, MAX_SHARD_COUNT, readEcMeta, type EcShard } from './ec-volume.js';
 
@@ -321,6 +322,10 @@ export class EcStore {
         let n = 0;
         for (const ev of this.byLocation.get(loc)?.values() ?? []) n += ev.shards.size;
         return n;
+      },
+      ecVolume: (vid) => {
+        const disks = this.findAll(vid).filter((ev) => ev.shards.size > 0 && !ev.isExpired());
+        return disks.length > 0 ? new EcVolumeView(disks) : undefined;
       },
       ownsFile: ownsEcFile,
       loadFiles: (loc, files) => this.loadLocation(loc, files),

@@ -151,6 +151,11 @@ export class EcVolume {
     return Math.floor(this.ecxSize / this.entrySize);
   }
 
+  /** Whether `id` is in the .ecj journal. */
+  isJournalled(id: bigint): boolean {
+    return this.deleted.has(id);
+  }
+
   get deleteCount(): number {
     return this.deleted.size;
   }
