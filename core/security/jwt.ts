@@ -37,10 +37,12 @@ export function verifyJwt(key: string, token: string, now = Date.now()): FileIdC
     return undefined;
   }
   const alg = header && typeof header.alg === 'string' ? HMAC_ALGS[header.alg] : undefined;
-  if (!alg || !claims || typeof claims !== 'object') return undefined;
+  if (!alg || !claims || typeof claims !== 'object' || Array.isArray(claims)) return undefined;
   const expected = createHmac(alg, key).update(`${parts[0]}.${parts[1]}`).digest();
   const given = Buffer.from(parts[2], 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  // golang-jwt refuses a time claim that is not a JSON number; one that is ignored would never expire.
+  for (const t of [claims.exp, claims.nbf]) if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t))) return undefined;
   const nowSec = now / 1000;
   if (typeof claims.exp === 'number' && nowSec >= claims.exp) return undefined;
   if (typeof claims.nbf === 'number' && nowSec < claims.nbf) return undefined;
