@@ -15,3 +15,23 @@ export function volumeClient(address: string): VolumeClient {
     close: () => client.close(),
   };
 }
+
+/** Reads a whole server stream of `rpc`; an error ends it and is returned beside what came before. */
+export function drainStream(address: string, rpc: string, req: object, timeoutMs = 60_000): Promise<{ messages: Record<string, unknown>[]; error?: grpc.ServiceError }> {
+  const Ctor = volumeServerClientConstructor();
+  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  return new Promise((resolve) => {
+    const messages: Record<string, unknown>[] = [];
+    const fn = (client as unknown as Record<string, (r: object, o: object) => grpc.ClientReadableStream<Record<string, unknown>>>)[rpc];
+    const call = fn.call(client, req, { deadline: Date.now() + timeoutMs });
+    call.on('data', (m) => messages.push(m));
+    call.on('error', (error: grpc.ServiceError) => {
+      client.close();
+      resolve({ messages, error });
+    });
+    call.on('end', () => {
+      client.close();
+      resolve({ messages });
+    });
+  });
+}

@@ -5,12 +5,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { FLAG_HAS_LAST_MODIFIED_DATE, FLAG_HAS_MIME, FLAG_HAS_NAME, encodeNeedle, newNeedle } from '../../../../core/storage/needle.js';
 import { formatFileId } from '../../../../core/storage/file-id.js';
-import { volumeClient } from '../../../helpers/grpc.js';
+import { drainStream, volumeClient } from '../../../helpers/grpc.js';
 import { cleanup, startGoVolumeServer, startMaster, startVolumeServer, tempDir, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 const VID = 5;
@@ -30,32 +27,10 @@ function blob(id: bigint, cookie: number, text: string): Buffer {
   );
 }
 
-function drain(address: string, rpc: string, req: object): Promise<{ messages: Record<string, unknown>[]; error?: grpc.ServiceError }> {
-  const Ctor = volumeServerClientConstructor();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  return new Promise((resolve) => {
-    const messages: Record<string, unknown>[] = [];
-    const call = (client as unknown as Record<string, (r: object, o: object) => grpc.ClientReadableStream<Record<string, unknown>>>)[rpc].call(
-      client,
-      req,
-      { deadline: Date.now() + 60_000 },
-    );
-    call.on('data', (m) => messages.push(m));
-    call.on('error', (error: grpc.ServiceError) => {
-      client.close();
-      resolve({ messages, error });
-    });
-    call.on('end', () => {
-      client.close();
-      resolve({ messages });
-    });
-  });
-}
-
 async function vacuum(address: string): Promise<Record<string, unknown>> {
   const c = volumeClient(address);
   try {
-    const compact = await drain(address, 'VacuumVolumeCompact', { volume_id: VID });
+    const compact = await drainStream(address, 'VacuumVolumeCompact', { volume_id: VID });
     assert.equal(compact.error, undefined, compact.error?.message);
     return await c.call('VacuumVolumeCommit', { volume_id: VID });
   } finally {
@@ -138,7 +113,7 @@ for (const width of [4, 5] as const) {
         ours = await startVolumeServer({ master: master.address, dir, env: { WEED_OFFSET_BYTES: String(width) } });
         const c2 = volumeClient(ours.grpcAddress);
         try {
-          const all = await drain(ours.grpcAddress, 'ReadAllNeedles', { volume_ids: [VID] });
+          const all = await drainStream(ours.grpcAddress, 'ReadAllNeedles', { volume_ids: [VID] });
           assert.equal(all.error, undefined);
           const live = [...model].filter(([, m]) => m.text !== null);
           assert.deepEqual(
