@@ -294,6 +294,11 @@ export class EcStore {
         } else this.log.warn({ vid: g.vid, dir: loc.directory }, 'ec shards without an .ecx on any disk; not mounted');
         continue;
       }
+      if (await this.leftoverBesideSiblingDat(loc, g.collection, g.vid, g.shards.length)) {
+        this.log.warn({ vid: g.vid, dir: loc.directory }, 'partial ec shards while the source .dat is on a sibling disk; removing the ec files');
+        await removeEcFilesOn(loc, g.collection, g.vid);
+        continue;
+      }
       if (!(await ecFilesComplete(loc, g.collection, g.vid))) {
         this.log.warn({ vid: g.vid, dir: loc.directory }, 'ec shards smaller than a full encode of the .dat beside them; removing the ec files');
         await removeEcFilesOn(loc, g.collection, g.vid);
@@ -310,6 +315,38 @@ export class EcStore {
         }
       });
     }
+  }
+
+  /**
+   * Go's Store.pruneIncompleteEcWithSiblingDat (store_ec_reconcile.go): fewer shards than the data
+   * shard count on `loc`, no .dat here but one on a sibling disk of exactly the size the .vif
+   * recorded at encode time, and too few shard files on the whole server to recover anything: an
+   * encode interrupted after its files were moved or written to another disk. The .dat is the
+   * volume; mounting these shards would report the volume twice (regular and EC) to the master.
+   */
+  private async leftoverBesideSiblingDat(loc: DiskLocation, collection: string, vid: number, shardsHere: number): Promise<boolean> {
+    if (this.locations.length < 2) return false;
+    const owner = this.locations.find((l) => fileSizeOrMissing(volumeFileName(l.directory, collection, vid) + '.dat') >= 0);
+    if (!owner || owner === loc) return false;
+    let meta;
+    try {
+      meta = await readEcMeta(volumeFileName(loc.directory, collection, vid) + '.vif');
+    } catch {
+      return false;
+    }
+    if (shardsHere >= meta.dataShards) return false;
+    const datSize = fileSizeOrMissing(volumeFileName(owner.directory, collection, vid) + '.dat');
+    // Only a byte-exact committed source proves the .dat holds what these shards were cut from.
+    if (meta.datFileSize <= 0 || datSize !== meta.datFileSize) {
+      this.log.warn({ vid, dir: loc.directory, datSize, recorded: meta.datFileSize }, 'partial ec shards beside a sibling .dat of another size; kept');
+      return false;
+    }
+    const ids = new Set<number>();
+    for (const l of this.locations) {
+      const base = volumeFileName(l.directory, collection, vid);
+      for (let i = 0; i < MAX_SHARD_COUNT; i++) if (fileSizeOrMissing(base + ecShardExt(i)) > 0) ids.add(i);
+    }
+    return ids.size < meta.dataShards;
   }
 
   contributor(): FamilyContributor {
