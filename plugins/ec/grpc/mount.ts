@@ -4,7 +4,6 @@
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
 import { rawSize } from '../../../core/storage/types.js';
-import { MAX_SHARD_COUNT } from '../ec-volume.js';
 import { ecStoreOf } from '../state.js';
 import { checks, collectionError, i64, messageOf, plain, shardIdsOf, u32 } from './common.js';
 
@@ -19,7 +18,6 @@ export function mountRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       const bad = collectionError(collection);
       if (bad) throw plain(bad);
       for (const shardId of shardIdsOf(r.shard_ids)) {
-        if (shardId >= MAX_SHARD_COUNT) throw plain(`mount ${vid}.${shardId}: shard id out of range (max ${MAX_SHARD_COUNT - 1})`);
         try {
           await ec.mountShard(collection, vid, shardId, String(r.source_disk_type ?? ''));
         } catch (e) {
