@@ -428,6 +428,13 @@ describe('EC on a server with several disks (upstream multi-disk tests, on our s
       for (const s of info.ec_shard_infos) if (s.shard_id < 32) bits |= 1 << s.shard_id;
       assert.equal(bits, (1 << TOTAL_SHARDS) - 1, `shard ids ${JSON.stringify(info.ec_shard_infos.map((s) => s.shard_id))}`);
       assert.equal(info.ec_shard_infos.length, TOTAL_SHARDS);
+      // A copy of shards two local disks already own has no single destination (Go refuses it too).
+      const before = readFileSync(join(d0, shardName(collection, vid, 7)));
+      await assert.rejects(
+        c.call('VolumeEcShardsCopy', { volume_id: vid, collection, shard_ids: [0, 7], source_data_node: `127.0.0.1:${h.server.port}` }),
+        /volume 9558 shards \[0 7\] are already owned by multiple local disks \[.*volume0 .*volume1\]: no single destination; copy per shard or pass disk_id/,
+      );
+      assert.ok(readFileSync(join(d0, shardName(collection, vid, 7))).equals(before), 'shard 7 untouched');
     } finally {
       c.close();
     }
