@@ -10,8 +10,8 @@ const MAX_SHARD_ID = 31;
 
 /**
  * The shard ids of a Mount/Unmount/Copy/Delete request. An id past `.ec31` or one listed twice is
- * refused before anything is done: Go narrows ids to a byte (40 and 296 would name other shards)
- * and acts on a repeated id twice; half a request applied is worse than none.
+ * refused before anything is done: Go narrows ids to a byte (259 would name shard 3) and acts on a
+ * repeated id twice; half a request applied is worse than none.
  */
 export function shardIdsOf(raw: unknown): number[] {
   const ids = Array.isArray(raw) ? raw.map(u32) : [];
