@@ -148,7 +148,7 @@ describe('EC bad input: clear errors, nothing lost', { timeout: 175_000 }, () =>
     assert.equal(info.file_count, '5');
   });
 
-  test('truncated shards: an empty one is not mounted, a short one reads short and fails a decode without writing a .dat', async () => {
+  test('truncated shards: an empty one is not mounted, a short one reads short and fails a decode and a rebuild without writing anything', async () => {
     const vid = 13;
     await ecOnly(ours, c, vid, small);
     const original = readFileSync(shardPath(dir, vid, 0));
@@ -166,6 +166,10 @@ describe('EC bad input: clear errors, nothing lost', { timeout: 175_000 }, () =>
     await assert.rejects(c.call('VolumeEcShardsToVolume', { volume_id: vid, collection: '' }, 30_000), /WriteDatFile .*short read/);
     assert.ok(!existsSync(join(dir, `${vid}.dat`)), 'no .dat from a failed decode');
     assert.ok(!existsSync(join(dir, `${vid}.dat.tmp`)), 'no temp .dat left');
+    // A rebuild of the empty shard 12 refuses an input shorter than the others instead of
+    // regenerating from it.
+    await assert.rejects(c.call('VolumeEcShardsRebuild', { volume_id: vid, collection: '' }, 30_000), /RebuildEcFiles .*ec shard size expected 100 actual 1048576/);
+    for (const s of ALL.filter((s) => s !== 12)) assert.ok(existsSync(shardPath(dir, vid, s)), `shard ${s} kept`);
     // The shard comes back whole: the decode then works and every needle is there.
     await c.call('VolumeEcShardsUnmount', { volume_id: vid, shard_ids: [0] });
     writeFileSync(shardPath(dir, vid, 0), original);
