@@ -439,6 +439,34 @@ describe('EC on a server with several disks (upstream multi-disk tests, on our s
       c.close();
     }
     for (const n of needles) await verifyEcRead(h, collection, vid, n.key, n.payload, 'after-reconcile');
+
+    // Shards leave disk by disk: the index on disk 0 stays while disk 1 still holds shards (they
+    // mount against it after a restart), and goes from every disk with the last shard.
+    const upper = [...Array(TOTAL_SHARDS).keys()].filter((s) => s >= 7);
+    const lower = [...Array(7).keys()];
+    c = volumeClient(h.server.grpcAddress);
+    try {
+      await c.call('VolumeEcShardsUnmount', { volume_id: vid, shard_ids: upper });
+      await c.call('VolumeEcShardsDelete', { volume_id: vid, collection, shard_ids: upper });
+    } finally {
+      c.close();
+    }
+    assert.deepEqual(shardLayout(h.dirs, collection, vid), [[], lower]);
+    for (const ext of ['.ecx', '.vif']) assert.ok(fileExistsIn(d0, collection, vid, ext), `${ext} kept on disk 0 while disk 1 has shards`);
+    await h.stop();
+    await h.start();
+    c = volumeClient(h.server.grpcAddress);
+    try {
+      const info = await c.call<{ ec_shard_infos: { shard_id: number }[] }>('VolumeEcShardsInfo', { volume_id: vid });
+      assert.deepEqual(info.ec_shard_infos.map((s) => s.shard_id).sort((a, b) => a - b), lower);
+      await c.call('VolumeEcShardsUnmount', { volume_id: vid, shard_ids: lower });
+      await c.call('VolumeEcShardsDelete', { volume_id: vid, collection, shard_ids: lower });
+    } finally {
+      c.close();
+    }
+    for (const d of h.dirs) {
+      assert.deepEqual(readdirSync(d).filter((n) => n.startsWith(`${collection}_${vid}.`)), [], `nothing of volume ${vid} left in ${d}`);
+    }
     await h.server.stop('SIGKILL');
   });
 });
