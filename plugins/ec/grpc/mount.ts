@@ -63,7 +63,16 @@ export function mountRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         if (size < 0) deleted++;
         else files++;
       });
-      return { ec_shard_infos: infos, volume_size: String(total), file_count: String(files), file_deleted_count: String(deleted) };
+      // The layout reads go through: the ec.encode worker refuses to delete the source volume unless
+      // every holder serves the block size it encoded with (Go's RequireAgreedBlockLayout).
+      const meta = all[0].meta;
+      return {
+        ec_shard_infos: infos,
+        volume_size: String(total),
+        file_count: String(files),
+        file_deleted_count: String(deleted),
+        ec_shard_config: { data_shards: meta.dataShards, parity_shards: meta.parityShards, block_size: String(meta.blockSize) },
+      };
     },
   };
 }

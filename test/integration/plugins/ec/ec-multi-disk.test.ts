@@ -421,8 +421,15 @@ describe('EC on a server with several disks (upstream multi-disk tests, on our s
     assert.ok(layout[0].length > 0 && layout[1].length > 0, `shards on both disks: ${JSON.stringify(layout)}`);
     c = volumeClient(h.server.grpcAddress);
     try {
-      const info = await c.call<{ ec_shard_infos: { shard_id: number; volume_id: number }[] }>('VolumeEcShardsInfo', { volume_id: vid });
+      const info = await c.call<{
+        ec_shard_infos: { shard_id: number; volume_id: number }[];
+        ec_shard_config: { data_shards: number; parity_shards: number; block_size: string };
+      }>('VolumeEcShardsInfo', { volume_id: vid });
       for (const s of info.ec_shard_infos) assert.equal(s.volume_id, vid);
+      // The layout the holder reads with, which the worker's gate compares with the encode's.
+      const vif = JSON.parse(readFileSync(join(d0, `${baseName(collection, vid)}.vif`), 'utf8')) as { ecShardConfig: { blockSize: string } };
+      assert.ok(Number(vif.ecShardConfig.blockSize) > 0);
+      assert.deepEqual(info.ec_shard_config, { data_shards: DATA_SHARDS, parity_shards: TOTAL_SHARDS - DATA_SHARDS, encode_ts_ns: '0', block_size: vif.ecShardConfig.blockSize });
       // The union the ec.encode worker's source-deletion gate computes (VerifyShardsAcrossServers).
       let bits = 0;
       for (const s of info.ec_shard_infos) if (s.shard_id < 32) bits |= 1 << s.shard_id;
