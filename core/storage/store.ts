@@ -8,7 +8,7 @@ import type { ServerConfig } from '../../config/types.js';
 import { Contributions, type FamilyContributor } from './contributions.js';
 import { DiskLocation } from './disk-location.js';
 import type { DiskStatus } from './disk-status.js';
-import { DATA_SHARDS_COUNT, findEcShardTargetLocation, findFreeLocation, type PlacementView } from './ec-placement.js';
+import { DATA_SHARDS_COUNT, findEcShardTargetLocation, findFreeLocation, hasEcxFileOnDisk, type PlacementView } from './ec-placement.js';
 import type { OffsetWidth } from './offset-width.js';
 import { StorageError, VolumeNotEmptyError } from './storage-errors.js';
 import { ReplicaPlacement, Ttl } from './types.js';
@@ -392,13 +392,21 @@ export class Store extends EventEmitter<StoreEvents> implements PlacementView {
     });
   }
 
+  /**
+   * Go's Volume.sharesVifWithEcVolume: an EC volume of the same id on the same disk (mounted, or its
+   * .ecx there) shares the .vif, which must outlive the regular volume.
+   */
+  private sharesVifWithEc(loc: DiskLocation, v: Volume): boolean {
+    return this.contributions.mountedEcShardIds(loc, v.id).length > 0 || hasEcxFileOnDisk(loc, v.collection, v.id);
+  }
+
   deleteVolume(id: number, onlyEmpty: boolean): Promise<void> {
     return this.serial(async () => {
       const loc = this.locationOf(id);
       if (!loc) throw new StoreError(`delete volume ${id} not found on disk: volume not found`, 'VOLUME_NOT_FOUND');
       const v = this.volumesByLocation.get(loc)!.get(id)!;
       if (onlyEmpty && !v.isEmpty()) throw new VolumeNotEmptyError(`DeleteVolume ${id}: volume not empty`);
-      await v.destroy({ onlyEmpty });
+      await v.destroy({ onlyEmpty, keepVif: this.sharesVifWithEc(loc, v) });
       this.volumesByLocation.get(loc)!.delete(id);
       this.log?.info(`delete volume ${id}`);
       this.emit('volume-removed', shortInfo(v));
@@ -407,10 +415,10 @@ export class Store extends EventEmitter<StoreEvents> implements PlacementView {
 
   deleteCollection(collection: string): Promise<void> {
     return this.serial(async () => {
-      for (const [, vols] of this.volumesByLocation) {
+      for (const [loc, vols] of this.volumesByLocation) {
         for (const v of [...vols.values()]) {
           if (v.collection !== collection) continue;
-          await v.destroy();
+          await v.destroy({ keepVif: this.sharesVifWithEc(loc, v) });
           vols.delete(v.id);
           this.emit('volume-removed', shortInfo(v));
         }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Contributions, EcShardInformation, FamilyContributor } from '../../core/storage/contributions.js';
 import type { DiskLocation } from '../../core/storage/disk-location.js';
 import { ecShardExt, hasEcxFileOnDisk } from '../../core/storage/ec-placement.js';
-import type { OffsetWidth } from '../../core/storage/types.js';
+import { indexEntrySize, type OffsetWidth } from '../../core/storage/types.js';
 import { parseVolumeBaseName, volumeFileName } from '../../core/storage/volume-files.js';
 import { removeEcsumFiles } from './ec-files.js';
 import { EcVolumeView } from './ec-volume-view.js';
@@ -30,8 +30,8 @@ function datNextTo(loc: DiskLocation, collection: string, vid: number): number {
 
 /**
  * Go's validateEcVolume: with a .dat beside them, EC files whose shards are smaller than a full
- * encode of that .dat are an interrupted encode (the .dat is the volume). Shards of unequal sizes
- * or no .dat: kept.
+ * encode of that .dat are an interrupted encode (the .dat is the volume). No .dat, or shards of
+ * unequal sizes one of which is full size: kept.
  */
 async function ecFilesComplete(loc: DiskLocation, collection: string, vid: number): Promise<boolean> {
   const datSize = datNextTo(loc, collection, vid);
@@ -43,15 +43,24 @@ async function ecFilesComplete(loc: DiskLocation, collection: string, vid: numbe
   } catch {
     // an unreadable .vif: the default ratio
   }
+  const expected = uniformBlockSize(datSize, dataShards);
   let actual = -1;
+  let unequal = false;
+  let largest = 0;
   for (let i = 0; i < MAX_SHARD_COUNT; i++) {
     const size = fileSizeOrMissing(dataBase + ecShardExt(i));
     if (size <= 0) continue;
-    if (actual >= 0 && size !== actual) return true;
+    if (actual >= 0 && size !== actual) unequal = true;
     actual = size;
+    largest = Math.max(largest, size);
   }
   if (actual < 0) return false;
-  return actual >= uniformBlockSize(datSize, dataShards);
+  // Every shard short of a full encode: none of them is finished whatever their sizes (an encode
+  // killed between the writes of one stripe row leaves them unequal), and the .dat is whole.
+  if (largest < expected) return false;
+  // Unequal sizes with a full-size one among them: ambiguous, kept (Go).
+  if (unequal) return true;
+  return actual >= expected;
 }
 
 /** Go's removeEcVolumeFiles: the shards and EC index files of one disk (the .vif is the volume's). */
@@ -131,13 +140,23 @@ export class EcStore {
   mountShard(collection: string, vid: number, shardId: number, sourceDiskType = ''): Promise<void> {
     return this.serial(async () => {
       const ecxBase = this.findEcxBase(collection, vid);
+      const failures: string[] = [];
       for (const loc of this.locations) {
         const path = volumeFileName(loc.directory, collection, vid) + ecShardExt(shardId);
-        if (fileSizeOrMissing(path) <= 0) continue;
+        const size = fileSizeOrMissing(path);
+        if (size < 0) continue;
         // No non-empty .ecx anywhere: a disk's own empty one (a volume without live needles) still serves.
         const own = ecIndexBase(loc, collection, vid);
         const base = ecxBase ?? (fileSizeOrMissing(own + '.ecx') >= 0 ? own : undefined);
         if (!base) continue;
+        const entries = Math.floor(Math.max(0, fileSizeOrMissing(base + '.ecx')) / indexEntrySize(this.width));
+        if (size === 0 && entries > 0) {
+          // Go's AddEcVolumeShard: an empty shard beside an index with entries serves nothing.
+          failures.push(
+            `${loc.directory}: ec volume ${vid} shard ${shardId}: shard file is empty (0 bytes) but the index has ${entries} entries: residue of a failed copy, not a mountable shard`,
+          );
+          continue;
+        }
         const ev = await this.openOn(loc, collection, vid, base);
         if (sourceDiskType) ev.diskType = sourceDiskType.toLowerCase() === 'hdd' ? '' : sourceDiskType;
         await ev.addShard(shardId);
@@ -145,6 +164,7 @@ export class EcStore {
         this.contributions.announceEcShardsAdded([ev.information([s])]);
         return;
       }
+      if (failures.length > 0) throw new Error(`MountEcShards ${vid}.${shardId} load failures: ${failures.join('; ')}`);
       if (!ecxBase) throw new Error(`MountEcShards ${vid}.${shardId}: no .ecx index found on any local disk`);
       throw new Error(`MountEcShards ${vid}.${shardId} not found on disk`);
     });
@@ -294,6 +314,11 @@ export class EcStore {
         } else this.log.warn({ vid: g.vid, dir: loc.directory }, 'ec shards without an .ecx on any disk; not mounted');
         continue;
       }
+      if (await this.leftoverBesideSiblingDat(loc, g.collection, g.vid, g.shards.length)) {
+        this.log.warn({ vid: g.vid, dir: loc.directory }, 'partial ec shards while the source .dat is on a sibling disk; removing the ec files');
+        await removeEcFilesOn(loc, g.collection, g.vid);
+        continue;
+      }
       if (!(await ecFilesComplete(loc, g.collection, g.vid))) {
         this.log.warn({ vid: g.vid, dir: loc.directory }, 'ec shards smaller than a full encode of the .dat beside them; removing the ec files');
         await removeEcFilesOn(loc, g.collection, g.vid);
@@ -310,6 +335,38 @@ export class EcStore {
         }
       });
     }
+  }
+
+  /**
+   * Go's Store.pruneIncompleteEcWithSiblingDat (store_ec_reconcile.go): fewer shards than the data
+   * shard count on `loc`, no .dat here but one on a sibling disk of exactly the size the .vif
+   * recorded at encode time, and too few shard files on the whole server to recover anything: an
+   * encode interrupted after its files were moved or written to another disk. The .dat is the
+   * volume; mounting these shards would report the volume twice (regular and EC) to the master.
+   */
+  private async leftoverBesideSiblingDat(loc: DiskLocation, collection: string, vid: number, shardsHere: number): Promise<boolean> {
+    if (this.locations.length < 2) return false;
+    const owner = this.locations.find((l) => fileSizeOrMissing(volumeFileName(l.directory, collection, vid) + '.dat') >= 0);
+    if (!owner || owner === loc) return false;
+    let meta;
+    try {
+      meta = await readEcMeta(volumeFileName(loc.directory, collection, vid) + '.vif');
+    } catch {
+      return false;
+    }
+    if (shardsHere >= meta.dataShards) return false;
+    const datSize = fileSizeOrMissing(volumeFileName(owner.directory, collection, vid) + '.dat');
+    // Only a byte-exact committed source proves the .dat holds what these shards were cut from.
+    if (meta.datFileSize <= 0 || datSize !== meta.datFileSize) {
+      this.log.warn({ vid, dir: loc.directory, datSize, recorded: meta.datFileSize }, 'partial ec shards beside a sibling .dat of another size; kept');
+      return false;
+    }
+    const ids = new Set<number>();
+    for (const l of this.locations) {
+      const base = volumeFileName(l.directory, collection, vid);
+      for (let i = 0; i < MAX_SHARD_COUNT; i++) if (fileSizeOrMissing(base + ecShardExt(i)) > 0) ids.add(i);
+    }
+    return ids.size < meta.dataShards;
   }
 
   contributor(): FamilyContributor {

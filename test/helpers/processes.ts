@@ -107,6 +107,15 @@ function run(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEn
   };
 }
 
+/**
+ * A log file of its own for each start: a name made of the port alone is appended to by every
+ * earlier run that drew the same port (other test runs on this machine), and a test reading the
+ * log would read theirs.
+ */
+function logFileFor(prefix: string, port: number): string {
+  return join(tmpdir(), `${prefix}-${port}-${process.pid}-${Date.now()}.log`);
+}
+
 export interface Master extends RunningProcess {
   port: number;
   grpcPort: number;
@@ -177,7 +186,7 @@ export async function startVolumeServer(opts: {
     '--preStopSeconds', '0',
     ...(opts.extraArgs ?? []),
   ];
-  const p = run(LAUNCHER, args, join(tmpdir(), `ts-weed-volume-${port}.log`), { ...process.env, ...opts.env });
+  const p = run(LAUNCHER, args, logFileFor('ts-weed-volume', port), { ...process.env, ...opts.env });
   const url = `http://127.0.0.1:${port}`;
   if (opts.waitReady !== false) {
     await waitFor(async () => (await fetch(`${url}/status`)).ok, 20_000, `our server on ${port}`);
@@ -201,7 +210,7 @@ export async function startGoVolumeServer(opts: { master: string; dir: string; w
       `-master=${opts.master}`,
       '-preStopSeconds=0',
     ],
-    join(tmpdir(), `go-weed-volume-${port}.log`),
+    logFileFor('go-weed-volume', port),
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/status`)).ok, 30_000, `Go volume server on ${port}`);

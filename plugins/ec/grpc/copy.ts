@@ -96,6 +96,13 @@ export function copyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         if (diskId >= store.locations.length) throw plain(`invalid disk_id ${diskId}: only have ${store.locations.length} disks`);
         loc = store.locations[diskId];
       } else {
+        // Shards already owned by two local disks have no single destination (Go's EcShardOwnerDisks).
+        const owners = store.locations.filter((l) => store.contributions.mountedEcShardIds(l, vid).some((s) => shardIds.includes(s)));
+        if (owners.length > 1) {
+          throw plain(
+            `volume ${vid} shards [${shardIds.join(' ')}] are already owned by multiple local disks [${owners.map((o) => o.directory).join(' ')}]: no single destination; copy per shard or pass disk_id`,
+          );
+        }
         loc = store.findEcShardTargetLocation(collection, vid, undefined, shardIds);
         if (!loc) throw Object.assign(new Error('no space left'), { code: 'INSUFFICIENT_SPACE' });
       }

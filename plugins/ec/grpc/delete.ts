@@ -60,7 +60,7 @@ export function deleteRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         return { full_teardown_done: true };
       }
 
-      const ids = shardIdsOf(r.shard_ids).filter((s) => s < MAX_SHARD_COUNT);
+      const ids = shardIdsOf(r.shard_ids);
       for (const { loc, dataBase } of bases) {
         let found = false;
         for (const s of ids) {

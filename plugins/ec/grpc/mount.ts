@@ -4,7 +4,6 @@
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
 import { rawSize } from '../../../core/storage/types.js';
-import { MAX_SHARD_COUNT } from '../ec-volume.js';
 import { ecStoreOf } from '../state.js';
 import { checks, collectionError, i64, messageOf, plain, shardIdsOf, u32 } from './common.js';
 
@@ -19,7 +18,6 @@ export function mountRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       const bad = collectionError(collection);
       if (bad) throw plain(bad);
       for (const shardId of shardIdsOf(r.shard_ids)) {
-        if (shardId >= MAX_SHARD_COUNT) throw plain(`mount ${vid}.${shardId}: shard id out of range (max ${MAX_SHARD_COUNT - 1})`);
         try {
           await ec.mountShard(collection, vid, shardId, String(r.source_disk_type ?? ''));
         } catch (e) {
@@ -65,7 +63,16 @@ export function mountRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         if (size < 0) deleted++;
         else files++;
       });
-      return { ec_shard_infos: infos, volume_size: String(total), file_count: String(files), file_deleted_count: String(deleted) };
+      // The layout reads go through: the ec.encode worker refuses to delete the source volume unless
+      // every holder serves the block size it encoded with (Go's RequireAgreedBlockLayout).
+      const meta = all[0].meta;
+      return {
+        ec_shard_infos: infos,
+        volume_size: String(total),
+        file_count: String(files),
+        file_deleted_count: String(deleted),
+        ec_shard_config: { data_shards: meta.dataShards, parity_shards: meta.parityShards, block_size: String(meta.blockSize) },
+      };
     },
   };
 }

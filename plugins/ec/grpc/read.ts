@@ -27,7 +27,9 @@ export function readRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       const fileKey = u64(r.file_key);
       if (fileKey !== 0n) {
         const n = await ev.findNeedle(fileKey);
-        if (n && n.size < 0) {
+        // A delete is journalled on one disk's EC volume (VolumeEcBlobDelete): the volume's other
+        // disks, which may share that journal or keep their own, must answer it deleted too.
+        if (n && (n.size < 0 || ec.findAll(vid).some((other) => other.isJournalled(fileKey)))) {
           await send(call, { is_deleted: true, encode_ts_ns: gen.toString() });
           return;
         }

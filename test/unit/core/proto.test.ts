@@ -161,7 +161,8 @@ const MESSAGE_FIELDS: [string, FieldRow[]][] = [
   ['volume_server_pb.EcShardConfig', [
     ['data_shards', 1, 'uint32', 's'],
     ['parity_shards', 2, 'uint32', 's'],
-    ['encode_ts_ns', 3, 'int64', 's']]],
+    ['encode_ts_ns', 3, 'int64', 's'],
+    ['block_size', 4, 'int64', 's']]],
   ['volume_server_pb.ReceiveFileRequest', [
     ['info', 1, 'ReceiveFileInfo', 'oneof data'],
     ['file_content', 2, 'bytes', 'oneof data']]],

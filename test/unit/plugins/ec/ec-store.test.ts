@@ -2,7 +2,7 @@
 // reported (bits, sizes, counts); an expired EC volume is left out of the report and destroyed,
 // its files removed and the master told.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -102,5 +102,81 @@ test('an interrupted encode beside its .dat is removed at load, not mounted', as
     await store.closeAll();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('shards all short of a full encode beside the .dat are removed whatever their sizes; a full-size one among unequal ones keeps them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ec-store-unequal-'));
+  try {
+    // Volume 6: a 20 MiB .dat (2 MiB shards when whole), shards of 16 and 32 bytes: a kill between two writes of one row.
+    await writeEcVolume(dir, 6, 0);
+    writeFileSync(join(dir, '6.ec01'), Buffer.alloc(32, 2));
+    writeFileSync(join(dir, '6.dat'), Buffer.alloc(20 * 1024 * 1024));
+    // Volume 7: a 100-byte .dat (1 MiB shards), one shard of full size and one short: ambiguous, kept (Go).
+    await writeEcVolume(dir, 7, 0);
+    writeFileSync(join(dir, '7.ec00'), Buffer.alloc(1024 * 1024));
+    writeFileSync(join(dir, '7.dat'), Buffer.alloc(100));
+    const loc = new DiskLocation({ directory: dir, idxDirectory: dir, maxVolumeCount: 8, diskType: '', minFreeSpace: { kind: 'percent', value: 0 }, tags: [], diskId: 0 });
+    const store = new EcStore([loc], new Contributions(), 5, pino({ level: 'silent' }));
+    await store.loadLocation(loc, { data: readdirSync(dir), index: [] });
+    assert.deepEqual(
+      store.contributor().ecShards!().map((s) => s.id),
+      [7],
+    );
+    for (const n of ['6.ec00', '6.ec01', '6.ecx']) assert.equal(existsSync(join(dir, n)), false, n);
+    for (const n of ['6.dat', '6.vif', '7.ec00', '7.ec01', '7.ecx']) assert.equal(existsSync(join(dir, n)), true, n);
+    await store.closeAll();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('partial shards on one disk while the byte-exact source .dat is on a sibling disk are removed; any doubt keeps them', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'ec-store-sibling-'));
+  try {
+    const dirs = [0, 1, 2].map((i) => join(root, `d${i}`));
+    for (const d of dirs) mkdirSync(d);
+    const datSize = 4104;
+    const vif = async (dir: string, vid: number, recorded: number) => {
+      const vi = emptyVolumeInfo();
+      vi.version = 3;
+      vi.datFileSize = recorded;
+      vi.ecShardConfig = { dataShards: 10, parityShards: 4, encodeTsNs: 0n };
+      await saveVolumeInfo(join(dir, `${vid}.vif`), vi);
+    };
+    const shard = (dir: string, vid: number, id: number) => writeFileSync(join(dir, `${vid}.ec${String(id).padStart(2, '0')}`), Buffer.alloc(1024 * 1024));
+    const ecx = (dir: string, vid: number) => writeFileSync(join(dir, `${vid}.ecx`), idxEntryBytes(9n, 8, 3, 5));
+    // 20: the upstream planted footprint (one shard, .ecx, .ecj, .vif recording the sibling .dat's size).
+    writeFileSync(join(dirs[0], '20.dat'), Buffer.alloc(datSize));
+    shard(dirs[1], 20, 1);
+    ecx(dirs[1], 20);
+    writeFileSync(join(dirs[1], '20.ecj'), '');
+    await vif(dirs[1], 20, datSize);
+    // 21: the .vif records another size: the .dat is not proven to be the source.
+    writeFileSync(join(dirs[0], '21.dat'), Buffer.alloc(datSize));
+    shard(dirs[1], 21, 1);
+    ecx(dirs[1], 21);
+    await vif(dirs[1], 21, datSize + 8);
+    // 22: five shards on each of two disks: recoverable on this server, kept.
+    writeFileSync(join(dirs[0], '22.dat'), Buffer.alloc(datSize));
+    for (let i = 0; i < 5; i++) shard(dirs[1], 22, i);
+    for (let i = 5; i < 10; i++) shard(dirs[2], 22, i);
+    ecx(dirs[1], 22);
+    await vif(dirs[1], 22, datSize);
+    await vif(dirs[2], 22, datSize);
+    const locations = dirs.map(
+      (d, i) => new DiskLocation({ directory: d, idxDirectory: d, maxVolumeCount: 8, diskType: '', minFreeSpace: { kind: 'percent', value: 0 }, tags: [], diskId: i }),
+    );
+    const store = new EcStore(locations, new Contributions(), 5, pino({ level: 'silent' }));
+    for (const loc of locations) await store.loadLocation(loc, { data: readdirSync(loc.directory), index: [] });
+    assert.deepEqual([...new Set(store.contributor().ecShards!().map((s) => s.id))].sort(), [21, 22]);
+    for (const n of ['20.ec01', '20.ecx', '20.ecj']) assert.equal(existsSync(join(dirs[1], n)), false, n);
+    assert.equal(existsSync(join(dirs[0], '20.dat')), true);
+    assert.equal(existsSync(join(dirs[1], '21.ec01')), true);
+    assert.equal(existsSync(join(dirs[1], '22.ec00')), true);
+    assert.equal(existsSync(join(dirs[2], '22.ec05')), true);
+    await store.closeAll();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
