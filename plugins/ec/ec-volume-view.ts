@@ -6,7 +6,7 @@
 // deletes are journalled here and on the holder of the needle's first shard (store_ec_delete.go).
 import type { Logger } from 'pino';
 import type { EcNeedleLocation, EcReadOptions, EcVolumeAccess, LocalEcShard } from '../../core/storage/ec-volume-access.js';
-import { NeedleDeletedError } from '../../core/storage/storage-errors.js';
+import { NeedleDeletedError, NeedleNotFoundError } from '../../core/storage/storage-errors.js';
 import { ReedSolomon } from './codec/reed-solomon.js';
 import type { ShardInterval } from './codec/layout.js';
 import type { EcShard, EcVolume } from './ec-volume.js';
@@ -320,7 +320,7 @@ export class EcVolumeView implements EcVolumeAccess {
    */
   async deleteNeedle(id: bigint): Promise<void> {
     const loc = await this.first.findNeedle(id);
-    if (!loc) throw Object.assign(new Error('needle not found'), { code: 'NEEDLE_NOT_FOUND' });
+    if (!loc) throw new NeedleNotFoundError('locate in local ec volume: needle not found');
     await this.first.journalDelete(id);
     const peers = this.ctx?.peers;
     if (!peers || loc.size < 0) return;
