@@ -35,9 +35,15 @@ export class ShardLocations {
     this.stale = true;
   }
 
-  /** Installs a lookup answer (every shard it lists replaces that shard's entry). */
+  /**
+   * Installs a lookup answer: every shard it lists replaces that shard's entry; one listed without
+   * servers (the master lists every possible id) leaves none, as in Go's map.
+   */
   install(answer: Map<number, string[]>, now = Date.now()): void {
-    for (const [shardId, servers] of answer) this.byShard.set(shardId, servers);
+    for (const [shardId, servers] of answer) {
+      if (servers.length > 0) this.byShard.set(shardId, servers);
+      else this.byShard.delete(shardId);
+    }
     this.refreshedAt = now;
   }
 
