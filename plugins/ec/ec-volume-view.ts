@@ -314,18 +314,24 @@ export class EcVolumeView implements EcVolumeAccess {
   }
 
   /**
-   * Go's DeleteEcShardNeedle after its read: journals `id` here, then on one holder of the shard
-   * with the needle's first bytes (any other shard's holder when that one has none), so peers
-   * serving the volume see it deleted. A needle not in the index is Go's not-found error.
+   * Go's DeleteEcShardNeedle after its read: journals `id` on one holder of the shard with the
+   * needle's first bytes (any other shard's holder when that one has none), the one peers reading
+   * the needle ask, then here. The peer goes first so a failed delete can be retried: once the
+   * local journal has it, this server answers "already deleted". A needle not in the index is
+   * Go's not-found error.
    */
   async deleteNeedle(id: bigint): Promise<void> {
     const loc = await this.first.findNeedle(id);
     if (!loc) throw new NeedleNotFoundError('locate in local ec volume: needle not found');
+    if (loc.size >= 0) await this.propagateDelete(id, loc.offset);
     await this.first.journalDelete(id);
+  }
+
+  /** Go's doDeleteNeedleFromAtLeastOneRemoteEcShards, skipping it when the primary shard is here. */
+  private async propagateDelete(id: bigint, offset: number): Promise<void> {
     const peers = this.ctx?.peers;
-    if (!peers || loc.size < 0) return;
-    const intervals = this.locate(loc.offset, 1);
-    const primary = intervals[0]?.shardId ?? 0;
+    if (!peers) return;
+    const primary = this.locate(offset, 1)[0]?.shardId ?? 0;
     const total = this.dataShards + this.parityShards;
     // The primary shard held here: this journal is the one its readers consult.
     if (this.localShard(primary)) return;

@@ -72,7 +72,7 @@ export class EcPeers {
    */
   async refresh(vid: number, dataShards: number, totalShards: number): Promise<ShardLocations> {
     const l = this.locationsOf(vid);
-    if (l.fresh(dataShards, totalShards)) return l;
+    if (l.fresh(dataShards, totalShards) || l.recentlyFailed()) return l;
     if (!l.inflight) {
       l.stale = false;
       l.inflight = this.lookup(vid, dataShards)
@@ -80,6 +80,7 @@ export class EcPeers {
         .catch((e: unknown) => {
           // A map a read disproved must not be trusted for a full window after a failed lookup.
           l.markStale();
+          l.failedAt = Date.now();
           throw e;
         })
         .finally(() => {

@@ -17,11 +17,21 @@ export class ShardLocations {
   stale = false;
   /** The lookup running now, shared by concurrent readers. */
   inflight: Promise<void> | undefined;
+  /** When the last lookup failed (0: it did not). */
+  failedAt = 0;
 
   /** Whether the map is still within its window (Go consumes the stale mark when it is not). */
   fresh(dataShards: number, totalShards: number, now = Date.now()): boolean {
     const ttl = shardLocationsTtlMs(this.byShard.size, this.stale, dataShards, totalShards);
     return this.refreshedAt > 0 && this.refreshedAt + ttl > now;
+  }
+
+  /**
+   * Whether a lookup failed within the stale window: reads then go on with the cached map instead
+   * of each waiting out the deadline of a master that does not answer (Go asks it on every read).
+   */
+  recentlyFailed(now = Date.now()): boolean {
+    return this.failedAt > 0 && now - this.failedAt < 11_000;
   }
 
   /** Go's markShardLocationsStale: re-check promptly, keep the entries. */
@@ -45,6 +55,7 @@ export class ShardLocations {
       else this.byShard.delete(shardId);
     }
     this.refreshedAt = now;
+    this.failedAt = 0;
   }
 
   holders(shardId: number): string[] {
