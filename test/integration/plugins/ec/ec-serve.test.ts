@@ -18,7 +18,17 @@ import { readIdxEntry } from '../../../../core/storage/idx.js';
 import { indexEntrySize } from '../../../../core/storage/types.js';
 import { volumeClient } from '../../../helpers/grpc.js';
 import { rawRequest } from '../../../helpers/http.js';
-import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, waitRegistered, type Master, type VolumeServer } from '../../../helpers/processes.js';
+import {
+  cleanup,
+  startGoVolumeServer,
+  startMaster,
+  startVolumeServer,
+  tempDir,
+  waitFor,
+  waitRegistered,
+  type Master,
+  type VolumeServer,
+} from '../../../helpers/processes.js';
 
 const VID = 9;
 const MiB = 1024 * 1024;
@@ -278,5 +288,103 @@ describe('EC volumes serve their fids', { timeout: 240_000 }, () => {
     } finally {
       bc.close();
     }
+  });
+});
+
+describe('EC reads and deletes across our server and a Go peer', { timeout: 240_000 }, () => {
+  let master: Master;
+  let go: VolumeServer;
+  let ours: VolumeServer;
+  const goDir = tempDir('ts-weed-ec-serve-go-');
+  const ourDir = tempDir('ts-weed-ec-serve-ours-');
+  const needles: Stored[] = [];
+  const onGo = [0, 1, 2, 3, 13];
+  const onOurs = [4, 5, 6, 7, 8, 9, 10, 11, 12];
+
+  before(async () => {
+    master = await startMaster(100, 5);
+    go = await startGoVolumeServer({ master: master.address, dir: goDir, width: 5 });
+    await waitRegistered(master, go.port);
+  });
+  after(async () => {
+    await ours?.stop('SIGKILL');
+    await go?.stop('SIGKILL');
+    await master.stop();
+    cleanup(goDir, ourDir, master.dir);
+  });
+
+  async function readsBack(server: VolumeServer, deleted: Set<bigint>): Promise<void> {
+    for (const n of needles) {
+      const r = await rawRequest('GET', `${server.url}/${n.fid}`);
+      if (deleted.has(n.key)) {
+        assert.equal(r.status, 404, `${n.fid} on ${server.port}`);
+        continue;
+      }
+      assert.equal(r.status, 200, `${n.fid} on ${server.port}: ${r.body.toString().slice(0, 300)}`);
+      assert.ok(r.body.equals(n.body), `${n.fid} on ${server.port}: body differs`);
+    }
+  }
+
+  test('our server reads the data shards the Go server holds, and its deletes reach it', async () => {
+    const gc = volumeClient(go.grpcAddress);
+    try {
+      await gc.call('AllocateVolume', { volume_id: VID, collection: '', replication: '000', version: 3 });
+      for (const [i, size] of [400_000, 1_300_000, 7, 650_000, 900_000, 333].entries()) {
+        const key = BigInt(0x300 + i);
+        const n: Stored = { fid: `${VID},${key.toString(16)}${COOKIE}`, key, body: randomBytes(size) };
+        const r = await rawRequest('POST', `${go.url}/${n.fid}`, { 'Content-Type': 'application/octet-stream' }, n.body);
+        assert.equal(r.status, 201, r.body.toString());
+        needles.push(n);
+      }
+      await gc.call('VolumeMarkReadonly', { volume_id: VID, persist: true });
+      await gc.call('VolumeEcShardsGenerate', { volume_id: VID, collection: '' }, 60_000);
+      for (const i of onOurs) copyFileSync(join(goDir, `${VID}${shardExt(i)}`), join(ourDir, `${VID}${shardExt(i)}`));
+      for (const ext of ['.ecx', '.vif']) copyFileSync(join(goDir, `${VID}${ext}`), join(ourDir, `${VID}${ext}`));
+      await gc.call('VolumeEcShardsMount', { volume_id: VID, collection: '', shard_ids: onGo });
+      await gc.call('VolumeUnmount', { volume_id: VID });
+    } finally {
+      gc.close();
+    }
+    ours = await startVolumeServer({ master: master.address, dir: ourDir, env: { WEED_OFFSET_BYTES: '5' } });
+    await waitRegistered(master, ours.port);
+    await waitShards(
+      master,
+      (m) => onGo.every((i) => sameSet(m.get(i), [go.port])) && onOurs.every((i) => sameSet(m.get(i), [ours.port])),
+      'the shards of both servers listed',
+    );
+    const ecx = readFileSync(join(ourDir, `${VID}.ecx`));
+    for (let p = 0; p + indexEntrySize(5) <= ecx.length; p += indexEntrySize(5)) {
+      const e = readIdxEntry(ecx, p, 5);
+      const n = needles.find((x) => x.key === e.id);
+      if (n) n.offset = e.offset;
+    }
+
+    const deleted = new Set<bigint>();
+    await readsBack(ours, deleted);
+    await readsBack(go, deleted);
+
+    // The first needle lies in shard 0, on the Go server: our delete journals it there too.
+    const first = needles[0];
+    assert.ok(first.offset! + first.body.length < MiB);
+    const del = await rawRequest('DELETE', `${ours.url}/${first.fid}`);
+    assert.equal(del.status, 202, del.body.toString());
+    deleted.add(first.key);
+    assert.equal(readFileSync(join(goDir, `${VID}.ecj`)).readBigUInt64BE(0), first.key);
+    await readsBack(go, deleted);
+    await readsBack(ours, deleted);
+  });
+
+  test('each side rebuilds intervals of a shard gone from the Go server from the other side', async () => {
+    const gc = volumeClient(go.grpcAddress);
+    try {
+      await gc.call('VolumeEcShardsUnmount', { volume_id: VID, shard_ids: [1] });
+    } finally {
+      gc.close();
+    }
+    await waitShards(master, (m) => !m.has(1), 'shard 1 unlisted');
+    const deleted = new Set([needles[0].key]);
+    // The Go server reconstructs with our shards (our VolumeEcShardRead), we with its.
+    await readsBack(go, deleted);
+    await readsBack(ours, deleted);
   });
 });
