@@ -26,6 +26,16 @@ export async function locateEcNeedle(ec: EcVolumeAccess, id: NeedleId): Promise<
   return loc;
 }
 
+/** Bytes of the logical .dat; a failure that is not a holder's "deleted" reads as Go's ReadEcShardIntervals error. */
+async function datBytes(ec: EcVolumeAccess, offset: number, length: number, id: NeedleId, signal?: AbortSignal): Promise<Buffer> {
+  try {
+    return await ec.readDat(offset, length, { needleId: id, signal });
+  } catch (e) {
+    if (e instanceof StorageError || signal?.aborted) throw e;
+    throw new Error(`ReadEcShardIntervals: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
 function wrapParseError(ec: EcVolumeAccess, id: NeedleId, loc: EcNeedleLocation, e: unknown): never {
   if (e instanceof StorageError && (e.code === 'NEEDLE_DELETED' || e.code === 'NEEDLE_NOT_FOUND')) throw e;
   const reason = e instanceof Error ? e.message : String(e);
@@ -37,7 +47,7 @@ export async function readEcNeedle(ec: EcVolumeAccess, id: NeedleId, signal?: Ab
   const at = loc ?? (await locateEcNeedle(ec, id));
   const version = ec.version as Version;
   const recordLength = actualSize(at.size, version);
-  const bytes = await ec.readDat(at.offset, recordLength, { needleId: id, signal });
+  const bytes = await datBytes(ec, at.offset, recordLength, id, signal);
   try {
     return { needle: decodeNeedle(bytes, version, { expectedSize: at.size }), offset: at.offset, size: at.size, recordLength };
   } catch (e) {
@@ -60,14 +70,20 @@ export async function readEcNeedleMeta(ec: EcVolumeAccess, id: NeedleId, signal?
     meta.storedChecksum = meta.checksum;
     return { ...whole, needle: meta };
   }
+  const prefix = await datBytes(ec, at.offset, META_PREFIX_LENGTH, id, signal);
+  let dataSize: number;
+  let tailLen: number;
   try {
-    const prefix = await ec.readDat(at.offset, META_PREFIX_LENGTH, { needleId: id, signal });
     const h = parseNeedleHeader(prefix);
     if (h.size !== at.size) throw new SizeMismatchError();
-    const dataSize = prefix.readUInt32BE(NEEDLE_HEADER_SIZE);
-    const tailLen = metaTailLength(at.size, dataSize, version);
+    dataSize = prefix.readUInt32BE(NEEDLE_HEADER_SIZE);
+    tailLen = metaTailLength(at.size, dataSize, version);
     if (tailLen < 0 || tailLen > 128 * 1024) throw new StorageError('NEEDLE_CORRUPTED', `invalid needle meta size ${tailLen}: DataSize=${dataSize}, size=${at.size}`);
-    const tail = await ec.readDat(at.offset + META_PREFIX_LENGTH + dataSize, tailLen, { needleId: id, signal });
+  } catch (e) {
+    wrapParseError(ec, id, at, e);
+  }
+  const tail = await datBytes(ec, at.offset + META_PREFIX_LENGTH + dataSize, tailLen, id, signal);
+  try {
     return { needle: decodeNeedleMeta(prefix, tail, version, at.offset, at.size), offset: at.offset, size: at.size, recordLength };
   } catch (e) {
     wrapParseError(ec, id, at, e);
@@ -78,7 +94,7 @@ export async function readEcNeedleMeta(ec: EcVolumeAccess, id: NeedleId, signal?
 export function ecDataReader(ec: EcVolumeAccess, id: NeedleId, signal?: AbortSignal) {
   return {
     async readDataRange(buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-      const data = await ec.readDat(position, length, { needleId: id, signal });
+      const data = await datBytes(ec, position, length, id, signal);
       buf.set(data, offset);
       return data.length;
     },
