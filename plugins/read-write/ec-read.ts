@@ -51,8 +51,46 @@ export async function readEcNeedle(ec: EcVolumeAccess, id: NeedleId, signal?: Ab
   try {
     return { needle: decodeNeedle(bytes, version, { expectedSize: at.size }), offset: at.offset, size: at.size, recordLength };
   } catch (e) {
+    const rebuilt = await rebuildEcNeedle(ec, id, at, recordLength, signal);
+    if (rebuilt) return { needle: rebuilt, offset: at.offset, size: at.size, recordLength };
     wrapParseError(ec, id, at, e);
   }
+}
+
+/**
+ * Go's rebuildEcShardNeedle: bytes that failed to parse may come from a silently corrupt shard, so
+ * each shard that served an interval is a suspect. With parity enough, one read rebuilds every
+ * suspect's intervals from the other shards; when that fails to parse, a second corrupt shard may
+ * have fed the rebuild, so each other shard is left out in turn as well (Go's
+ * rebuildEcNeedleFromDroppedInputs); last, one suspect at a time is rebuilt. A candidate counts
+ * only when it parses, CRC included, as the needle asked for. A holder's "deleted" answer ends the
+ * search. At most 1 + total + suspects reads, and only for a needle that failed to parse.
+ */
+async function rebuildEcNeedle(ec: EcVolumeAccess, id: NeedleId, at: EcNeedleLocation, recordLength: number, signal?: AbortSignal): Promise<Needle | undefined> {
+  const suspects = [...new Set(ec.locate(at.offset, recordLength).map((iv) => iv.shardId))];
+  const total = ec.dataShards + ec.parityShards;
+  const hypotheses: number[][] = [];
+  if (suspects.length <= ec.parityShards) hypotheses.push(suspects);
+  if (suspects.length < ec.parityShards) {
+    for (let d = 0; d < total; d++) if (!suspects.includes(d)) hypotheses.push([...suspects, d]);
+  }
+  if (suspects.length > 1 || hypotheses.length === 0) for (const s of suspects) hypotheses.push([s]);
+  for (const exclude of hypotheses) {
+    let bytes: Buffer;
+    try {
+      bytes = await ec.readDat(at.offset, recordLength, { needleId: id, signal, exclude });
+    } catch (e) {
+      if ((e instanceof StorageError && e.code === 'NEEDLE_DELETED') || signal?.aborted) throw e;
+      continue;
+    }
+    try {
+      const n = decodeNeedle(bytes, ec.version as Version, { expectedSize: at.size });
+      if (n.id === id) return n;
+    } catch {
+      // not this hypothesis
+    }
+  }
+  return undefined;
 }
 
 /**
