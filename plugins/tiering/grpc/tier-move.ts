@@ -30,6 +30,13 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Go's clampTierConcurrency: 0 (the backend's default) up to 1024 parts in flight. */
+function tierConcurrency(raw: unknown): number {
+  const n = Number(raw ?? 0);
+  if (!Number.isInteger(n) || n < 0) return 0;
+  return Math.min(n, 1024);
+}
+
 function progressSender(call: Msg): Progress {
   return throttled((processed, percentage) => send(call, { processed: String(processed), processedPercentage: percentage }));
 }
@@ -66,11 +73,11 @@ interface Move {
 }
 
 /** Uploads the .dat, then switches the volume to the copy (Go's CopyFile + AttachRemoteDatFile). */
-async function moveToRemote(m: Move, backend: TierBackend, name: string, before: Stats, keepLocal: boolean): Promise<void> {
+async function moveToRemote(m: Move, backend: TierBackend, name: string, before: Stats, keepLocal: boolean, concurrency: number): Promise<void> {
   const { store, log, id, datPath, vifPath } = m;
   let copied: { key: string; size: number };
   try {
-    copied = await backend.copyFile(datPath, m.progress, 0);
+    copied = await backend.copyFile(datPath, m.progress, concurrency);
   } catch (e) {
     throw plain(`backend ${name} copy file ${datPath}: ${(e as Error).message}`);
   }
@@ -168,7 +175,7 @@ export function tierMoveRpcs(cradle: Cradle, backends: TierBackends): Record<str
         throw plain(`destination ${name} already exists`);
       }
       const move: Move = { store, log, id, datPath, vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call) };
-      await claimed(store, id, () => moveToRemote(move, backend, name, before, req.keep_local_dat_file === true));
+      await claimed(store, id, () => moveToRemote(move, backend, name, before, req.keep_local_dat_file === true, tierConcurrency(req.concurrency)));
     },
 
     VolumeTierMoveDatFromRemote: async (call: Msg) => {
