@@ -138,11 +138,33 @@ describe('tier moves when S3 fails', { timeout: 175_000 }, () => {
         last = processed;
       }
     };
+    // The volume is swapped to its new data file in place: reads running through the whole move,
+    // the switch included, all answer the needle (never a 404 of a volume gone for a moment).
+    const probe = bigNeedles.get(7n)!;
+    const whileReading = async <T>(move: Promise<T>): Promise<T> => {
+      let done = false;
+      const reads = (async () => {
+        let n = 0;
+        while (!done) {
+          const r = await rawRequest('GET', `${server.url}/${formatFileId(big, 7n, probe.cookie)}`);
+          assert.equal(r.status, 200, `read during the move: ${r.body.subarray(0, 200).toString()}`);
+          assert.ok(r.body.equals(probe.data), 'read during the move: bytes');
+          n++;
+        }
+        return n;
+      })();
+      try {
+        return await move;
+      } finally {
+        done = true;
+        assert.ok((await reads) >= 1);
+      }
+    };
     // each request waits 600 ms: the first part completes more than a second after the start
     proxy.delayMs = 600;
     let up;
     try {
-      up = await streamAll(server.grpcAddress, 'VolumeTierMoveDatToRemote', { volume_id: big, destination_backend_name: 's3.proxied' });
+      up = await whileReading(streamAll(server.grpcAddress, 'VolumeTierMoveDatToRemote', { volume_id: big, destination_backend_name: 's3.proxied' }));
     } finally {
       proxy.delayMs = 0;
     }
@@ -154,7 +176,7 @@ describe('tier moves when S3 fails', { timeout: 175_000 }, () => {
     proxy.responseDelayMsPerMiB = 150;
     let down;
     try {
-      down = await streamAll(server.grpcAddress, 'VolumeTierMoveDatFromRemote', { volume_id: big });
+      down = await whileReading(streamAll(server.grpcAddress, 'VolumeTierMoveDatFromRemote', { volume_id: big }));
     } finally {
       proxy.responseDelayMsPerMiB = 0;
     }
