@@ -2,13 +2,17 @@
 // (VolumeTierMoveDatToRemote / VolumeTierMoveDatFromRemote) and read from there with ranged GETs,
 // and a remote object range fetched into a needle (FetchAndWriteNeedle, the filer's remote-mount
 // cache). The tier backends are the ones the master announces.
+import type * as grpc from '@grpc/grpc-js';
 import type { Cradle } from '../../core/container.js';
+import { unary } from '../../core/grpc/client-pool.js';
+import { masterClientConstructor } from '../../core/grpc/proto-loader.js';
+import { toGrpcAddress } from '../../core/master/server-address.js';
 import type { VolumePlugin } from '../../core/plugins/contract.js';
 import { backendRegistry } from '../../core/storage/backend/registry.js';
 import { StorageIoError } from '../../core/storage/storage-errors.js';
 import { loadVolumeInfo } from '../../core/storage/volume-info.js';
 import { volumeFileName } from '../../core/storage/volume-files.js';
-import { TierBackends, type TierBackend } from './backends.js';
+import { TierBackends, type StorageBackendMessage, type TierBackend } from './backends.js';
 import { tieringRpcs } from './grpc/handlers.js';
 import { S3BackendStorageFile } from './s3/s3-file.js';
 
@@ -16,6 +20,9 @@ interface TieringState {
   backends: TierBackends;
   stops: (() => void)[];
 }
+
+/** How long the one pre-scan GetMasterConfiguration may take per master. */
+const MASTER_CONFIG_TIMEOUT_MS = 3000;
 
 /** One state per server (keyed by its store, a singleton of the container). */
 const states = new WeakMap<object, TieringState>();
@@ -29,10 +36,16 @@ function stateOf(cradle: Cradle): TieringState {
   return s;
 }
 
-/** Whether some location holds a tiered volume that is not loaded (it was scanned before the s3 factory existed). */
+/** Whether some location holds a tiered volume that is not loaded (before the scan: any tiered volume). */
 async function hasUnloadedTieredVolume(cradle: Cradle): Promise<boolean> {
   for (const loc of cradle.store.locations) {
-    for (const { collection, id } of await loc.scanVolumes()) {
+    let found: { collection: string; id: number }[];
+    try {
+      found = await loc.scanVolumes();
+    } catch {
+      continue; // a missing or unreadable directory: the store reports it when it loads
+    }
+    for (const { collection, id } of found) {
       if (cradle.store.findVolume(id)) continue;
       const { info } = await loadVolumeInfo(volumeFileName(loc.directory, collection, id) + '.vif');
       if (info.files.some((f) => f.backendType === 's3')) return true;
@@ -41,14 +54,59 @@ async function hasUnloadedTieredVolume(cradle: Cradle): Promise<boolean> {
   return false;
 }
 
+/**
+ * Asks the masters for their storage backends once, before the volume scan, as Go's
+ * checkWithMaster does before it loads volumes: a tiered volume's load reads its super block
+ * from the remote tier. Bounded (one try per master); when no master answers, the tiered volumes
+ * are loaded later, once a master announces their backend.
+ */
+async function fetchBackendsFromMaster(cradle: Cradle, backends: TierBackends): Promise<void> {
+  const ctor = masterClientConstructor();
+  for (const master of cradle.config.masters) {
+    try {
+      const resp = await unary<object, { storage_backends?: StorageBackendMessage[] }>(
+        cradle.grpcClients.get<grpc.Client>(ctor, toGrpcAddress(master)),
+        'GetMasterConfiguration',
+        {},
+        MASTER_CONFIG_TIMEOUT_MS,
+      );
+      backends.load(resp.storage_backends);
+      return;
+    } catch (e) {
+      cradle.logger.child({ plugin: 'tiering' }).warn({ master, err: (e as Error).message }, 'storage backends not fetched before the volume scan');
+    }
+  }
+}
+
+function registerS3Factory(backends: TierBackends): () => void {
+  // The backend is looked up per read: it may be announced (or changed) after the volume opened.
+  return backendRegistry.register('s3', {
+    open: async (file, volume) => {
+      const name = `${file.backendType}.${file.backendId}`;
+      const resolve = (): TierBackend => {
+        const b = backends.get(name);
+        if (!b) throw new StorageIoError(`remote storage ${name} not found from supported: [${backends.names().join(' ')}]`);
+        return b;
+      };
+      return new S3BackendStorageFile(resolve, file.key.startsWith('/') ? file.key.slice(1) : file.key, volume.info);
+    },
+  });
+}
+
 const plugin: VolumePlugin = {
   name: 'tiering',
   grpc: (cradle) => tieringRpcs(cradle, stateOf(cradle).backends),
 
+  prepare: async (cradle) => {
+    const { backends, stops } = stateOf(cradle);
+    stops.push(registerS3Factory(backends));
+    if (await hasUnloadedTieredVolume(cradle)) await fetchBackendsFromMaster(cradle, backends);
+  },
+
   start: async (cradle) => {
     const { backends, stops } = stateOf(cradle);
-    // Tiered volumes whose load failed for want of their backend (the super block is read at load)
-    // are loaded once the master announces it (Go asks the master before it loads volumes).
+    // Tiered volumes whose load failed for want of their backend (no master answered before the
+    // scan) are loaded once a master announces it.
     const log = cradle.logger.child({ plugin: 'tiering' });
     let retrying: Promise<void> = Promise.resolve();
     stops.push(
@@ -59,21 +117,6 @@ const plugin: VolumePlugin = {
             if (await hasUnloadedTieredVolume(cradle)) await cradle.store.loadNewVolumes();
           })
           .catch((e: Error) => log.error({ err: e.message }, 'loading tiered volumes failed'));
-      }),
-    );
-    // A tiered volume opens at once (size and time come from its .vif); its reads need the backend,
-    // which the master announces after start, so the backend is looked up per read.
-    stops.push(
-      backendRegistry.register('s3', {
-        open: async (file, volume) => {
-          const name = `${file.backendType}.${file.backendId}`;
-          const resolve = (): TierBackend => {
-            const b = backends.get(name);
-            if (!b) throw new StorageIoError(`remote storage ${name} not found from supported: [${backends.names().join(' ')}]`);
-            return b;
-          };
-          return new S3BackendStorageFile(resolve, file.key.startsWith('/') ? file.key.slice(1) : file.key, volume.info);
-        },
       }),
     );
   },
