@@ -2,6 +2,7 @@
 // (VolumeTierMoveDatToRemote / VolumeTierMoveDatFromRemote) and read from there with ranged GETs,
 // and a remote object range fetched into a needle (FetchAndWriteNeedle, the filer's remote-mount
 // cache). The tier backends are the ones the master announces.
+import { rm } from 'node:fs/promises';
 import type * as grpc from '@grpc/grpc-js';
 import type { Cradle } from '../../core/container.js';
 import { unary } from '../../core/grpc/client-pool.js';
@@ -14,6 +15,7 @@ import { loadVolumeInfo } from '../../core/storage/volume-info.js';
 import { volumeFileName } from '../../core/storage/volume-files.js';
 import { TierBackends, type StorageBackendMessage, type TierBackend } from './backends.js';
 import { tieringRpcs } from './grpc/handlers.js';
+import { DOWNLOAD_SUFFIX } from './grpc/tier-move.js';
 import { S3BackendStorageFile } from './s3/s3-file.js';
 
 interface TieringState {
@@ -36,8 +38,9 @@ function stateOf(cradle: Cradle): TieringState {
   return s;
 }
 
-/** Whether some location holds a tiered volume that is not loaded (before the scan: any tiered volume). */
-async function hasUnloadedTieredVolume(cradle: Cradle): Promise<boolean> {
+/** File paths without extension of the tiered volumes on disk that are not loaded (before the scan: all of them). */
+async function unloadedTieredVolumes(cradle: Cradle): Promise<string[]> {
+  const bases: string[] = [];
   for (const loc of cradle.store.locations) {
     let found: { collection: string; id: number }[];
     try {
@@ -47,11 +50,12 @@ async function hasUnloadedTieredVolume(cradle: Cradle): Promise<boolean> {
     }
     for (const { collection, id } of found) {
       if (cradle.store.findVolume(id)) continue;
-      const { info } = await loadVolumeInfo(volumeFileName(loc.directory, collection, id) + '.vif');
-      if (info.files.some((f) => f.backendType === 's3')) return true;
+      const base = volumeFileName(loc.directory, collection, id);
+      const { info } = await loadVolumeInfo(base + '.vif');
+      if (info.files.some((f) => f.backendType === 's3')) bases.push(base);
     }
   }
-  return false;
+  return bases;
 }
 
 /**
@@ -100,7 +104,11 @@ const plugin: VolumePlugin = {
   prepare: async (cradle) => {
     const { backends, stops } = stateOf(cradle);
     stops.push(registerS3Factory(backends));
-    if (await hasUnloadedTieredVolume(cradle)) await fetchBackendsFromMaster(cradle, backends);
+    const tiered = await unloadedTieredVolumes(cradle);
+    // a download cut short (kill -9) leaves its partial copy beside the .dat: the volume is
+    // still tiered (its .vif names the remote file until the copy is in place)
+    for (const base of tiered) await rm(base + DOWNLOAD_SUFFIX, { force: true });
+    if (tiered.length > 0) await fetchBackendsFromMaster(cradle, backends);
   },
 
   start: async (cradle) => {
@@ -114,7 +122,7 @@ const plugin: VolumePlugin = {
         if (backends.load(list) === 0) return;
         retrying = retrying
           .then(async () => {
-            if (await hasUnloadedTieredVolume(cradle)) await cradle.store.loadNewVolumes();
+            if ((await unloadedTieredVolumes(cradle)).length > 0) await cradle.store.loadNewVolumes();
           })
           .catch((e: Error) => log.error({ err: e.message }, 'loading tiered volumes failed'));
       }),

@@ -33,6 +33,9 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** A download goes to `<volume>.dat.download` and is renamed over the .dat once complete. */
+export const DOWNLOAD_SUFFIX = '.dat.download';
+
 /** Go's clampTierConcurrency: 0 (the backend's default) up to 1024 parts in flight. */
 function tierConcurrency(raw: unknown): number {
   const n = Number(raw ?? 0);
@@ -128,7 +131,7 @@ async function moveToRemote(m: Move, backend: TierBackend, name: string, before:
 async function moveFromRemote(m: Move, backend: TierBackend, name: string, remote: RemoteFile, keepRemote: boolean): Promise<void> {
   const { volume: v, log, id, datPath, vifPath } = m;
   // downloaded beside the .dat, then renamed over it with the volume's writes held off
-  const partial = `${datPath}.download`;
+  const partial = datPath.slice(0, -'.dat'.length) + DOWNLOAD_SUFFIX;
   try {
     await backend.downloadFile(partial, remote.key, m.progress);
   } catch (e) {

@@ -249,6 +249,7 @@ describe('tier moves when S3 fails', { timeout: 175_000 }, () => {
     server = await start(server.dir);
     assert.equal(snapshot(big).vif, tieredVif, 'still tiered after the restart');
     assert.equal(existsSync(join(server.dir, `${big}.dat`)), false, 'no local .dat appeared');
+    assert.equal(existsSync(partial), false, 'the partial download is removed at startup');
     await waitFor(
       async () => (await rawRequest('GET', `${server.url}/${formatFileId(big, 1n, bigNeedles.get(1n)!.cookie)}`)).status === 200,
       20_000,
