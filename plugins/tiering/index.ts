@@ -92,7 +92,8 @@ function registerS3Factory(backends: TierBackends): () => void {
         if (!b) throw new StorageIoError(`remote storage ${name} not found from supported: [${backends.names().join(' ')}]`);
         return b;
       };
-      return new S3BackendStorageFile(resolve, file.key.startsWith('/') ? file.key.slice(1) : file.key, volume.info);
+      const key = file.key.startsWith('/') ? file.key.slice(1) : file.key;
+      return backends.track(name, key, new S3BackendStorageFile(resolve, key, volume.info));
     },
   });
 }

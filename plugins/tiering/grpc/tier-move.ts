@@ -17,6 +17,7 @@ import type { Cradle } from '../../../core/container.js';
 import { vsError } from '../../../core/errors.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
 import { checks, plain, send } from '../../../core/grpc/rpc-support.js';
+import { RETIRED_PIN_IDLE_MS } from '../../../core/storage/backend/pinned-file.js';
 import type { Store } from '../../../core/storage/store.js';
 import type { Volume } from '../../../core/storage/volume.js';
 import { saveVolumeInfo, type RemoteFile, type VolumeInfo } from '../../../core/storage/volume-info.js';
@@ -76,6 +77,7 @@ async function swapInPlace(v: Volume, vifPath: string, fallback: VolumeInfo, pre
 
 interface Move {
   volume: Volume;
+  backends: TierBackends;
   log: Logger;
   id: number;
   datPath: string;
@@ -161,6 +163,9 @@ async function moveFromRemote(m: Move, backend: TierBackend, name: string, remot
   }
   log.info({ vid: id, backend: name, key: remote.key }, 'volume data file moved back from the remote tier');
   if (keepRemote) return;
+  // reads that started on the remote file finish from it before it goes (bounded: a pin idle that
+  // long is revoked anyway, core/storage/backend/pinned-file.ts)
+  await m.backends.whenUnused(name, remote.key.startsWith('/') ? remote.key.slice(1) : remote.key, RETIRED_PIN_IDLE_MS);
   try {
     await backend.deleteFile(remote.key);
   } catch (e) {
@@ -196,7 +201,7 @@ export function tierMoveRpcs(cradle: Cradle, backends: TierBackends): Record<str
       if (v.volumeInfo.files.some((f) => f.backendType === type && f.backendId === backendId)) {
         throw plain(`destination ${name} already exists`);
       }
-      const move: Move = { volume: v, log, id, datPath, vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call) };
+      const move: Move = { volume: v, backends, log, id, datPath, vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call) };
       await claimed(store, id, () => moveToRemote(move, backend, name, before, req.keep_local_dat_file === true, tierConcurrency(req.concurrency)));
     },
 
@@ -210,7 +215,7 @@ export function tierMoveRpcs(cradle: Cradle, backends: TierBackends): Record<str
       if (!name || !remote.key) throw plain(`volume ${id} is already on local disk`);
       const backend = backends.get(name);
       if (!backend) throw plain(`remote storage ${name} not found from supported: ${goList(backends.names())}`);
-      const move: Move = { volume: v, log, id, datPath: v.fileName('.dat'), vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call) };
+      const move: Move = { volume: v, backends, log, id, datPath: v.fileName('.dat'), vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call) };
       await claimed(store, id, () => moveFromRemote(move, backend, name, remote, req.keep_remote_dat_file === true));
     },
   };
