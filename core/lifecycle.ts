@@ -64,12 +64,13 @@ export class Lifecycle {
     this.tls = tls;
     this.cradle.grpcClients.setCredentials(tls.channelCredentials());
     tls.onChannelCredentials((creds) => this.cradle.grpcClients.setCredentials(creds));
+    this.plugins = await loadEnabledPlugins(config);
+    for (const p of this.plugins.enabled) await p.prepare?.(this.cradle);
     // Open the store first so bad dirs fail startup before anything listens.
     const loadStarted = Date.now();
     await this.cradle.store.loadExistingVolumes();
     logger.info({ volumes: this.cradle.store.allVolumes().length, ms: Date.now() - loadStarted }, 'volumes loaded');
     void this.cradle.serverState;
-    this.plugins = await loadEnabledPlugins(config);
     for (const p of this.plugins.enabled) await p.start?.(this.cradle);
 
     // gRPC

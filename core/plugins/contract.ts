@@ -21,6 +21,12 @@ export interface VolumePlugin {
   /** gRPC method implementations keyed by RPC name; every key must belong to this family. */
   grpc?: (cradle: Cradle) => Partial<Record<string, GrpcHandler>>;
   /**
+   * Called before the store scans its disk locations: what loading a volume needs from the family
+   * is set up here (e.g. the backend of a remote-tiered .dat, as Go asks the master for its
+   * storage backends before it loads volumes).
+   */
+  prepare?: (cradle: Cradle) => Promise<void>;
+  /**
    * Called after the store is open and before listeners bind. A family that adds to core's reports
    * or owns files of the disk locations registers here: `await cradle.contributions.register(c)`
    * with a FamilyContributor (core/storage/contributions.ts): its EC shards (full and EC

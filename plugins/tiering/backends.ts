@@ -4,6 +4,7 @@
 // backend is known as "<type>.<id>", and the "default" id also as plain "<type>".
 import type { Logger } from 'pino';
 import { S3BackendStorage } from './s3/s3-backend.js';
+import type { S3BackendStorageFile } from './s3/s3-file.js';
 
 /** master_pb.StorageBackend as the proto loader hands it. */
 export interface StorageBackendMessage {
@@ -24,6 +25,8 @@ export function backendNameToTypeId(name: string): { type: string; id: string } 
 
 export class TierBackends {
   private readonly byName = new Map<string, TierBackend>();
+  /** Remote data files open on volumes (or still held by their reads), by "<type>.<id>/<key>". */
+  private readonly openFiles = new Map<string, Set<S3BackendStorageFile>>();
 
   constructor(private readonly log: Logger) {}
 
@@ -66,6 +69,35 @@ export class TierBackends {
       this.log.info({ backend: name, region: backend.region, bucket: backend.bucket, endpoint: backend.endpoint }, 'tier backend ready');
     }
     return changed;
+  }
+
+  /** Records a remote data file opened for a volume until it is closed. */
+  track(name: string, key: string, file: S3BackendStorageFile): S3BackendStorageFile {
+    const k = `${name}/${key}`;
+    let set = this.openFiles.get(k);
+    if (!set) this.openFiles.set(k, (set = new Set()));
+    set.add(file);
+    void file.closed.then(() => {
+      set.delete(file);
+      if (set.size === 0 && this.openFiles.get(k) === set) this.openFiles.delete(k);
+    });
+    return file;
+  }
+
+  /**
+   * Settles once no open data file reads remote object `key` of backend `name` any more (reads
+   * pinned to a volume's former data file finish first), or after `boundMs`.
+   */
+  async whenUnused(name: string, key: string, boundMs: number): Promise<void> {
+    const set = this.openFiles.get(`${name}/${key}`);
+    if (!set || set.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)));
+    try {
+      await Promise.race([Promise.all([...set].map((f) => f.closed)), bound]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): void {

@@ -26,7 +26,8 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-export async function startWeedMini(): Promise<WeedMini> {
+/** `autoCreateBucket: false` makes an upload to a missing bucket fail with NoSuchBucket (weed's default creates it). */
+export async function startWeedMini(opts: { autoCreateBucket?: boolean } = {}): Promise<WeedMini> {
   const dir = tempDir('ts-weed-mini-');
   writeFileSync(join(dir, 'security.toml'), '# empty\n');
   // free ports whose +10000 gRPC twins are free too (freePort keeps them in range)
@@ -47,6 +48,7 @@ export async function startWeedMini(): Promise<WeedMini> {
       `-admin.port=${admin}`,
       `-admin.port.grpc=${admin + 10000}`,
       '-admin.port.legacy=0',
+      ...(opts.autoCreateBucket === false ? ['-s3.autoCreateBucket=false'] : []),
     ],
     { cwd: dir, stdio: ['ignore', fd, fd], env: { ...process.env, AWS_ACCESS_KEY_ID: 'admin', AWS_SECRET_ACCESS_KEY: 'admin' } },
   );

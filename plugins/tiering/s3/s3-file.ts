@@ -19,6 +19,9 @@ export class S3BackendStorageFile implements BackendStorageFile {
   private readonly backendOf: () => S3BackendStorage;
   /** block index → bytes (insertion order = least recently used first). */
   private readonly blocks = new Map<number, Promise<Buffer>>();
+  private markClosed!: () => void;
+  /** Settles when the file is closed: the volume let go of it and no read holds it any more. */
+  readonly closed = new Promise<void>((resolve) => (this.markClosed = resolve));
 
   constructor(
     backend: S3BackendStorage | (() => S3BackendStorage),
@@ -120,6 +123,7 @@ export class S3BackendStorageFile implements BackendStorageFile {
 
   close(): Promise<void> {
     this.blocks.clear();
+    this.markClosed();
     return Promise.resolve();
   }
 }

@@ -3,89 +3,17 @@
 // GETs while tiered, the volume reloads from its .vif alone after a restart, and moving it back
 // restores the local .dat, clears the .vif and deletes the remote object.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { formatFileId } from '../../../../core/storage/file-id.js';
 import { volumeClient } from '../../../helpers/grpc.js';
 import { multipartBody, rawRequest } from '../../../helpers/http.js';
-import { cleanup, freePort, httpOk, startVolumeServer, tempDir, waitFor, waitRegistered, weedBinary, type Master, type VolumeServer } from '../../../helpers/processes.js';
+import { cleanup, startVolumeServer, waitFor, waitRegistered, type Master, type VolumeServer } from '../../../helpers/processes.js';
 import { startWeedMini, type WeedMini } from '../../../helpers/weed-mini.js';
-
-type Row = Record<string, unknown>;
-
-/** A Go master whose master.toml declares the s3.default tier backend on `endpoint`. */
-async function startMasterWithBackend(endpoint: string, bucket: string): Promise<Master> {
-  const port = await freePort();
-  const dir = tempDir('ts-weed-master-');
-  writeFileSync(
-    join(dir, 'master.toml'),
-    [
-      '[storage.backend]',
-      '  [storage.backend.s3.default]',
-      '  enabled = true',
-      '  aws_access_key_id = "admin"',
-      '  aws_secret_access_key = "admin"',
-      '  region = "us-east-1"',
-      `  bucket = "${bucket}"`,
-      `  endpoint = "${endpoint}"`,
-      '  storage_class = "STANDARD"',
-      '  force_path_style = true',
-      '',
-    ].join('\n'),
-  );
-  const logFile = join(dir, 'master.log');
-  const proc = spawn(
-    weedBinary(5),
-    [`-config_dir=${dir}`, 'master', '-ip=127.0.0.1', `-port=${port}`, `-port.grpc=${port + 10000}`, `-mdir=${dir}`, '-peers=none', '-volumeSizeLimitMB=100', '-defaultReplication=000'],
-    { cwd: dir, stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] },
-  );
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(() => httpOk(`${url}/dir/status`), 30_000, 'master /dir/status');
-  return {
-    proc,
-    logFile,
-    exited,
-    stop: async (signal: NodeJS.Signals = 'SIGINT') => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      return exited;
-    },
-    log: () => readFileSync(logFile, 'utf8'),
-    port,
-    grpcPort: port + 10000,
-    address: `127.0.0.1:${port}`,
-    url,
-    dir,
-  };
-}
-
-/** Runs a server-streaming RPC to its end: the messages and the final error, if any. */
-function streamAll(address: string, rpc: string, req: object): Promise<{ messages: Row[]; error?: grpc.ServiceError }> {
-  const Ctor = volumeServerClientConstructor();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  return new Promise((resolve) => {
-    const messages: Row[] = [];
-    const call = (client as unknown as Record<string, (r: object, o: object) => grpc.ClientReadableStream<Row>>)[rpc].call(client, req, {
-      deadline: Date.now() + 120_000,
-    });
-    call.on('data', (m: Row) => messages.push(m));
-    call.on('error', (error: grpc.ServiceError) => {
-      client.close();
-      resolve({ messages, error });
-    });
-    call.on('end', () => {
-      client.close();
-      resolve({ messages });
-    });
-  });
-}
+import { startMasterWithBackends, streamAll, type Row } from './tier-env.js';
 
 describe('tier move to and from a real S3', { timeout: 300_000 }, () => {
   let mini: WeedMini;
@@ -116,7 +44,7 @@ describe('tier move to and from a real S3', { timeout: 300_000 }, () => {
   before(async () => {
     mini = await startWeedMini();
     await mini.createBucket('tier-it');
-    master = await startMasterWithBackend(mini.endpoint, 'tier-it');
+    master = await startMasterWithBackends({ default: { endpoint: mini.endpoint, bucket: 'tier-it' } });
     server = await start();
   });
 

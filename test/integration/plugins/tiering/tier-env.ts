@@ -1,0 +1,260 @@
+// What the tiering integration tests share: a Go master whose master.toml declares tier backends,
+// server-streaming tier RPCs run to their end, `weed shell`, filling and reading back a volume, and
+// a loopback S3 proxy that can slow or fail the traffic it forwards to the real S3 (`weed mini`).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
+import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
+import { formatFileId } from '../../../../core/storage/file-id.js';
+import { volumeClient } from '../../../helpers/grpc.js';
+import { multipartBody, rawRequest } from '../../../helpers/http.js';
+import { freePort, httpOk, tempDir, waitFor, weedBinary, type Master, type VolumeServer } from '../../../helpers/processes.js';
+
+export type Row = Record<string, unknown>;
+
+export interface BackendConf {
+  endpoint: string;
+  bucket: string;
+  accessKey?: string;
+  secretKey?: string;
+}
+
+/** A Go master whose master.toml declares one `[storage.backend.s3.<id>]` per entry. */
+export async function startMasterWithBackends(backends: Record<string, BackendConf>, width: 4 | 5 = 5): Promise<Master> {
+  const port = await freePort();
+  const dir = tempDir('ts-weed-master-');
+  const lines = ['[storage.backend]'];
+  for (const [id, b] of Object.entries(backends)) {
+    lines.push(
+      `  [storage.backend.s3.${id}]`,
+      '  enabled = true',
+      `  aws_access_key_id = "${b.accessKey ?? 'admin'}"`,
+      `  aws_secret_access_key = "${b.secretKey ?? 'admin'}"`,
+      '  region = "us-east-1"',
+      `  bucket = "${b.bucket}"`,
+      `  endpoint = "${b.endpoint}"`,
+      '  storage_class = "STANDARD"',
+      '  force_path_style = true',
+    );
+  }
+  writeFileSync(join(dir, 'master.toml'), lines.join('\n') + '\n');
+  const logFile = join(dir, 'master.log');
+  const proc = spawn(
+    weedBinary(width),
+    [`-config_dir=${dir}`, 'master', '-ip=127.0.0.1', `-port=${port}`, `-port.grpc=${port + 10000}`, `-mdir=${dir}`, '-peers=none', '-volumeSizeLimitMB=100', '-defaultReplication=000'],
+    { cwd: dir, stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] },
+  );
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(() => httpOk(`${url}/dir/status`), 30_000, 'master /dir/status');
+  return {
+    proc,
+    logFile,
+    exited,
+    stop: async (signal: NodeJS.Signals = 'SIGINT') => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      return exited;
+    },
+    log: () => readFileSync(logFile, 'utf8'),
+    port,
+    grpcPort: port + 10000,
+    address: `127.0.0.1:${port}`,
+    url,
+    dir,
+  };
+}
+
+/** Runs a server-streaming RPC to its end: the messages and the final error, if any. */
+export function streamAll(address: string, rpc: string, req: object, onMessage?: (m: Row) => void): Promise<{ messages: Row[]; error?: grpc.ServiceError }> {
+  const Ctor = volumeServerClientConstructor();
+  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  return new Promise((resolve) => {
+    const messages: Row[] = [];
+    const call = (client as unknown as Record<string, (r: object, o: object) => grpc.ClientReadableStream<Row>>)[rpc].call(client, req, {
+      deadline: Date.now() + 120_000,
+    });
+    call.on('data', (m: Row) => {
+      messages.push(m);
+      onMessage?.(m);
+    });
+    call.on('error', (error: grpc.ServiceError) => {
+      client.close();
+      resolve({ messages, error });
+    });
+    call.on('end', () => {
+      client.close();
+      resolve({ messages });
+    });
+  });
+}
+
+/** `weed shell` against `master` (asynchronous: a proxy in this process may carry its traffic); its output. */
+export function weedShell(master: Master, commands: string, width: 4 | 5 = 5): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(weedBinary(width), [`-config_dir=${master.dir}`, 'shell', `-master=${master.address}`], { cwd: master.dir });
+    let out = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
+    p.on('error', reject);
+    p.on('exit', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    p.stdin.end(`${commands}\nexit\n`);
+  });
+}
+
+export interface Needle {
+  cookie: number;
+  data: Buffer;
+}
+
+/** Allocates volume `vid` on `server` and writes `sizes.length` needles of random bytes (ids 1..n). */
+export async function fillVolume(server: VolumeServer, vid: number, collection: string, sizes: number[]): Promise<Map<bigint, Needle>> {
+  const c = volumeClient(server.grpcAddress);
+  try {
+    await c.call('AllocateVolume', { volume_id: vid, collection, replication: '000', ttl: '', version: 3 });
+  } finally {
+    c.close();
+  }
+  const needles = new Map<bigint, Needle>();
+  for (let i = 0; i < sizes.length; i++) {
+    const id = BigInt(i + 1);
+    const cookie = 0x20000 + i;
+    const data = randomBytes(sizes[i]);
+    const { body, contentType } = multipartBody(`n${id}.bin`, 'application/octet-stream', data);
+    const r = await rawRequest('POST', `${server.url}/${formatFileId(vid, id, cookie)}`, { 'Content-Type': contentType }, body);
+    assert.equal(r.status, 201, r.body.toString());
+    needles.set(id, { cookie, data });
+  }
+  return needles;
+}
+
+/** Reads every needle back through `url` in full, and a middle range of each. */
+export async function readAll(url: string, vid: number, needles: Map<bigint, Needle>): Promise<void> {
+  for (const [id, { cookie, data }] of needles) {
+    const fid = formatFileId(vid, id, cookie);
+    const r = await rawRequest('GET', `${url}/${fid}`);
+    assert.equal(r.status, 200, `needle ${fid}: ${r.body.toString().slice(0, 200)}`);
+    assert.ok(r.body.equals(data), `needle ${fid} bytes`);
+    const from = Math.floor(data.length / 3);
+    const to = Math.min(data.length - 1, from + 999);
+    const part = await rawRequest('GET', `${url}/${fid}`, { Range: `bytes=${from}-${to}` });
+    assert.equal(part.status, 206, `needle ${fid} range`);
+    assert.ok(part.body.equals(data.subarray(from, to + 1)), `needle ${fid} range bytes`);
+  }
+}
+
+/** Asserts that the deleted needles answer 404. */
+export async function assertGone(url: string, vid: number, gone: Map<bigint, Needle>): Promise<void> {
+  for (const [id, { cookie }] of gone) {
+    const r = await rawRequest('GET', `${url}/${formatFileId(vid, id, cookie)}`);
+    assert.equal(r.status, 404, `deleted needle ${id}`);
+  }
+}
+
+/** Our (or Go's) /status entry of volume `vid`. */
+export async function volumeStatus(url: string, vid: number): Promise<Row | undefined> {
+  const st = (await (await fetch(`${url}/status`)).json()) as { Volumes: Row[] | null };
+  return (st.Volumes ?? []).find((v) => v.Id === vid);
+}
+
+/** The .vif of a volume as JSON (Go writes it with protojson). */
+export function readVif(path: string): { files?: Row[] } {
+  return JSON.parse(readFileSync(path, 'utf8')) as { files?: Row[] };
+}
+
+/**
+ * A loopback HTTP proxy in front of the real S3 that forwards requests unchanged (the Host header
+ * too, so SigV4 signatures still match), optionally pausing before each request or each MiB of a
+ * response, or answering S3's 500 InternalError to every request from the (failAfter+1)-th on.
+ */
+export interface S3Proxy {
+  endpoint: string;
+  /** Requests seen so far (method and path). */
+  seen: string[];
+  delayMs: number;
+  /** Pause per MiB of a response body (slows a download). */
+  responseDelayMsPerMiB: number;
+  failAfter: number;
+  close(): Promise<void>;
+}
+
+export async function startS3Proxy(target: string): Promise<S3Proxy> {
+  const t = new URL(target);
+  const state = { seen: [] as string[], delayMs: 0, responseDelayMsPerMiB: 0, failAfter: Number.POSITIVE_INFINITY };
+  const server: Server = createServer((req, res) => {
+    const n = state.seen.push(`${req.method} ${req.url}`);
+    const go = () => {
+      if (n > state.failAfter) {
+        req.resume();
+        res.writeHead(500, { 'Content-Type': 'application/xml' });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected failure</Message></Error>');
+        return;
+      }
+      const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        if (state.responseDelayMsPerMiB <= 0) {
+          r.pipe(res);
+          return;
+        }
+        let sinceDelay = 0;
+        r.on('data', (c: Buffer) => {
+          res.write(c);
+          sinceDelay += c.length;
+          if (sinceDelay >= 1024 * 1024) {
+            sinceDelay = 0;
+            r.pause();
+            setTimeout(() => r.resume(), state.responseDelayMsPerMiB);
+          }
+        });
+        r.on('end', () => res.end());
+        r.on('error', () => res.destroy());
+      });
+      up.on('error', () => res.destroy());
+      res.on('close', () => up.destroy());
+      req.pipe(up);
+    };
+    if (state.delayMs > 0) setTimeout(go, state.delayMs);
+    else go();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    get seen() {
+      return state.seen;
+    },
+    get delayMs() {
+      return state.delayMs;
+    },
+    set delayMs(v: number) {
+      state.delayMs = v;
+    },
+    get responseDelayMsPerMiB() {
+      return state.responseDelayMsPerMiB;
+    },
+    set responseDelayMsPerMiB(v: number) {
+      state.responseDelayMsPerMiB = v;
+    },
+    get failAfter() {
+      return state.failAfter;
+    },
+    set failAfter(v: number) {
+      state.failAfter = v;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
