@@ -214,7 +214,7 @@ export function decodeSidecar(data: Buffer, path: string): EcBitrotProtection {
   try {
     return decodeProtection(payload);
   } catch (e) {
-    throw new Error(`unmarshal bitrot sidecar ${path}: ${(e as Error).message}`);
+    throw new Error(`unmarshal bitrot sidecar ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -450,7 +450,7 @@ export async function verifyDataShards(r: ResolvedProtection, shardPaths: string
     try {
       bad = await mismatchedBlocks(shardPaths[shardId], entry, r.prot.blockSize);
     } catch (e) {
-      throw new Error(`verify data shard ${shardId} ${shardPaths[shardId]}: ${(e as Error).message}`);
+      throw new Error(`verify data shard ${shardId} ${shardPaths[shardId]}: ${(e as Error).message}`, { cause: e });
     }
     if (bad.length > 0) throw new Error(`data shard ${shardId} ${shardPaths[shardId]} fails its bitrot checksum in ${bad.length} blocks`);
   }

@@ -27,6 +27,12 @@ export interface EcReadOptions {
   localOnly?: boolean;
   /** Stops a long read (a scrub whose client went away). */
   signal?: AbortSignal;
+  /**
+   * Bytes only as some shard file holds them (local, else a peer holding that shard): never rebuilt
+   * from other shards. A scrub in FULL mode reads so, to find the shards that are broken rather
+   * than heal around them (Go's scrubEcVolumeWalk).
+   */
+  noReconstruct?: boolean;
 }
 
 export interface EcVolumeAccess {
