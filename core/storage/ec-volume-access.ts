@@ -33,6 +33,11 @@ export interface EcReadOptions {
    * than heal around them (Go's scrubEcVolumeWalk).
    */
   noReconstruct?: boolean;
+  /**
+   * The needle the bytes belong to: peers asked for its shard intervals answer "deleted" when their
+   * journal has it (Go's VolumeEcShardRead file_key), and the read then rejects with NEEDLE_DELETED.
+   */
+  needleId?: bigint;
 }
 
 export interface EcVolumeAccess {
