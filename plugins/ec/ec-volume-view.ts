@@ -40,6 +40,8 @@ function codecFor(d: number, p: number): ReedSolomon {
 interface ReadCtx {
   needleId: bigint;
   localOnly: boolean;
+  /** Never rebuild an interval from other shards (EcReadOptions.noReconstruct). */
+  noReconstruct?: boolean;
   signal?: AbortSignal;
   locations?: ShardLocations;
   deleted: boolean;
@@ -147,7 +149,13 @@ export class EcVolumeView implements EcVolumeAccess {
       throw new Error(`ec volume ${this.id}: invalid read of ${length} bytes at ${offset}`);
     }
     const intervals = this.locate(offset, length);
-    const rc: ReadCtx = { needleId: opts.needleId ?? 0n, localOnly: opts.localOnly === true || !this.ctx?.peers, signal: opts.signal, deleted: false };
+    const rc: ReadCtx = {
+      needleId: opts.needleId ?? 0n,
+      localOnly: opts.localOnly === true || !this.ctx?.peers,
+      noReconstruct: opts.noReconstruct === true,
+      signal: opts.signal,
+      deleted: false,
+    };
     if (!rc.localOnly && intervals.some((iv) => !this.localShard(iv.shardId))) rc.locations = await this.shardLocations();
 
     const out = Buffer.allocUnsafe(length);
@@ -217,6 +225,10 @@ export class EcVolumeView implements EcVolumeAccess {
           rc.locations.markStale();
         }
       }
+    }
+    if (rc.noReconstruct) {
+      const local = (localErr as Error | undefined)?.message ?? '';
+      throw new Error(`ec volume ${this.id} shard ${iv.shardId} offset ${iv.offset} size ${iv.size}: no readable copy of the shard${local ? ` (local: ${local})` : ''}`);
     }
     try {
       await this.recoverInterval(rc, iv.shardId, buf, iv.offset);

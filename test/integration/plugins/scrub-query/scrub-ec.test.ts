@@ -163,13 +163,18 @@ for (const width of [5, 4] as const) {
       flipByte(path, 30);
     });
 
-    test('a missing shard: FULL names shard 0 and the needles it could not read; LOCAL and CHECKSUM see only what is here', async () => {
+    test('a missing shard: FULL and READS name shard 0, FULL the needles it could not read, READS rebuilds them; LOCAL and CHECKSUM see only what is here', async () => {
       await ecVolume(15);
       await c.call('VolumeEcShardsUnmount', { volume_id: 15, shard_ids: [0] });
       await c.call('VolumeEcShardsDelete', { volume_id: 15, collection: '', shard_ids: [0] });
       const full = await scrub(15, 'FULL');
       assertOnly(full, 15, [0], 'FULL');
       assert.ok(full.details.some((d) => /^failed to read EC shard 0 for needle \d+ on volume 15/.test(d)), full.details.join('; '));
+      // READS reports the shard as well, but rebuilds every needle from the other shards.
+      const reads = await scrub(15, 'READS');
+      assert.deepEqual(reads.broken_volume_ids, [15]);
+      assert.deepEqual(shardIds(reads), [0]);
+      assert.deepEqual(reads.details, []);
       for (const mode of ['INDEX', 'LOCAL', 'CHECKSUM']) assertClean(await scrub(15, mode), mode);
     });
 
