@@ -28,6 +28,12 @@ export interface EcReadOptions {
   /** Stops a long read (a scrub whose client went away). */
   signal?: AbortSignal;
   /**
+   * Bytes only as some shard file holds them (local, else a peer holding that shard): never rebuilt
+   * from other shards. A scrub in FULL mode reads so, to find the shards that are broken rather
+   * than heal around them (Go's scrubEcVolumeWalk).
+   */
+  noReconstruct?: boolean;
+  /**
    * The needle the bytes belong to: peers asked for its shard intervals answer "deleted" when their
    * journal has it (Go's VolumeEcShardRead file_key), and the read then rejects with NEEDLE_DELETED.
    */

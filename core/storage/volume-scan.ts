@@ -53,7 +53,7 @@ export interface ScrubOutcome {
 }
 
 /** Go's GetActualSize with Go's truncated modulo, so even a corrupt negative size measures as Go measures it. */
-function goActualSize(size: number, version: Version): number {
+export function goActualSize(size: number, version: Version): number {
   const tail = version === 3 ? NEEDLE_CHECKSUM_SIZE + TIMESTAMP_SIZE : NEEDLE_CHECKSUM_SIZE;
   const padding = NEEDLE_PADDING_SIZE - ((NEEDLE_HEADER_SIZE + size + tail) % NEEDLE_PADDING_SIZE);
   return NEEDLE_HEADER_SIZE + size + tail + padding;
@@ -209,8 +209,18 @@ export async function scrubVolumeIndex(v: Volume, hooks: ScanHooks = {}): Promis
   }
 }
 
+/** Bytes of a needle store as the record checks read them (a volume's .dat, an EC volume's shards). */
+export interface RecordSource {
+  /** Whether the source holds `len` bytes at `pos`. */
+  holds(pos: number, len: number): boolean;
+  /** `len` bytes at `pos` (at most SCAN_DAT_WINDOW; a view valid until the next call), or undefined past the end. */
+  slice(pos: number, len: number): Promise<Buffer | undefined>;
+  /** Copies `len` bytes at `pos` (len at most the window). */
+  copy(pos: number, len: number): Promise<Buffer | undefined>;
+}
+
 /** The .dat bytes below the snapshot size, read through one window. */
-class DatReader {
+class DatReader implements RecordSource {
   private buf = Buffer.allocUnsafe(SCAN_DAT_WINDOW);
   private start = 0;
   private len = 0;
@@ -252,7 +262,8 @@ class DatReader {
   }
 }
 
-type ReadResult = { needle: Needle } | { error: string } | { mismatch: { id: bigint; size: number } };
+/** A record as Go's ReadBytes sees it: decoded, an error text, or a header size other than the index's. */
+export type ReadResult = { needle: Needle } | { error: string } | { mismatch: { id: bigint; size: number } };
 
 /** Go's ReadBytes on a whole record held in memory. */
 function decodeWhole(b: Buffer, size: Size, version: Version): ReadResult {
@@ -267,7 +278,7 @@ function decodeWhole(b: Buffer, size: Size, version: Version): ReadResult {
 }
 
 /** Go's ReadBytes for a record larger than the window: the data streamed through the CRC. */
-async function decodeStreamed(r: DatReader, offset: number, size: Size, version: Version): Promise<ReadResult> {
+async function decodeStreamed(r: RecordSource, offset: number, size: Size, version: Version): Promise<ReadResult> {
   const len = goActualSize(size, version);
   // Go reads the whole record first: a record running past the end is EOF before anything else.
   if (!r.holds(offset, len)) return { error: 'EOF' };
@@ -316,15 +327,21 @@ async function decodeStreamed(r: DatReader, offset: number, size: Size, version:
 }
 
 /** Go's Needle.ReadData for a scrub: the record at `offset` of index size `size`, with the 4-byte wrap-around retry. */
+/**
+ * Go's ReadBytes of the record at `at` of index size `size`, read from `r`: whole when it fits the
+ * window, else its data streamed through the CRC (memory stays bounded whatever the needle size).
+ */
+export async function checkRecord(r: RecordSource, at: number, size: Size, version: Version): Promise<ReadResult> {
+  const len = goActualSize(size, version);
+  if (len > SCAN_DAT_WINDOW) return decodeStreamed(r, at, size, version);
+  const b = await r.slice(at, len);
+  if (!b) return { error: 'EOF' };
+  return decodeWhole(b, size, version);
+}
+
 async function readData(r: DatReader, v: Volume, offset: number, size: Size): Promise<{ id: bigint } | { error: string }> {
   const version = v.version;
-  const attempt = async (at: number): Promise<ReadResult> => {
-    const len = goActualSize(size, version);
-    if (len > SCAN_DAT_WINDOW) return decodeStreamed(r, at, size, version);
-    const b = await r.slice(at, len);
-    if (!b) return { error: 'EOF' };
-    return decodeWhole(b, size, version);
-  };
+  const attempt = (at: number): Promise<ReadResult> => checkRecord(r, at, size, version);
   const detail = (at: number, m: { id: bigint; size: number }) =>
     `size mismatch: entry not found: offset ${at} found id ${needleIdToHex(m.id)} size ${m.size}, expected size ${size}`;
   let res = await attempt(offset);

@@ -42,6 +42,8 @@ interface ReadCtx {
   /** Shards not to read from: their intervals are rebuilt from the others. */
   exclude: ReadonlySet<number>;
   localOnly: boolean;
+  /** Never rebuild an interval from other shards (EcReadOptions.noReconstruct). */
+  noReconstruct?: boolean;
   signal?: AbortSignal;
   locations?: ShardLocations;
   deleted: boolean;
@@ -149,7 +151,14 @@ export class EcVolumeView implements EcVolumeAccess {
       throw new Error(`ec volume ${this.id}: invalid read of ${length} bytes at ${offset}`);
     }
     const intervals = this.locate(offset, length);
-    const rc: ReadCtx = { needleId: opts.needleId ?? 0n, exclude: new Set(opts.exclude ?? []), localOnly: opts.localOnly === true || !this.ctx?.peers, signal: opts.signal, deleted: false };
+    const rc: ReadCtx = {
+      needleId: opts.needleId ?? 0n,
+      exclude: new Set(opts.exclude ?? []),
+      localOnly: opts.localOnly === true || !this.ctx?.peers,
+      noReconstruct: opts.noReconstruct === true,
+      signal: opts.signal,
+      deleted: false,
+    };
     if (!rc.localOnly && intervals.some((iv) => rc.exclude.has(iv.shardId) || !this.localShard(iv.shardId))) rc.locations = await this.shardLocations();
 
     const out = Buffer.allocUnsafe(length);
@@ -222,6 +231,10 @@ export class EcVolumeView implements EcVolumeAccess {
           rc.locations.markStale();
         }
       }
+    }
+    if (rc.noReconstruct) {
+      const local = (localErr as Error | undefined)?.message ?? '';
+      throw new Error(`ec volume ${this.id} shard ${iv.shardId} offset ${iv.offset} size ${iv.size}: no readable copy of the shard${local ? ` (local: ${local})` : ''}`);
     }
     try {
       await this.recoverInterval(rc, iv.shardId, buf, iv.offset);

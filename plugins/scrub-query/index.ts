@@ -1,6 +1,6 @@
 // The scrub-query feature family: ScrubVolume (index and full checks of regular volumes, optional
-// read-only marking of broken ones), ScrubEcVolume (request checks and selection; verifying EC
-// shards waits for the ec family) and Query (JSON-lines selection and filtering of a needle).
+// read-only marking of broken ones), ScrubEcVolume (EC volumes in INDEX, LOCAL, FULL, READS and
+// CHECKSUM modes, through core's EcVolumeAccess) and Query (JSON-lines selection and filtering of a needle).
 import type { VolumePlugin } from '../../core/plugins/contract.js';
 import { scrubQueryRpcs } from './grpc/handlers.js';
 

@@ -2,6 +2,7 @@
 // in a worker thread (encode-pool.ts), never on the event loop. Memory is bounded by one buffer per
 // shard (Go reads 256 KiB per shard; 1 MiB here divides every block size equally well).
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { ShardChecksumBuilder } from '../../../core/storage/ec-sum.js';
 import { stripeRows, type BlockLayout } from './layout.js';
 import { ReedSolomon } from './reed-solomon.js';
 
@@ -33,10 +34,20 @@ export interface EncodeJob {
   layout: BlockLayout;
 }
 
-/** Go's encodeDatFile: every row of the stripe, D data blocks read (zero-padded), P parity computed. */
-export function encodeDatFile(job: EncodeJob, rs = new ReedSolomon(job.dataShards, job.parityShards)): void {
+/** Per shard: the length written and its packed per-block CRC-32C, for the `.ecsum` sidecar. */
+export interface ShardChecksums {
+  coveredSize: number;
+  blockCrc32c: Buffer;
+}
+
+/**
+ * Go's encodeDatFile: every row of the stripe, D data blocks read (zero-padded), P parity computed.
+ * Each shard's block checksums are taken over exactly the bytes written (Go's shardChecksumBuilder).
+ */
+export function encodeDatFile(job: EncodeJob, rs = new ReedSolomon(job.dataShards, job.parityShards)): ShardChecksums[] {
   const total = job.dataShards + job.parityShards;
   const buffers = Array.from({ length: total }, () => new Uint8Array(ENCODE_BUFFER_SIZE));
+  const sums = Array.from({ length: total }, () => new ShardChecksumBuilder());
   const dat = openSync(job.datPath, 'r');
   const outs: number[] = [];
   try {
@@ -51,7 +62,10 @@ export function encodeDatFile(job: EncodeJob, rs = new ReedSolomon(job.dataShard
           if (n < ENCODE_BUFFER_SIZE) buffers[i].fill(0, n);
         }
         rs.encode(buffers);
-        for (let i = 0; i < total; i++) writeFull(outs[i], buffers[i]);
+        for (let i = 0; i < total; i++) {
+          writeFull(outs[i], buffers[i]);
+          sums[i].write(buffers[i]);
+        }
       }
     }
     for (const fd of outs) fsyncSync(fd);
@@ -59,6 +73,7 @@ export function encodeDatFile(job: EncodeJob, rs = new ReedSolomon(job.dataShard
     for (const fd of outs) closeSync(fd);
     closeSync(dat);
   }
+  return sums.map((b) => b.finish());
 }
 
 export interface RebuildJob {

@@ -1,17 +1,19 @@
 // Runs encode and rebuild jobs in worker threads, one at a time: each is CPU- and disk-heavy and
 // the machine's cores serve requests too, so a second job waits for the first.
 import { Worker } from 'node:worker_threads';
-import type { EncodeJob, RebuildJob } from './encode-files.js';
+import type { EncodeJob, RebuildJob, ShardChecksums } from './encode-files.js';
 
 let queue: Promise<unknown> = Promise.resolve();
 
-function runInWorker(data: { kind: 'encode'; job: EncodeJob } | { kind: 'rebuild'; job: RebuildJob }): Promise<void> {
+type WorkerReply = { ok: boolean; error?: string; checksums?: { coveredSize: number; blockCrc32c: Uint8Array }[] };
+
+function runInWorker(data: { kind: 'encode'; job: EncodeJob } | { kind: 'rebuild'; job: RebuildJob }): Promise<WorkerReply> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./encode-worker.js', import.meta.url), { workerData: data });
     let settled = false;
-    w.once('message', (m: { ok: boolean; error?: string }) => {
+    w.once('message', (m: WorkerReply) => {
       settled = true;
-      if (m.ok) resolve();
+      if (m.ok) resolve(m);
       else reject(new Error(m.error ?? 'encode failed'));
     });
     w.once('error', (e) => {
@@ -24,16 +26,19 @@ function runInWorker(data: { kind: 'encode'; job: EncodeJob } | { kind: 'rebuild
   });
 }
 
-function serialized(data: Parameters<typeof runInWorker>[0]): Promise<void> {
+function serialized(data: Parameters<typeof runInWorker>[0]): Promise<WorkerReply> {
   const run = queue.then(() => runInWorker(data));
   queue = run.catch(() => undefined);
   return run;
 }
 
-export function encodeInWorker(job: EncodeJob): Promise<void> {
-  return serialized({ kind: 'encode', job });
+/** Encodes the shards; resolves to each shard's block checksums (the `.ecsum` content). */
+export async function encodeInWorker(job: EncodeJob): Promise<ShardChecksums[]> {
+  const m = await serialized({ kind: 'encode', job });
+  // Structured clone turns a Buffer into a plain Uint8Array.
+  return (m.checksums ?? []).map((c) => ({ coveredSize: c.coveredSize, blockCrc32c: Buffer.from(c.blockCrc32c) }));
 }
 
-export function rebuildInWorker(job: RebuildJob): Promise<void> {
-  return serialized({ kind: 'rebuild', job });
+export async function rebuildInWorker(job: RebuildJob): Promise<void> {
+  await serialized({ kind: 'rebuild', job });
 }

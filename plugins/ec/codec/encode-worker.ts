@@ -7,9 +7,11 @@ type Job = { kind: 'encode'; job: EncodeJob } | { kind: 'rebuild'; job: RebuildJ
 
 const msg = workerData as Job;
 try {
-  if (msg.kind === 'encode') encodeDatFile(msg.job);
-  else rebuildShardFiles(msg.job);
-  parentPort?.postMessage({ ok: true });
+  if (msg.kind === 'encode') parentPort?.postMessage({ ok: true, checksums: encodeDatFile(msg.job) });
+  else {
+    rebuildShardFiles(msg.job);
+    parentPort?.postMessage({ ok: true });
+  }
 } catch (e) {
   parentPort?.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });
 }

@@ -7,6 +7,7 @@ import type { Cradle } from '../../../core/container.js';
 import { vsError } from '../../../core/errors.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
 import { ecShardExt } from '../../../core/storage/ec-placement.js';
+import { buildProtection, ecsumPath, saveSidecar } from '../../../core/storage/ec-sum.js';
 import { emptyVolumeInfo, loadVolumeInfo, saveVolumeInfo } from '../../../core/storage/volume-info.js';
 import { volumeFileName } from '../../../core/storage/volume-files.js';
 import { encodeInWorker } from '../codec/encode-pool.js';
@@ -70,10 +71,18 @@ export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         }
         const datSize = (await stat(base + '.dat')).size;
         const blockSize = uniformBlockSize(datSize, dataShards);
+        let checksums;
         try {
-          await encodeInWorker({ datPath: base + '.dat', shardPaths, dataShards, parityShards, datSize, layout: blockLayout(blockSize) });
+          checksums = await encodeInWorker({ datPath: base + '.dat', shardPaths, dataShards, parityShards, datSize, layout: blockLayout(blockSize) });
         } catch (e) {
           throw plain(`WriteEcFiles ${base}: ${messageOf(e)}`);
+        }
+        // The generation-0 bitrot sidecar travels with the shards (copy_ecsum_file). Best-effort,
+        // as Go: without it the generation is unprotected, not broken.
+        try {
+          await saveSidecar(ecsumPath(base), buildProtection(checksums, { dataShards, parityShards, blockSize }));
+        } catch (e) {
+          logger.warn({ vid, err: messageOf(e) }, 'failed to write EC bitrot sidecar');
         }
         const ttlSeconds = v.ttl.minutes() * 60;
         const lastWrite = v.lastModifiedTsSeconds || Math.floor(Date.now() / 1000);

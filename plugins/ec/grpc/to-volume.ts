@@ -8,6 +8,7 @@ import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'no
 import type { Cradle } from '../../../core/container.js';
 import { vsError } from '../../../core/errors.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
+import { resolveProtection, verifyDataShards } from '../../../core/storage/ec-sum.js';
 import { actualSize, isSupportedVersion } from '../../../core/storage/types.js';
 import { volumeFileName } from '../../../core/storage/volume-files.js';
 import { blockLayout } from '../codec/layout.js';
@@ -208,6 +209,18 @@ export function toVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           datSize = Math.max(datSize, offset + actualSize(size, version));
         });
         if (!live) throw vsError('VS_ERR_FAILED_PRECONDITION', `ec volume ${vid} has no live entries`);
+        // A corrupt data shard copied into the .dat is lost for good once the caller deletes the
+        // parity that could repair it: check the data shards against the bitrot sidecar first
+        // (Go's VerifyEcVolumeDataShards). The sidecar is resolved now, not at mount: a rebuild or
+        // a copy may have brought it since.
+        try {
+          const dirs = store.locations.flatMap((l) => (l.idxDirectory === l.directory ? [l.directory] : [l.directory, l.idxDirectory]));
+          const layout = { dataShards: D, parityShards: v.meta.parityShards, blockSize: v.meta.blockSize };
+          const prot = await resolveProtection(vid, layout, v.dataBase, indexBase, dirs);
+          await verifyDataShards(prot, shardPaths);
+        } catch (e) {
+          throw plain(`ec volume ${vid}: ${messageOf(e)}`);
+        }
         try {
           await writeDatFile(v.dataBase, datSize, v.meta.datFileSize, shardPaths, v.meta.blockSize);
         } catch (e) {

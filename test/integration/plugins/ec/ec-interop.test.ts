@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
 import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
+import { decodeSidecar, encodeSidecar } from '../../../../core/storage/ec-sum.js';
 import { volumeClient } from '../../../helpers/grpc.js';
 import { rawRequest } from '../../../helpers/http.js';
 import {
@@ -111,6 +112,12 @@ describe('EC shards are byte-identical to the Go server', { timeout: 180_000 }, 
       assert.ok(a.equals(b), `${ext} differs from Go's`);
     }
     assert.equal(readFileSync(join(ourDir, `${VID}.ec00`)).length, 2 * 1024 * 1024);
+    // The bitrot sidecar: the same bytes but for the random per-encode uuid.
+    const goSum = readFileSync(join(goDir, `${VID}.ecsum`));
+    const ourSum = decodeSidecar(readFileSync(join(ourDir, `${VID}.ecsum`)), 'ours');
+    assert.equal(ourSum.encodeUuid.length, 16);
+    ourSum.encodeUuid = decodeSidecar(goSum, 'go').encodeUuid;
+    assert.ok(encodeSidecar(ourSum).equals(goSum), '.ecsum differs from Go\'s');
     const gv = vifOf(goDir);
     const ov = vifOf(ourDir);
     for (const k of ['version', 'datFileSize', 'expireAtSec']) assert.deepEqual(ov[k], gv[k], `.vif ${k}`);
