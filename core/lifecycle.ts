@@ -18,6 +18,8 @@ import { createHttpServer, type Listener } from './http/servers.js';
 import { MetricsListener } from './metrics/metrics-listener.js';
 import { refreshIntervalMs, TlsManager } from './tls/tls-manager.js';
 import { checkPluginRpcs, loadEnabledPlugins, type LoadedPlugins } from './plugins/registry.js';
+import { backendRegistry } from './storage/backend/registry.js';
+import { unavailableRemoteBackend } from './storage/backend/unavailable-remote.js';
 
 const LISTENER_CLOSE_TIMEOUT_MS = 5000;
 
@@ -32,6 +34,7 @@ function grpcBindAddress(bind: string, port: number): string {
 
 export class Lifecycle {
   private plugins: LoadedPlugins = { enabled: [], disabled: [] };
+  private unsetBackendFallback: (() => void) | undefined;
   private admin: FastifyInstance | undefined;
   private publicApp: FastifyInstance | undefined;
   private grpcServer: grpc.Server | undefined;
@@ -65,6 +68,12 @@ export class Lifecycle {
     this.cradle.grpcClients.setCredentials(tls.channelCredentials());
     tls.onChannelCredentials((creds) => this.cradle.grpcClients.setCredentials(creds));
     this.plugins = await loadEnabledPlugins(config);
+    if (!config.plugins.tiering.enabled) {
+      // Tiered volumes still load and are reported; their reads fail naming the switch.
+      this.unsetBackendFallback = backendRegistry.setFallback(
+        unavailableRemoteBackend('the tiering plugin family is disabled; enable it with plugins.tiering.enabled=true'),
+      );
+    }
     for (const p of this.plugins.enabled) await p.prepare?.(this.cradle);
     // Open the store first so bad dirs fail startup before anything listens.
     const loadStarted = Date.now();
@@ -213,6 +222,7 @@ export class Lifecycle {
       }
     }
     await store.close();
+    this.unsetBackendFallback?.();
     this.cradle.grpcClients.closeAll();
     this.tls?.close();
     logger.info('shut down');

@@ -12,12 +12,22 @@ export interface BackendFactory {
 
 export class BackendRegistry {
   private readonly factories = new Map<string, BackendFactory>();
+  /** Opens the volumes of a type nobody registered (set while the tiering family is off). */
+  private fallback: BackendFactory | undefined;
 
   /** Registers the factory for a backend type (replacing an earlier one); returns an unregister function. */
   register(type: string, factory: BackendFactory): () => void {
     this.factories.set(type, factory);
     return () => {
       if (this.factories.get(type) === factory) this.factories.delete(type);
+    };
+  }
+
+  /** Sets (or clears) the factory for types with none of their own; returns an unset function. */
+  setFallback(factory: BackendFactory | undefined): () => void {
+    this.fallback = factory;
+    return () => {
+      if (this.fallback === factory) this.fallback = undefined;
     };
   }
 
@@ -28,7 +38,7 @@ export class BackendRegistry {
   /** The factory for the first remote file a .vif names; without one the volume cannot be loaded. */
   factoryFor(volumeId: number, info: VolumeInfo): BackendFactory {
     const f = info.files[0];
-    const factory = this.factories.get(f.backendType);
+    const factory = this.factories.get(f.backendType) ?? this.fallback;
     if (!factory) {
       throw new VolumeInfoError(
         `volume ${volumeId} is tiered to ${f.backendType}.${f.backendId} as ${f.key}; remote-tiered volumes are not supported`,

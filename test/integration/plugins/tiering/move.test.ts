@@ -205,6 +205,49 @@ describe('tier move to and from a real S3', { timeout: 300_000 }, () => {
     assert.ok((await rawRequest('GET', `${server.url}/${fid}`)).body.equals(data));
   });
 
+  test('with plugins.tiering.enabled=false a tiered volume still loads and is reported; its reads fail naming the switch', async () => {
+    const id = 33;
+    const c = volumeClient(server.grpcAddress);
+    try {
+      await c.call('AllocateVolume', { volume_id: id, collection: '', replication: '000', ttl: '', version: 3 });
+    } finally {
+      c.close();
+    }
+    const data = Buffer.from('tiered while the family is off '.repeat(20));
+    const { body, contentType } = multipartBody('off.txt', 'text/plain', data);
+    const fid = formatFileId(id, 1n, 0xdef);
+    assert.equal((await rawRequest('POST', `${server.url}/${fid}`, { 'Content-Type': contentType }, body)).status, 201);
+    const up = await streamAll(server.grpcAddress, 'VolumeTierMoveDatToRemote', { volume_id: id, destination_backend_name: 's3.default' });
+    assert.equal(up.error, undefined, up.error?.details);
+    const dir = server.dir;
+    await server.stop('SIGINT');
+    server = await startVolumeServer({ master: master.address, dir, port: server.port, extraArgs: ['--max', '10', '-plugins.tiering.enabled=false'] });
+    try {
+      await waitRegistered(master, server.port);
+      const row = await (async () => {
+        const st = (await (await fetch(`${server.url}/status`)).json()) as { Volumes: Row[] };
+        return st.Volumes.find((v) => v.Id === id);
+      })();
+      assert.ok(row, 'the tiered volume is loaded');
+      assert.equal(row.RemoteStorageName, 's3.default');
+      assert.equal(row.ReadOnly, true);
+      const got = await rawRequest('GET', `${server.url}/${fid}`);
+      assert.equal(got.status, 500);
+      assert.match(got.body.toString(), /volume 33 is tiered to s3\.default .*plugins\.tiering\.enabled=true/);
+      // the master still lists it on this server
+      await waitFor(
+        async () => JSON.stringify(await (await fetch(`${master.url}/dir/lookup?volumeId=${id}`)).json()).includes(`127.0.0.1:${server.port}`),
+        15_000,
+        'the master to locate the tiered volume',
+      );
+    } finally {
+      await server.stop('SIGINT');
+      server = await start(dir);
+    }
+    await waitFor(async () => (await rawRequest('GET', `${server.url}/${fid}`)).status === 200, 20_000, 'reads once the family is back');
+    assert.ok((await rawRequest('GET', `${server.url}/${fid}`)).body.equals(data));
+  });
+
   test('with plugins.tiering.enabled=false the tier RPCs answer UNIMPLEMENTED naming the switch', async () => {
     const off = await startVolumeServer({ extraArgs: ['-plugins.tiering.enabled=false'] });
     try {
