@@ -194,6 +194,7 @@ export class Lifecycle {
     await closeHttp(this.admin);
     logger.debug({ ms: Date.now() - t0 }, 'http listeners closed');
     this.cradle.metricsPusher.stop();
+    this.cradle.jobs.close();
     await this.metricsListener?.close();
     if (this.grpcServer) {
       const server = this.grpcServer;

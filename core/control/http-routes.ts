@@ -96,6 +96,10 @@ export function registerAdminRoutes(app: FastifyInstance, cradle: Cradle): void 
 
   app.get('/status', async (req, reply) => sendJson(req, reply, 200, statusBody(cradle, version)));
 
+  // Long jobs now running and the last ones that ended (core/jobs/job-registry.ts); a key of our
+  // own, outside /status whose keys Go clients read.
+  app.get('/jobs', async (req, reply) => sendJson(req, reply, 200, cradle.jobs.list()));
+
   app.get('/stats/counter', async (req, reply) =>
     sendJson(req, reply, 200, { Version: version, Counters: requestCounters.snapshot() }),
   );
