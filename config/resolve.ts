@@ -137,6 +137,7 @@ export function resolveServerConfig(
     publicPort,
     ip,
     bindIp,
+    listenOnLocalhost: str('ipBind') === '',
     id,
     publicUrl,
     masters,

@@ -69,6 +69,8 @@ export interface ServerConfig {
   publicPort: number; // resolved: port when the flag is 0
   ip: string; // resolved: detected when empty
   bindIp: string; // resolved: ip when empty
+  /** -ip.bind unset: each port also listens on loopback beside bindIp (weed/command/volume.go). */
+  listenOnLocalhost: boolean;
   id: string; // resolved: ip:port when empty
   publicUrl: string; // resolved: ip:publicPort when empty
   masters: string[]; // from -master (or -mserver), comma list
