@@ -103,6 +103,8 @@ export interface ServerConfig {
   offsetBytes: 4 | 5;
   configDir: string;
   securityFile: string;
+  /** '' = text on a terminal, json otherwise (core/logging.ts). */
+  logFormat: '' | 'text' | 'json';
   logLevel: string; // pino level; from -v (0 → info ... 4 → trace)
   plugins: Record<PluginFamily, { enabled: boolean }>;
   security: SecurityConfig;
