@@ -3,10 +3,11 @@
 // port closed, and a restart on the same directory finds the data.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { PROJECT_ROOT } from '../../../core/paths.js';
 import { cleanup, LAUNCHER, tempDir, waitFor } from '../../helpers/processes.js';
 
 function portFree(port: number): Promise<boolean> {
@@ -122,6 +123,25 @@ test('cluster: upload through the master, read from every server, Ctrl-C stops a
   } finally {
     await cluster.stop();
     for (const pid of processesNaming(dir)) process.kill(pid, 'SIGKILL');
+    cleanup(dir);
+  }
+});
+
+test('cluster: without Go, weed on PATH or WEED_BINARY it says what to install and starts nothing', async () => {
+  const dir = tempDir('ts-weed-cluster-nogo-');
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: join(dir, 'empty-bin') };
+    delete env.WEED_BINARY;
+    const proc = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'core', 'cluster', 'cluster.js'), `--dir=${join(dir, 'data')}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    proc.stderr.on('data', (b) => (err += String(b)));
+    const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+    assert.equal(code, 1);
+    assert.match(err, /the Go SeaweedFS master is needed and none was found/);
+    assert.match(err, /Install Go .*https:\/\/go\.dev\/dl\//);
+    assert.match(err, /WEED_BINARY=/);
+    assert.equal(existsSync(join(dir, 'data')), false, 'nothing created');
+  } finally {
     cleanup(dir);
   }
 });
