@@ -55,6 +55,11 @@ function perDir<T>(flag: string, text: string, items: T[], dirCount: number): T[
   return items;
 }
 
+function toLogFormat(v: string): '' | 'text' | 'json' {
+  if (v === '' || v === 'text' || v === 'json') return v;
+  throw invalidFlag('logFormat', v, 'want text or json');
+}
+
 /** Builds the ServerConfig (without `security`) from the layered flag values (convict properties). */
 export function resolveServerConfig(
   props: Record<string, unknown>,
@@ -137,6 +142,7 @@ export function resolveServerConfig(
     publicPort,
     ip,
     bindIp,
+    listenOnLocalhost: str('ipBind') === '',
     id,
     publicUrl,
     masters,
@@ -169,6 +175,7 @@ export function resolveServerConfig(
     offsetBytes: num('offsetBytes') as 4 | 5,
     configDir: expandHome(str('configDir'), opts.home),
     securityFile: str('securityFile'),
+    logFormat: toLogFormat(str('logFormat')),
     logLevel: toLogLevel(num('v')),
     plugins,
   };

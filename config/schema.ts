@@ -79,6 +79,13 @@ const VOLUME_FLAGS: FlagDef[] = [
     doc: 'ip or server name, also used as identifier',
   }),
   volumeFlag({ name: 'ip.bind', key: 'ipBind', kind: 'string', default: '', doc: 'ip address to bind to (empty = -ip)' }),
+  volumeFlag({
+    name: 'logFormat',
+    kind: 'string',
+    default: '',
+    defaultText: 'text on a terminal, json otherwise',
+    doc: '[text|json] log lines: one readable line per event, or JSON lines',
+  }),
   volumeFlag({ name: 'id', kind: 'string', default: '', doc: 'volume server id (empty = ip:port)' }),
   volumeFlag({ name: 'publicUrl', kind: 'string', default: '', doc: 'publicly accessible address (empty = ip:port.public)' }),
   volumeFlag({ name: 'master', kind: 'string', default: 'localhost:9333', doc: 'comma-separated master servers' }),

@@ -69,6 +69,8 @@ export interface ServerConfig {
   publicPort: number; // resolved: port when the flag is 0
   ip: string; // resolved: detected when empty
   bindIp: string; // resolved: ip when empty
+  /** -ip.bind unset: each port also listens on loopback beside bindIp (weed/command/volume.go). */
+  listenOnLocalhost: boolean;
   id: string; // resolved: ip:port when empty
   publicUrl: string; // resolved: ip:publicPort when empty
   masters: string[]; // from -master (or -mserver), comma list
@@ -101,6 +103,8 @@ export interface ServerConfig {
   offsetBytes: 4 | 5;
   configDir: string;
   securityFile: string;
+  /** '' = text on a terminal, json otherwise (core/logging.ts). */
+  logFormat: '' | 'text' | 'json';
   logLevel: string; // pino level; from -v (0 → info ... 4 → trace)
   plugins: Record<PluginFamily, { enabled: boolean }>;
   security: SecurityConfig;

@@ -4,6 +4,7 @@ import { asFunction, asValue, createContainer, InjectionMode, type AwilixContain
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/types.js';
 import { GrpcClientPool } from './grpc/client-pool.js';
+import { JobRegistry } from './jobs/job-registry.js';
 import { RequestCounters } from './http/request-counters.js';
 import { MasterClient } from './master/master-client.js';
 import { MetricsPusher } from './metrics/pusher.js';
@@ -26,6 +27,8 @@ export interface Cradle {
   requestCounters: RequestCounters;
   metrics: VolumeServerMetrics;
   metricsPusher: MetricsPusher;
+  /** Long jobs (vacuum, copy, EC, tiering, scrub): progress for the admin page, GET /jobs and logs. */
+  jobs: JobRegistry;
 }
 
 /** Go's util.JoinHostPort: an IPv6 host goes in brackets. */
@@ -46,6 +49,7 @@ export function buildContainer(config: ServerConfig, logger: Logger): AwilixCont
     masterClient: asFunction((c: Cradle) => new MasterClient(c)).singleton(),
     requestCounters: asFunction(({ metrics }: Cradle) => new RequestCounters(metrics.requests)).singleton(),
     metrics: asFunction((c: Cradle) => new VolumeServerMetrics(c)).singleton(),
+    jobs: asFunction(({ logger }: Cradle) => new JobRegistry(logger.child({ component: 'jobs' }))).singleton(),
     metricsPusher: asFunction(({ metrics, logger, config }: Cradle) => new MetricsPusher(metrics, logger, joinHostPort(config.ip, config.port))).singleton(),
   });
   return container;

@@ -2,6 +2,7 @@
 // admin), heartbeat starts; on a signal heartbeat stops (master told), pre-stop wait, listeners
 // close, plugins stop, volumes close.
 import type * as grpc from '@grpc/grpc-js';
+import type { Server as NetServer } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import type { AwilixContainer } from 'awilix';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +15,7 @@ import { volumeRpcs } from './control/volume-rpcs.js';
 import type { GrpcHandler } from './grpc/handler.js';
 import { bindGrpc, buildVolumeServerImplementation, createGrpcServer } from './grpc/server.js';
 import { volumeServerService } from './grpc/proto-loader.js';
+import { listenLoopbackCompanion, stopAccepting, wantsLoopbackCompanion } from './http/loopback.js';
 import { createHttpServer, type Listener } from './http/servers.js';
 import { MetricsListener } from './metrics/metrics-listener.js';
 import { refreshIntervalMs, TlsManager } from './tls/tls-manager.js';
@@ -41,6 +43,8 @@ export class Lifecycle {
   private metricsListener: MetricsListener | undefined;
   private shuttingDown: Promise<void> | undefined;
   private tls: TlsManager | undefined;
+  /** Loopback companions of the HTTP listeners (-ip.bind unset, as Go). */
+  private loopback: NetServer[] = [];
 
   private resolved: Cradle | undefined;
 
@@ -101,15 +105,23 @@ export class Lifecycle {
     );
     this.grpcServer = server;
     await bindGrpc(server, grpcBindAddress(config.bindIp, config.grpcPort), tls.grpcServerCredentials());
+    const companions = wantsLoopbackCompanion(config.listenOnLocalhost, config.bindIp);
+    if (companions) {
+      await bindGrpc(server, `127.0.0.1:${config.grpcPort}`, tls.grpcServerCredentials()).catch((e) =>
+        logger.info({ port: config.grpcPort, err: (e as Error).message }, 'skip starting localhost listener'),
+      );
+    }
 
     // HTTP
     const separatePublic = config.publicPort !== config.port;
     if (separatePublic) {
       this.publicApp = await this.buildHttp('public');
       await this.publicApp.listen({ host: hostForListen(config.bindIp), port: config.publicPort });
+      if (companions) await this.addLoopback(this.publicApp, config.publicPort);
     }
     this.admin = await this.buildHttp('admin');
     await this.admin.listen({ host: hostForListen(config.bindIp), port: config.port });
+    if (companions) await this.addLoopback(this.admin, config.port);
 
     tls.watch(refreshIntervalMs(process.env));
 
@@ -125,6 +137,7 @@ export class Lifecycle {
       {
         scheme,
         ip: config.bindIp || '*',
+        ...(this.loopback.length > 0 ? { alsoOn: '127.0.0.1' } : {}),
         port: config.port,
         ...(separatePublic ? { publicPort: config.publicPort } : {}),
         grpcPort: config.grpcPort,
@@ -135,6 +148,11 @@ export class Lifecycle {
       },
       'volume server started',
     );
+  }
+
+  private async addLoopback(app: FastifyInstance, port: number): Promise<void> {
+    const companion = await listenLoopbackCompanion(app.server as unknown as NetServer, port, this.cradle.logger);
+    if (companion) this.loopback.push(companion);
   }
 
   private async buildHttp(listener: Listener): Promise<FastifyInstance> {
@@ -200,10 +218,13 @@ export class Lifecycle {
       await Promise.race([app.close(), new Promise((r) => setTimeout(r, LISTENER_CLOSE_TIMEOUT_MS))]);
     };
     const t0 = Date.now();
+    // The loopback companions stop accepting first; their sockets belong to the main servers.
+    for (const l of this.loopback) stopAccepting(l);
     await closeHttp(this.publicApp);
     await closeHttp(this.admin);
     logger.debug({ ms: Date.now() - t0 }, 'http listeners closed');
     this.cradle.metricsPusher.stop();
+    this.cradle.jobs.close();
     await this.metricsListener?.close();
     if (this.grpcServer) {
       const server = this.grpcServer;

@@ -1,8 +1,9 @@
 // Entry point: parse config, build the container, start, and stop cleanly on signals.
-import pino from 'pino';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { buildContainer } from './container.js';
 import { Lifecycle } from './lifecycle.js';
+import { createLogger } from './logging.js';
+import { startupFailure } from './startup-failure.js';
 import { installProcessPolicy } from './process-policy.js';
 
 async function main(): Promise<void> {
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const logger = pino({ level: config.logLevel, base: { pid: process.pid } });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   // Unhandled errors are logged and end the process (exit 1); see process-policy.ts for why.
   installProcessPolicy(logger);
   const container = buildContainer(config, logger);
@@ -44,7 +45,8 @@ async function main(): Promise<void> {
   try {
     await lifecycle.start();
   } catch (e) {
-    logger.fatal({ err: (e as Error).message }, 'failed to start');
+    const { fields, message } = startupFailure(e, config);
+    logger.fatal(fields, message);
     await lifecycle.shutdown('startup failure').catch(() => undefined);
     process.exit(1);
   }

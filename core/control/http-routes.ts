@@ -4,12 +4,12 @@ import { extname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Cradle } from '../container.js';
 import { sendJson } from '../http/json.js';
+import { registerUiRoutes } from '../http/ui/ui-routes.js';
 import { STATIC_DIR } from '../paths.js';
 import type { Store } from '../storage/store.js';
 import type { Volume } from '../storage/volume.js';
 import { fullVersion } from '../version.js';
 import { memoryStatus } from './memory-status.js';
-import { renderUiPage } from './ui-page.js';
 
 const STATIC_TYPES: Record<string, string> = {
   '.png': 'image/png',
@@ -87,7 +87,6 @@ export function statusBody(cradle: Pick<Cradle, 'store' | 'masterClient'>, versi
 export function registerAdminRoutes(app: FastifyInstance, cradle: Cradle): void {
   const { config, store, masterClient, requestCounters } = cradle;
   const version = fullVersion(config.offsetBytes);
-  const startedAt = Date.now();
 
   const health = async (_req: unknown, reply: import('fastify').FastifyReply) =>
     reply.code(store.stopping || !masterClient.heartbeating ? 503 : 200).send();
@@ -95,6 +94,10 @@ export function registerAdminRoutes(app: FastifyInstance, cradle: Cradle): void 
   app.get('/readyz', health);
 
   app.get('/status', async (req, reply) => sendJson(req, reply, 200, statusBody(cradle, version)));
+
+  // Long jobs now running and the last ones that ended (core/jobs/job-registry.ts); a key of our
+  // own, outside /status whose keys Go clients read.
+  app.get('/jobs', async (req, reply) => sendJson(req, reply, 200, cradle.jobs.list()));
 
   app.get('/stats/counter', async (req, reply) =>
     sendJson(req, reply, 200, { Version: version, Counters: requestCounters.snapshot() }),
@@ -106,22 +109,5 @@ export function registerAdminRoutes(app: FastifyInstance, cradle: Cradle): void 
     sendJson(req, reply, 200, { Version: version, DiskStatuses: store.diskStatuses(true) }),
   );
 
-  // Only safe environments see the page: no JWT signing, or an explicit [access] ui = true.
-  if (!config.security.jwtSigning.key || config.security.accessUi) {
-    app.get('/ui/index.html', async (_req, reply) =>
-      reply.type('text/html; charset=utf-8').send(
-        renderUiPage({
-          version,
-          upSeconds: (Date.now() - startedAt) / 1000,
-          masters: config.masters,
-          currentMaster: masterClient.currentMaster,
-          connected: masterClient.connected,
-          disks: store.diskStatuses(true),
-          volumes: store.volumeInformations(),
-        }),
-      ),
-    );
-  } else {
-    app.get('/ui/index.html', async (_req, reply) => reply.code(401).send());
-  }
+  registerUiRoutes(app, cradle, version);
 }

@@ -163,7 +163,12 @@ export class MasterClient {
           continue;
         }
         newLeader = '';
-        this.logFailureOnce({ master: target, err: outcome.error }, 'heartbeat to master failed');
+        // A refused or unresolvable master is a newcomer's first sight: say what to start.
+        const absent = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|No connection established/.test(outcome.error);
+        this.logFailureOnce(
+          { master: target, err: outcome.error },
+          absent ? `no master answers at ${target}: start one (weed master), or run npm run cluster for a local cluster` : 'heartbeat to master failed',
+        );
         await this.sleep(PULSE_MS);
       }
     }

@@ -48,12 +48,14 @@ export function vacuumRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       if (!v) throw notFound(`compact volume ${id}: volume id ${id} is not found during compact: volume not found`);
       const preallocate = Number(r.preallocate) || 0;
       let nextReport = COMPACT_REPORT_INTERVAL;
+      const job = cradle.jobs.start('vacuum', { vid: id, collection: v.collection, totalBytes: v.datFileSize() });
       try {
         await ensureCompactionSpace(v, preallocate);
         await compactVolume(v, {
           preallocate,
           bytesPerSecond: config.compactionMBps * 1024 * 1024,
           progress: async (processed) => {
+            job.progress(processed);
             if (call.cancelled) return false;
             if (processed > nextReport) {
               await send(call, { processed_bytes: processed, load_avg_1m: loadAverage1m() });
@@ -62,7 +64,9 @@ export function vacuumRpcs(cradle: Cradle): Record<string, GrpcHandler> {
             return true;
           },
         });
+        job.finish();
       } catch (e) {
+        job.fail(e);
         throw plain(`compact volume ${id}: ${messageOf(e)}`);
       }
     },

@@ -253,6 +253,7 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
     const idxFile = `${indexBase}.idx`;
     const vifFile = `${dataBase}.vif`;
 
+    const job = cradle.jobs.start('volume.copy', { vid: id, collection, totalBytes: datSize + idxSize, detail: `from ${source}` });
     let moved: string[] = [];
     let links: string[] = [];
     let replacedRemoved = false;
@@ -292,6 +293,7 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         throttler,
         call,
         onProgress: async (processed) => {
+          job.progress(processed);
           if (processed > nextReport) {
             await send(call, { processed_bytes: String(processed) });
             nextReport = processed + REPORT_INTERVAL;
@@ -299,7 +301,12 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         },
       });
       await setTimes(stagedDat, datTs);
-      const idxTs = await pullFile(client, fileReq('.idx', idxSize, false), stagedIdx, { ignoreMissing: false, throttler, call });
+      const idxTs = await pullFile(client, fileReq('.idx', idxSize, false), stagedIdx, {
+        ignoreMissing: false,
+        throttler,
+        call,
+        onProgress: async (processed) => job.progress(datSize + processed),
+      });
       await setTimes(stagedIdx, idxTs);
       const vifTs = await pullFile(client, fileReq('.vif', VIF_STOP_OFFSET, true), stagedVif, { ignoreMissing: true, throttler, call });
       await setTimes(stagedVif, vifTs);
@@ -403,7 +410,9 @@ export function volumeCopyRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       for (const l of links) await rm(l, { force: true }).catch(() => undefined);
       links = [];
       moved = [];
+      job.finish();
     } catch (e) {
+      job.fail(e);
       // roll back: nothing of this copy stays mounted or on disk; a replaced replica comes back
       let keepFiles = false;
       if (mounted) {

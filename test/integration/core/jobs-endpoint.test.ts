@@ -1,0 +1,51 @@
+// GET /jobs on a real server: a VolumeCopy between two of our servers is listed as a finished
+// 'volume.copy' job with its byte counts, and a vacuum as a 'vacuum' job (the admin page's browser
+// test watches one while it runs).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { drainStream, volumeClient } from '../../helpers/grpc.js';
+import { cleanup, startVolumeServer } from '../../helpers/processes.js';
+
+interface JobList {
+  running: unknown[];
+  recent: { kind: string; vid: number; state: string; percent?: number; bytesDone: number; totalBytes: number; detail?: string }[];
+}
+
+test('GET /jobs lists a finished volume copy and vacuum with their bytes', async () => {
+  const flags = ['--volume.allowUntrustedRemoteEndpoints'];
+  const a = await startVolumeServer({ extraArgs: flags });
+  const b = await startVolumeServer({ extraArgs: flags });
+  const ca = volumeClient(a.grpcAddress);
+  try {
+    assert.deepEqual(await (await fetch(`${b.url}/jobs`)).json(), { running: [], recent: [] });
+    await ca.call('AllocateVolume', { volume_id: 5, replication: '000', version: 3 });
+    for (let i = 1; i <= 20; i++) {
+      const r = await fetch(`${a.url}/5,${i.toString(16)}00001234`, { method: 'PUT', body: Buffer.alloc(10_000, i) });
+      assert.equal(r.status, 201);
+    }
+    assert.equal((await fetch(`${a.url}/5,100001234`, { method: 'DELETE' })).status, 202);
+    const status = (await ca.call('ReadVolumeFileStatus', { volume_id: 5 })) as { dat_file_size: string; idx_file_size: string };
+    const total = Number(status.dat_file_size) + Number(status.idx_file_size);
+
+    const copy = await drainStream(b.grpcAddress, 'VolumeCopy', { volume_id: 5, source_data_node: `127.0.0.1:${a.port}` });
+    assert.equal(copy.error, undefined, copy.error?.message);
+    const onB = (await (await fetch(`${b.url}/jobs`)).json()) as JobList;
+    assert.deepEqual(onB.running, []);
+    assert.deepEqual(
+      onB.recent.map((j) => ({ kind: j.kind, vid: j.vid, state: j.state, percent: j.percent, bytesDone: j.bytesDone, totalBytes: j.totalBytes, detail: j.detail })),
+      [{ kind: 'volume.copy', vid: 5, state: 'done', percent: 100, bytesDone: total, totalBytes: total, detail: `from 127.0.0.1:${a.port}` }],
+    );
+
+    const vacuum = await drainStream(a.grpcAddress, 'VacuumVolumeCompact', { volume_id: 5 });
+    assert.equal(vacuum.error, undefined, vacuum.error?.message);
+    const onA = (await (await fetch(`${a.url}/jobs`)).json()) as JobList;
+    assert.deepEqual(
+      onA.recent.map((j) => [j.kind, j.vid, j.state, j.totalBytes]),
+      [['vacuum', 5, 'done', Number(status.dat_file_size)]],
+    );
+  } finally {
+    ca.close();
+    await Promise.all([a.stop(), b.stop()]);
+    cleanup(a.dir, b.dir);
+  }
+});
