@@ -1,15 +1,15 @@
 // Pacing of a long scrub: after every chunk the scan reads it yields to the event loop, sleeps to
 // keep the read rate near -maintenanceMBps (as Go's WriteThrottler paces copies; 0 = unlimited),
-// logs progress now and then, and stops with `context canceled` once the client has gone.
+// reports each volume as a job to core's job registry (progress, rate and ETA on the admin page,
+// GET /jobs and the registry's periodic progress log lines), and stops with `context canceled`
+// once the client has gone.
 // (Go's WriteThrottler only looks every 100 ms, so a burst shorter than that is never paced; this
 // keeps the running total at the budget instead.)
 import type { Logger } from 'pino';
+import type { JobHandle, JobKind, JobRegistry } from '../../core/jobs/job-registry.js';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { vsError } from '../../core/errors.js';
 import type { ScanHooks } from '../../core/storage/volume-scan.js';
-
-/** How often a running scan logs its progress. */
-const PROGRESS_EVERY_MS = 10_000;
 
 /** What a pacer needs of the call: grpc-js server calls have both. */
 export interface Cancellable {
@@ -46,8 +46,8 @@ export class ScanPacer {
   private readonly paceStart = Date.now();
   private volumeBytes = 0;
   private volumeStart = Date.now();
-  private lastLog = Date.now();
   private vid = 0;
+  private job: JobHandle | undefined;
 
   constructor(
     private readonly call: Cancellable,
@@ -55,23 +55,33 @@ export class ScanPacer {
     /** Bytes per second; 0 = unlimited. */
     private readonly bytesPerSecond: number,
     private readonly mode: string,
+    private readonly jobs?: { registry: JobRegistry; kind: JobKind },
   ) {}
 
-  /** Starts counting for volume `vid`. */
-  begin(vid: number): void {
+  /** Starts counting for volume `vid` (a job of the registry; `totalBytes` unknown → no ETA). */
+  begin(vid: number, info: { collection?: string; totalBytes?: number } = {}): void {
+    this.settle();
     this.vid = vid;
     this.volumeBytes = 0;
     this.volumeStart = Date.now();
-    this.lastLog = this.volumeStart;
+    this.job = this.jobs?.registry.start(this.jobs.kind, { vid, collection: info.collection, totalBytes: info.totalBytes, detail: this.mode });
   }
 
-  /** Logs the finished volume's totals. */
+  /** Logs the finished volume's totals and ends its job. */
   end(files: number, problems: number): void {
     const secs = Math.max((Date.now() - this.volumeStart) / 1000, 0.001);
     this.logger.info(
       { vid: this.vid, mode: this.mode, bytes: this.volumeBytes, rate: Math.round(this.volumeBytes / secs), files, problems },
       'scrub: volume done',
     );
+    this.job?.finish();
+    this.job = undefined;
+  }
+
+  /** Ends the job of a volume whose scan did not reach end() (an error, a cancel, a volume gone). */
+  settle(err?: unknown): void {
+    this.job?.fail(err ?? new Error(`scrub of volume ${this.vid} stopped`));
+    this.job = undefined;
   }
 
   hooks(): ScanHooks {
@@ -86,12 +96,8 @@ export class ScanPacer {
   private async onChunk(bytes: number): Promise<void> {
     this.check();
     this.volumeBytes += bytes;
+    this.job?.progress(this.volumeBytes);
     const now = Date.now();
-    if (now - this.lastLog >= PROGRESS_EVERY_MS) {
-      const secs = Math.max((now - this.volumeStart) / 1000, 0.001);
-      this.logger.info({ vid: this.vid, mode: this.mode, bytes: this.volumeBytes, rate: Math.round(this.volumeBytes / secs) }, 'scrub: progress');
-      this.lastLog = now;
-    }
     if (this.bytesPerSecond > 0) {
       // Keep the bytes read since the pacer started at or under the budget: sleep off any lead.
       this.paceBytes += bytes;

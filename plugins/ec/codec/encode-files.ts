@@ -44,7 +44,11 @@ export interface ShardChecksums {
  * Go's encodeDatFile: every row of the stripe, D data blocks read (zero-padded), P parity computed.
  * Each shard's block checksums are taken over exactly the bytes written (Go's shardChecksumBuilder).
  */
-export function encodeDatFile(job: EncodeJob, rs = new ReedSolomon(job.dataShards, job.parityShards)): ShardChecksums[] {
+export function encodeDatFile(
+  job: EncodeJob,
+  rs = new ReedSolomon(job.dataShards, job.parityShards),
+  onProgress?: (datBytesDone: number) => void,
+): ShardChecksums[] {
   const total = job.dataShards + job.parityShards;
   const buffers = Array.from({ length: total }, () => new Uint8Array(ENCODE_BUFFER_SIZE));
   const sums = Array.from({ length: total }, () => new ShardChecksumBuilder());
@@ -67,6 +71,7 @@ export function encodeDatFile(job: EncodeJob, rs = new ReedSolomon(job.dataShard
           sums[i].write(buffers[i]);
         }
       }
+      onProgress?.(Math.min(job.datSize, row.datOffset + row.blockSize * job.dataShards));
     }
     for (const fd of outs) fsyncSync(fd);
   } finally {
@@ -86,7 +91,11 @@ export interface RebuildJob {
 }
 
 /** Go's rebuildEcFiles: regenerates every missing shard from D present ones, 1 MiB at a time. */
-export function rebuildShardFiles(job: RebuildJob, rs = new ReedSolomon(job.dataShards, job.parityShards)): void {
+export function rebuildShardFiles(
+  job: RebuildJob,
+  rs = new ReedSolomon(job.dataShards, job.parityShards),
+  onProgress?: (shardBytesDone: number) => void,
+): void {
   const total = job.dataShards + job.parityShards;
   const buffers = Array.from({ length: total }, () => new Uint8Array(ENCODE_BUFFER_SIZE));
   const present = job.inputs.map((p) => p !== undefined);
@@ -116,6 +125,7 @@ export function rebuildShardFiles(job: RebuildJob, rs = new ReedSolomon(job.data
       }
       rs.reconstruct(buffers, present, 0, len);
       for (const [id, fd] of outFds) writeFull(fd, buffers[id].subarray(0, len));
+      onProgress?.(pos + len);
     }
     for (const fd of outFds.values()) fsyncSync(fd);
   } finally {

@@ -6,10 +6,18 @@ import { encodeDatFile, rebuildShardFiles, type EncodeJob, type RebuildJob } fro
 type Job = { kind: 'encode'; job: EncodeJob } | { kind: 'rebuild'; job: RebuildJob };
 
 const msg = workerData as Job;
+// Progress at most every 64 MiB: enough for the job registry, cheap for the port.
+const PROGRESS_STEP = 64 * 1024 * 1024;
+let reported = 0;
+const progress = (done: number) => {
+  if (done - reported < PROGRESS_STEP) return;
+  reported = done;
+  parentPort?.postMessage({ progress: done });
+};
 try {
-  if (msg.kind === 'encode') parentPort?.postMessage({ ok: true, checksums: encodeDatFile(msg.job) });
+  if (msg.kind === 'encode') parentPort?.postMessage({ ok: true, checksums: encodeDatFile(msg.job, undefined, progress) });
   else {
-    rebuildShardFiles(msg.job);
+    rebuildShardFiles(msg.job, undefined, progress);
     parentPort?.postMessage({ ok: true });
   }
 } catch (e) {

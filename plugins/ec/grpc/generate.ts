@@ -18,7 +18,7 @@ import { ecStoreOf } from '../state.js';
 import { checks, messageOf, plain, u32 } from './common.js';
 
 export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
-  const { store, logger } = cradle;
+  const { store, logger, jobs } = cradle;
   const check = checks(cradle);
   const ec = ecStoreOf(cradle);
   // Two encodes of one volume at once would write the same files.
@@ -73,7 +73,8 @@ export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         const blockSize = uniformBlockSize(datSize, dataShards);
         let checksums;
         try {
-          checksums = await encodeInWorker({ datPath: base + '.dat', shardPaths, dataShards, parityShards, datSize, layout: blockLayout(blockSize) });
+          const encode = { datPath: base + '.dat', shardPaths, dataShards, parityShards, datSize, layout: blockLayout(blockSize) };
+          checksums = await jobs.run('ec.generate', { vid, collection, totalBytes: datSize }, (job) => encodeInWorker(encode, (b) => job.progress(b)));
         } catch (e) {
           throw plain(`WriteEcFiles ${base}: ${messageOf(e)}`);
         }

@@ -34,7 +34,7 @@ function shardCount(dataBase: string): number {
 }
 
 export function rebuildRpcs(cradle: Cradle): Record<string, GrpcHandler> {
-  const { store, logger } = cradle;
+  const { store, logger, jobs } = cradle;
   const check = checks(cradle);
   const ec = ecStoreOf(cradle);
   return {
@@ -141,7 +141,10 @@ export function rebuildRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           for (const p of Object.values(outputs)) await rm(p, { force: true }).catch(() => undefined);
         };
         try {
-          await rebuildInWorker({ dataShards: meta.dataShards, parityShards: meta.parityShards, inputs, outputs });
+          const shardSize = Math.max(0, ...inputs.map((p) => (p ? fileSizeOrMissing(p) : 0)));
+          await jobs.run('ec.rebuild', { vid, collection, totalBytes: shardSize, detail: `shards ${missing.join(',')}` }, (job) =>
+            rebuildInWorker({ dataShards: meta.dataShards, parityShards: meta.parityShards, inputs, outputs }, (b) => job.progress(b)),
+          );
         } catch (e) {
           // A half-written shard must never be mounted later.
           await dropOutputs();

@@ -11,7 +11,7 @@ import { ScanPacer } from '../scan-pacer.js';
 import { modeName, modeNumber } from './scrub-mode.js';
 
 export function scrubEcVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
-  const { store, contributions, metrics, logger, config } = cradle;
+  const { store, contributions, metrics, logger, config, jobs } = cradle;
   const { admin } = checks(cradle);
   const log = logger.child({ family: 'scrub-query' });
   return {
@@ -28,7 +28,7 @@ export function scrubEcVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       if (explicit) for (const x of r.volume_ids as number[]) vids.push(x >>> 0);
       else for (const s of contributions.ecShards()) if (!vids.includes(s.id >>> 0)) vids.push(s.id >>> 0);
       const metadataDirs = [...new Set(store.locations.flatMap((l) => [l.directory, l.idxDirectory]))];
-      const pacer = new ScanPacer(call, log, config.maintenanceMBps * 1024 * 1024, modeName(mode));
+      const pacer = new ScanPacer(call, log, config.maintenanceMBps * 1024 * 1024, modeName(mode), { registry: jobs, kind: 'scrub.ec' });
       const abort = new AbortController();
       const onCancel = () => abort.abort();
       call.once('cancelled', onCancel);
@@ -50,7 +50,7 @@ export function scrubEcVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           const hooks = pacer.hooks();
           const width = store.offsetWidth;
           let out: EcScrubOutcome;
-          pacer.begin(vid);
+          pacer.begin(vid, { collection: ev.collection });
           if (mode === 1) out = await scrubEcIndex(ev, width, hooks);
           else if (mode === 3) out = await scrubEcLocal(ev, width, hooks);
           else if (mode === 2 || mode === 5) out = await scrubEcReads(ev, width, mode === 2 ? 'FULL' : 'READS', !!r.force_deleted_needles_check, hooks, abort.signal);
@@ -67,6 +67,7 @@ export function scrubEcVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           }
         }
       } catch (e) {
+        pacer.settle(e);
         if (call.cancelled) log.info({ mode: modeName(mode) }, 'ec scrub: cancelled by the client');
         throw e;
       } finally {

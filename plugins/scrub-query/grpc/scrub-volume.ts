@@ -13,7 +13,7 @@ import { ScanPacer } from '../scan-pacer.js';
 import { modeName, modeNumber } from './scrub-mode.js';
 
 export function scrubVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
-  const { store, masterClient, logger, config, metrics } = cradle;
+  const { store, masterClient, logger, config, metrics, jobs } = cradle;
   const { admin } = checks(cradle);
   const log = logger.child({ family: 'scrub-query' });
 
@@ -37,7 +37,7 @@ export function scrubVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       const mode = modeNumber(r.mode);
       const explicit = (r.volume_ids ?? []).length > 0;
       const vids: number[] = explicit ? (r.volume_ids as number[]).map((x) => x >>> 0) : store.allVolumes().map((v) => v.id);
-      const pacer = new ScanPacer(call, log, config.maintenanceMBps * 1024 * 1024, modeName(mode));
+      const pacer = new ScanPacer(call, log, config.maintenanceMBps * 1024 * 1024, modeName(mode), { registry: jobs, kind: 'scrub' });
 
       const details: string[] = [];
       const broken: Volume[] = [];
@@ -57,12 +57,14 @@ export function scrubVolumeRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           continue;
         }
         let out: ScrubOutcome;
-        pacer.begin(vid);
+        // INDEX reads the .idx; the data modes read the .dat as well.
+        pacer.begin(vid, { collection: v.collection, totalBytes: v.idxFileSize() + (mode === 1 ? 0 : v.datFileSize()) });
         try {
           if (mode === 1) out = await scrubVolumeIndex(v, pacer.hooks());
           else if (mode === 2 || mode === 3 || mode === 5) out = await scrubVolumeData(v, pacer.hooks());
           else throw plain(`unsupported volume scrub mode ${mode}`);
         } catch (e) {
+          pacer.settle(e);
           if (call.cancelled) {
             log.info({ vid, mode: modeName(mode) }, 'scrub: cancelled by the client');
             throw e;

@@ -9,6 +9,7 @@
 // way a compaction commit does it: reads never see it missing, and a read that started on the old
 // data file finishes from it (core/storage/backend/pinned-file.ts). The volume is claimed for the
 // whole move, so a copy, delete or unmount of it is refused meanwhile.
+import type { JobHandle } from '../../../core/jobs/job-registry.js';
 import type { Stats } from 'node:fs';
 import { open, rename, rm, stat, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -44,8 +45,13 @@ function tierConcurrency(raw: unknown): number {
   return Math.min(n, 1024);
 }
 
-function progressSender(call: Msg): Progress {
-  return throttled((processed, percentage) => send(call, { processed: String(processed), processedPercentage: percentage }));
+/** Progress to the caller (throttled, as Go) and to the job registry (every step). */
+function progressSender(call: Msg, job: JobHandle): Progress {
+  const toCaller = throttled((processed, percentage) => send(call, { processed: String(processed), processedPercentage: percentage }));
+  return async (processed, percentage) => {
+    job.progress(processed);
+    await toCaller(processed, percentage);
+  };
 }
 
 /** Runs `fn` with volume `id` claimed; refused while another copy or move holds it. */
@@ -174,7 +180,7 @@ async function moveFromRemote(m: Move, backend: TierBackend, name: string, remot
 }
 
 export function tierMoveRpcs(cradle: Cradle, backends: TierBackends): Record<string, GrpcHandler> {
-  const { store, logger } = cradle;
+  const { store, logger, jobs } = cradle;
   const log = logger.child({ plugin: 'tiering' });
   const check = checks(cradle);
 
@@ -201,8 +207,12 @@ export function tierMoveRpcs(cradle: Cradle, backends: TierBackends): Record<str
       if (v.volumeInfo.files.some((f) => f.backendType === type && f.backendId === backendId)) {
         throw plain(`destination ${name} already exists`);
       }
-      const move: Move = { volume: v, backends, log, id, datPath, vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call) };
-      await claimed(store, id, () => moveToRemote(move, backend, name, before, req.keep_local_dat_file === true, tierConcurrency(req.concurrency)));
+      await claimed(store, id, () =>
+        jobs.run('tier.upload', { vid: id, collection: v.collection, totalBytes: before.size, detail: `to ${name}` }, (job) => {
+          const move: Move = { volume: v, backends, log, id, datPath, vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call, job) };
+          return moveToRemote(move, backend, name, before, req.keep_local_dat_file === true, tierConcurrency(req.concurrency));
+        }),
+      );
     },
 
     VolumeTierMoveDatFromRemote: async (call: Msg) => {
@@ -215,8 +225,12 @@ export function tierMoveRpcs(cradle: Cradle, backends: TierBackends): Record<str
       if (!name || !remote.key) throw plain(`volume ${id} is already on local disk`);
       const backend = backends.get(name);
       if (!backend) throw plain(`remote storage ${name} not found from supported: ${goList(backends.names())}`);
-      const move: Move = { volume: v, backends, log, id, datPath: v.fileName('.dat'), vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call) };
-      await claimed(store, id, () => moveFromRemote(move, backend, name, remote, req.keep_remote_dat_file === true));
+      await claimed(store, id, () =>
+        jobs.run('tier.download', { vid: id, collection: v.collection, totalBytes: Number(remote.fileSize), detail: `from ${name}` }, (job) => {
+          const move: Move = { volume: v, backends, log, id, datPath: v.fileName('.dat'), vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call, job) };
+          return moveFromRemote(move, backend, name, remote, req.keep_remote_dat_file === true);
+        }),
+      );
     },
   };
 }

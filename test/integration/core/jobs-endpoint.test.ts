@@ -49,3 +49,44 @@ test('GET /jobs lists a finished volume copy and vacuum with their bytes', async
     cleanup(a.dir, b.dir);
   }
 });
+
+test('GET /jobs lists scrubs, EC generate and rebuild with their volumes and bytes', async () => {
+  const s = await startVolumeServer({});
+  const c = volumeClient(s.grpcAddress);
+  try {
+    await c.call('AllocateVolume', { volume_id: 6, replication: '000', version: 3 });
+    for (let i = 1; i <= 30; i++) {
+      const r = await fetch(`${s.url}/6,${i.toString(16)}00005678`, { method: 'PUT', body: Buffer.alloc(20_000 + i, i) });
+      assert.equal(r.status, 201);
+    }
+    const status = (await c.call('ReadVolumeFileStatus', { volume_id: 6 })) as { dat_file_size: string; idx_file_size: string };
+    const dat = Number(status.dat_file_size);
+    const idx = Number(status.idx_file_size);
+
+    await c.call('ScrubVolume', { volume_ids: [6], mode: 'FULL' }, 30_000);
+    await c.call('ScrubVolume', { volume_ids: [6], mode: 'INDEX' }, 30_000);
+    await c.call('VolumeEcShardsGenerate', { volume_id: 6, collection: '' }, 60_000);
+    await c.call('VolumeEcShardsMount', { volume_id: 6, collection: '', shard_ids: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] });
+    await c.call('VolumeEcShardsUnmount', { volume_id: 6, shard_ids: [3] });
+    const { rm } = await import('node:fs/promises');
+    await rm(`${s.dir}/6.ec03`);
+    await c.call('VolumeEcShardsRebuild', { volume_id: 6, collection: '' }, 60_000);
+    await c.call('ScrubEcVolume', { volume_ids: [6], mode: 'LOCAL' }, 30_000);
+
+    const jobs = (await (await fetch(`${s.url}/jobs`)).json()) as JobList;
+    assert.deepEqual(jobs.running, []);
+    const seen = jobs.recent.map((j) => ({ kind: j.kind, vid: j.vid, state: j.state, totalBytes: j.totalBytes, detail: j.detail })).reverse();
+    const shardSize = (await import('node:fs')).statSync(`${s.dir}/6.ec00`).size;
+    assert.deepEqual(seen, [
+      { kind: 'scrub', vid: 6, state: 'done', totalBytes: dat + idx, detail: 'FULL' },
+      { kind: 'scrub', vid: 6, state: 'done', totalBytes: idx, detail: 'INDEX' },
+      { kind: 'ec.generate', vid: 6, state: 'done', totalBytes: dat, detail: undefined },
+      { kind: 'ec.rebuild', vid: 6, state: 'done', totalBytes: shardSize, detail: 'shards 3' },
+      { kind: 'scrub.ec', vid: 6, state: 'done', totalBytes: 0, detail: 'LOCAL' },
+    ]);
+  } finally {
+    c.close();
+    await s.stop();
+    cleanup(s.dir);
+  }
+});

@@ -80,7 +80,10 @@ test('test vector B: legacy two-tier striping of a 23 456 789-byte .dat', () => 
     writeFileSync(join(dir, 'v.dat'), dat);
     assert.equal(crc32c(dat) >>> 0, 0x4744403b);
     const shardPaths = Array.from({ length: 14 }, (_, i) => join(dir, `v.ec${String(i).padStart(2, '0')}`));
-    encodeDatFile({ datPath: join(dir, 'v.dat'), shardPaths, dataShards: 10, parityShards: 4, datSize: N, layout: blockLayout(0) });
+    const encodeProgress: number[] = [];
+    encodeDatFile({ datPath: join(dir, 'v.dat'), shardPaths, dataShards: 10, parityShards: 4, datSize: N, layout: blockLayout(0) }, undefined, (b) => encodeProgress.push(b));
+    // One report per stripe row (three 10 MiB rows of 1 MiB blocks), rising to the whole .dat.
+    assert.deepEqual(encodeProgress, [10_485_760, 20_971_520, N]);
     const want = [
       'e0a2382a', 'a690c6ef', 'bfab5c68', 'e1e8f3c0', '2978814d', 'f9ede14a', 'd8761d2f',
       '592f635e', '730dcc18', '99d2435b', 'd2228035', 'ec309b63', 'fa25fc5a', '5f6b5c79',
@@ -96,7 +99,9 @@ test('test vector B: legacy two-tier striping of a 23 456 789-byte .dat', () => 
     const lost = [1, 7, 12];
     const inputs = shardPaths.map((p, i) => (lost.includes(i) ? undefined : p));
     const outputs = Object.fromEntries(lost.map((i) => [i, join(dir, `r${i}`)]));
-    rebuildShardFiles({ dataShards: 10, parityShards: 4, inputs, outputs });
+    const rebuildProgress: number[] = [];
+    rebuildShardFiles({ dataShards: 10, parityShards: 4, inputs, outputs }, undefined, (b) => rebuildProgress.push(b));
+    assert.deepEqual(rebuildProgress, [1_048_576, 2_097_152, 3_145_728]);
     for (const i of lost) assert.ok(readFileSync(join(dir, `r${i}`)).equals(files[i]), `rebuilt shard ${i}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
