@@ -186,7 +186,14 @@ export async function startVolumeServer(opts: {
 }
 
 /** The reference Go volume server, for interop tests. */
-export async function startGoVolumeServer(opts: { master: string; dir: string; width: 4 | 5; port?: number }): Promise<VolumeServer> {
+export async function startGoVolumeServer(opts: {
+  master: string;
+  dir: string;
+  width: 4 | 5;
+  port?: number;
+  /** Flags after the defaults (Go's flag package keeps the last value: `-max=2,3` overrides `-max=10`). */
+  extraArgs?: string[];
+}): Promise<VolumeServer> {
   const port = opts.port ?? (await freePort());
   const grpcPort = port + 10000;
   const p = run(
@@ -200,6 +207,7 @@ export async function startGoVolumeServer(opts: { master: string; dir: string; w
       '-max=10',
       `-master=${opts.master}`,
       '-preStopSeconds=0',
+      ...(opts.extraArgs ?? []),
     ],
     join(tmpdir(), `go-weed-volume-${port}.log`),
   );
