@@ -23,27 +23,32 @@ function isTransportError(e: unknown): boolean {
 
 /**
  * Go's getRemoteReplications: the other replicas of a volume. Empty when the local volume has a
- * single copy. Throws Go's texts on a failed lookup or when the master knows fewer locations than
- * the local volume's copy count (the cached lookup is dropped then).
+ * single copy. The master is asked every time (no cached answer: a replica that went down or
+ * read-only must stop counting at once). Only locations that take the operation count: for a
+ * write, those not read-only; for a delete, those not read-only or read-only but deletable. Throws
+ * Go's texts on a failed lookup or when fewer locations count than the local volume's copy count,
+ * before anything is written locally.
  */
 export async function remoteReplicas(cradle: Cradle, vid: number, forWrite: boolean): Promise<VolumeLocation[]> {
   const v = cradle.store.findVolume(vid);
   if (v && v.replicaPlacement.copyCount() === 1) return [];
   let locations: VolumeLocation[];
   try {
-    locations = await cradle.masterClient.lookupVolume(vid);
+    locations = await cradle.masterClient.lookupVolume(vid, false);
   } catch (e) {
     if (isTransportError(e)) throw new Error(`replicating lookup failed for ${vid}: ${(e as Error).message}`, { cause: e });
     locations = []; // the master answered, but knows no location
   }
+  const takes = (l: VolumeLocation) => (forWrite ? !l.read_only : !l.read_only || !!l.read_only_can_delete);
+  const usable = locations.filter(takes);
   const self = selfUrl(cradle);
-  const remote = locations.filter((l) => l.url !== self);
+  const remote = usable.filter((l) => l.url !== self);
   if (v) {
     const copies = v.replicaPlacement.copyCount();
-    if (locations.length < copies) {
+    if (usable.length < copies) {
       cradle.masterClient.invalidateLookup(vid);
       const label = forWrite ? 'writable replication' : 'replication';
-      throw new Error(`${label} locations [${locations.length}] is less than volume ${vid} replication copy count [${copies}]`);
+      throw new Error(`${label} locations [${usable.length}] is less than volume ${vid} replication copy count [${copies}]`);
     }
   }
   return remote;
