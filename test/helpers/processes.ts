@@ -115,10 +115,19 @@ export interface Master extends RunningProcess {
   dir: string;
 }
 
-export async function startMaster(volumeSizeLimitMB = 100, width: 4 | 5 = 5, extraArgs: string[] = []): Promise<Master> {
-  const port = await freePort();
+/**
+ * Starts the Go master. `at` restarts one on the port and metadata dir of an earlier run (a master
+ * restart); later `extraArgs` override the defaults (Go's flag package keeps the last value).
+ */
+export async function startMaster(
+  volumeSizeLimitMB = 100,
+  width: 4 | 5 = 5,
+  extraArgs: string[] = [],
+  at?: { port: number; dir: string },
+): Promise<Master> {
+  const port = at?.port ?? (await freePort());
   const grpcPort = port + 10000;
-  const dir = tempDir('ts-weed-master-');
+  const dir = at?.dir ?? tempDir('ts-weed-master-');
   const p = run(
     weedBinary(width),
     [
