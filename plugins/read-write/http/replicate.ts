@@ -5,6 +5,7 @@
 // request (local data is not rolled back).
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import type { Socket } from 'node:net';
 import type { Cradle } from '../../../core/container.js';
 import type { VolumeLocation } from '../../../core/master/master-client.js';
 import { goJsonStringify } from '../../../core/http/json.js';
@@ -194,10 +195,27 @@ async function* fileBody(head: Buffer, path: string, tail: Buffer): AsyncGenerat
   yield tail;
 }
 
-/** Forwards a write to the replicas; rejects with Go's `failed to write to replicas …` text. */
-export async function replicateWrite(vid: number, locations: VolumeLocation[], w: ReplicaWrite): Promise<void> {
+/**
+ * Runs `op` with the idle timeout of the client's connection off. The client is waiting for our
+ * answer, not idle: Go's -idleTimeout only cuts a pending read or write (weed/util/net_timeout.go),
+ * so Go answers once a slow replica's own timeout ends (30 s for a delete, as long as the idle
+ * timeout), where node would drop the connection without an answer. `op` is bounded by its own
+ * timeouts.
+ */
+async function whileClientWaits<T>(client: Socket | undefined, op: () => Promise<T>): Promise<T> {
+  const idleMs = client?.timeout ?? 0;
+  if (client && idleMs > 0) client.setTimeout(0);
   try {
-    await distributed(locations, (l) => postReplica(l, w));
+    return await op();
+  } finally {
+    if (client && idleMs > 0 && !client.destroyed) client.setTimeout(idleMs);
+  }
+}
+
+/** Forwards a write to the replicas; rejects with Go's `failed to write to replicas …` text. */
+export async function replicateWrite(vid: number, locations: VolumeLocation[], w: ReplicaWrite, client?: Socket): Promise<void> {
+  try {
+    await whileClientWaits(client, () => distributed(locations, (l) => postReplica(l, w)));
   } catch (e) {
     throw new Error(`failed to write to replicas for volume ${vid}: ${(e as Error).message}`, { cause: e });
   }
@@ -223,8 +241,8 @@ async function deleteReplica(location: VolumeLocation, path: string, jwt: string
 }
 
 /** Forwards a delete to the replicas (not cancelled by the client going away). */
-export async function replicateDelete(locations: VolumeLocation[], path: string, jwt: string): Promise<void> {
-  await distributed(locations, (l) => deleteReplica(l, path, jwt));
+export async function replicateDelete(locations: VolumeLocation[], path: string, jwt: string, client?: Socket): Promise<void> {
+  await whileClientWaits(client, () => distributed(locations, (l) => deleteReplica(l, path, jwt)));
 }
 
 /** Pairs JSON as Go's json.Marshal(map[string]string) writes it: sorted keys, HTML-escaped. */
