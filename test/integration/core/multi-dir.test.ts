@@ -129,14 +129,22 @@ describe('several data directories, ours beside Go', () => {
     assert.deepEqual(oursStatus.DiskStatuses.map((d) => d.disk_type ?? ''), ['', '', 'ssd']);
     for (const d of oursStatus.DiskStatuses) assert.ok(d.all > 0, `${d.dir} has a size`);
 
-    const c = volumeClient(ours.server!.grpcAddress);
-    try {
-      const s = await c.call<{ disk_statuses: { dir: string; all: string }[] }>('VolumeServerStatus');
-      assert.deepEqual(s.disk_statuses.map((d) => d.dir), ours.dirs);
-      for (const d of s.disk_statuses) assert.ok(BigInt(d.all) > 0n, `${d.dir} has a size`);
-    } finally {
-      c.close();
-    }
+    type GrpcDisk = { dir: string; all: string; disk_type: string };
+    const grpcDisks = async (side: Side) => {
+      const c = volumeClient(side.server!.grpcAddress);
+      try {
+        return (await c.call<{ disk_statuses: GrpcDisk[] }>('VolumeServerStatus')).disk_statuses;
+      } finally {
+        c.close();
+      }
+    };
+    const oursDisks = await grpcDisks(ours);
+    const goDisks = await grpcDisks(go);
+    assert.deepEqual(oursDisks.map((d) => d.dir), ours.dirs);
+    assert.deepEqual(goDisks.map((d) => d.dir), go.dirs);
+    // Go's VolumeServerStatus fills no disk type (weed/server/volume_grpc_admin.go): neither do we.
+    assert.deepEqual(oursDisks.map((d) => d.disk_type), goDisks.map((d) => d.disk_type));
+    for (const d of oursDisks) assert.ok(BigInt(d.all) > 0n, `${d.dir} has a size`);
   });
 
   test('a disk below its minimum free space turns read-only while the other keeps taking writes', async () => {
