@@ -182,9 +182,8 @@ describe('replication when a replica is read-only, down or slow: ours answers as
           p.replica.proc.kill('SIGSTOP');
           let w: Answer, onPrimary: number, del: Answer, afterDel: number;
           try {
-            w = await write(p, 6);
+            [w, del] = await Promise.all([write(p, 6), remove(p, 3)]);
             onPrimary = await readStatus(p.primary, p, 6);
-            del = await remove(p, 3);
             afterDel = await readStatus(p.primary, p, 3);
           } finally {
             p.replica.proc.kill('SIGCONT');
