@@ -117,12 +117,23 @@ describe('heartbeat deltas against a real Go master', () => {
   });
 
   test('volumes the master grows for an assign reach it, and the assigned fid takes a write', async () => {
-    const r = (await (await fetch(`${master.url}/dir/assign?collection=grown`)).json()) as { fid?: string; url?: string; error?: string };
+    type Assign = { fid?: string; url?: string; error?: string };
+    let r: Assign = {};
+    // The first assign starts the growth; the master answers a fid once a grown volume is writable.
+    await waitFor(
+      async () => {
+        r = (await (await fetch(`${master.url}/dir/assign?collection=grown`)).json()) as Assign;
+        return r.fid !== undefined;
+      },
+      SEEN_MS,
+      'an assign in the grown collection',
+    );
     assert.equal(r.url, node, `assign: ${JSON.stringify(r)}`);
-    const onDisk = readdirSync(dir).filter((f) => /^grown_\d+\.dat$/.test(f)).length;
-    assert.ok(onDisk > 0, 'the master grew volumes here');
-    const grown = [...(await masterVolumes(master, node)).values()].filter((v) => v.Collection === 'grown');
-    assert.equal(grown.length, onDisk);
+    // The master may still be growing more volumes after it answered: wait until its view and our disk agree.
+    const onDisk = () => readdirSync(dir).filter((f) => /^grown_\d+\.dat$/.test(f)).length;
+    const atMaster = async () => [...(await masterVolumes(master, node)).values()].filter((v) => v.Collection === 'grown').length;
+    await waitFor(async () => (await atMaster()) === onDisk(), SEEN_MS, 'the grown volumes at the master match our disk');
+    assert.ok(onDisk() > 0, 'the master grew volumes here');
     const put = await fetch(`${vs.url}/${r.fid}`, { method: 'POST', body: 'assigned' });
     assert.equal(put.status, 201);
   });
