@@ -87,8 +87,12 @@ export interface RunningProcess {
   log(): string;
 }
 
-function run(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): RunningProcess {
-  const fd = openSync(logFile, 'a');
+/**
+ * Starts a process logging to `logFile`. Logs are named by port in the shared temp dir, so a fresh
+ * start truncates what an earlier process on the same port left; a restart (`append`) keeps it.
+ */
+function run(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env, append = false): RunningProcess {
+  const fd = openSync(logFile, append ? 'a' : 'w');
   const proc = spawn(cmd, args, { stdio: ['ignore', fd, fd], env });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   return {
@@ -142,6 +146,8 @@ export async function startMaster(
       ...extraArgs,
     ],
     join(dir, 'master.log'),
+    process.env,
+    at !== undefined,
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(() => httpOk(`${url}/dir/status`), 30_000, 'master /dir/status');
@@ -186,7 +192,7 @@ export async function startVolumeServer(opts: {
     '--preStopSeconds', '0',
     ...(opts.extraArgs ?? []),
   ];
-  const p = run(LAUNCHER, args, join(tmpdir(), `ts-weed-volume-${port}.log`), { ...process.env, ...opts.env });
+  const p = run(LAUNCHER, args, join(tmpdir(), `ts-weed-volume-${port}.log`), { ...process.env, ...opts.env }, opts.port !== undefined);
   const url = `http://127.0.0.1:${port}`;
   if (opts.waitReady !== false) {
     await waitFor(async () => (await fetch(`${url}/status`)).ok, 20_000, `our server on ${port}`);
@@ -219,6 +225,8 @@ export async function startGoVolumeServer(opts: {
       ...(opts.extraArgs ?? []),
     ],
     join(tmpdir(), `go-weed-volume-${port}.log`),
+    process.env,
+    opts.port !== undefined,
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/status`)).ok, 30_000, `Go volume server on ${port}`);
