@@ -31,6 +31,9 @@ export interface VolumeLocation {
   public_url: string;
   grpc_port: number;
   data_center: string;
+  data_in_remote?: boolean;
+  read_only?: boolean;
+  read_only_can_delete?: boolean;
 }
 
 /** master_pb.StorageBackend: a tier backend the master's configuration declares. */
@@ -323,9 +326,13 @@ export class MasterClient {
     return String(resp.start_time_ns ?? '0');
   }
 
-  /** Locations of a volume from the current master, cached for 10 minutes as Go does. */
-  async lookupVolume(vid: number): Promise<VolumeLocation[]> {
-    const hit = this.lookupCache.get(vid);
+  /**
+   * Locations of a volume from the current master, cached for 10 minutes as Go does. `useCache`
+   * false asks the master anyway (and refreshes the cache), as Go's LookupVolumeIds(..., false)
+   * for replication, which must not forward to a replica the master no longer lists.
+   */
+  async lookupVolume(vid: number, useCache = true): Promise<VolumeLocation[]> {
+    const hit = useCache ? this.lookupCache.get(vid) : undefined;
     if (hit && Date.now() - hit.at < LOOKUP_CACHE_MS) return hit.locations;
     const resp = await unary<object, { volume_id_locations: { error: string; locations: VolumeLocation[] }[] }>(
       this.currentMasterClient(),

@@ -235,7 +235,8 @@ export class Store extends EventEmitter<StoreEvents> implements PlacementView {
   diskStatuses(withType: boolean): DiskStatus[] {
     return this.locations.map((loc) => {
       const s = loc.status();
-      if (withType) s.disk_type = loc.diskType === '' ? 'hdd' : loc.diskType;
+      // Go's DiskType.String(): the default type is "", which the JSON leaves out.
+      if (withType && loc.diskType !== '') s.disk_type = loc.diskType;
       return s;
     });
   }

@@ -87,8 +87,9 @@ export interface RunningProcess {
   log(): string;
 }
 
-function run(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): RunningProcess {
-  const fd = openSync(logFile, 'a');
+/** Starts a process logging to `logFile`: truncated first, or appended to (`append`, a master restarted on its directory). */
+function run(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env, append = false): RunningProcess {
+  const fd = openSync(logFile, append ? 'a' : 'w');
   const proc = spawn(cmd, args, { stdio: ['ignore', fd, fd], env });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   return {
@@ -124,10 +125,19 @@ export interface Master extends RunningProcess {
   dir: string;
 }
 
-export async function startMaster(volumeSizeLimitMB = 100, width: 4 | 5 = 5, extraArgs: string[] = []): Promise<Master> {
-  const port = await freePort();
+/**
+ * Starts the Go master. `at` restarts one on the port and metadata dir of an earlier run (a master
+ * restart); later `extraArgs` override the defaults (Go's flag package keeps the last value).
+ */
+export async function startMaster(
+  volumeSizeLimitMB = 100,
+  width: 4 | 5 = 5,
+  extraArgs: string[] = [],
+  at?: { port: number; dir: string },
+): Promise<Master> {
+  const port = at?.port ?? (await freePort());
   const grpcPort = port + 10000;
-  const dir = tempDir('ts-weed-master-');
+  const dir = at?.dir ?? tempDir('ts-weed-master-');
   const p = run(
     weedBinary(width),
     [
@@ -142,6 +152,8 @@ export async function startMaster(volumeSizeLimitMB = 100, width: 4 | 5 = 5, ext
       ...extraArgs,
     ],
     join(dir, 'master.log'),
+    process.env,
+    at !== undefined,
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(() => httpOk(`${url}/dir/status`), 30_000, 'master /dir/status');
@@ -195,7 +207,14 @@ export async function startVolumeServer(opts: {
 }
 
 /** The reference Go volume server, for interop tests. */
-export async function startGoVolumeServer(opts: { master: string; dir: string; width: 4 | 5; port?: number }): Promise<VolumeServer> {
+export async function startGoVolumeServer(opts: {
+  master: string;
+  dir: string;
+  width: 4 | 5;
+  port?: number;
+  /** Flags after the defaults (Go's flag package keeps the last value: `-max=2,3` overrides `-max=10`). */
+  extraArgs?: string[];
+}): Promise<VolumeServer> {
   const port = opts.port ?? (await freePort());
   const grpcPort = port + 10000;
   const p = run(
@@ -209,6 +228,7 @@ export async function startGoVolumeServer(opts: { master: string; dir: string; w
       '-max=10',
       `-master=${opts.master}`,
       '-preStopSeconds=0',
+      ...(opts.extraArgs ?? []),
     ],
     logFileFor('go-weed-volume', port),
   );

@@ -197,7 +197,7 @@ export function deleteHandler(cradle: Cradle) {
       await v.delete(idCookie.id, { cookie: n.cookie });
       if (remote.length > 0) {
         const jwt = tokenFromRequest((request.query ?? {}) as Record<string, unknown>, request.headers);
-        await replicateDelete(remote, path, jwt);
+        await replicateDelete(remote, path, jwt, request.raw.socket);
       }
     } catch (e) {
       return sendJsonError(request, reply, 500, `Deletion Failed: ${(e as Error).message}`);

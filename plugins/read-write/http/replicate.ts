@@ -5,6 +5,7 @@
 // request (local data is not rolled back).
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import type { Socket } from 'node:net';
 import type { Cradle } from '../../../core/container.js';
 import type { VolumeLocation } from '../../../core/master/master-client.js';
 import { goJsonStringify } from '../../../core/http/json.js';
@@ -23,27 +24,32 @@ function isTransportError(e: unknown): boolean {
 
 /**
  * Go's getRemoteReplications: the other replicas of a volume. Empty when the local volume has a
- * single copy. Throws Go's texts on a failed lookup or when the master knows fewer locations than
- * the local volume's copy count (the cached lookup is dropped then).
+ * single copy. The master is asked every time (no cached answer: a replica that went down or
+ * read-only must stop counting at once). Only locations that take the operation count: for a
+ * write, those not read-only; for a delete, those not read-only or read-only but deletable. Throws
+ * Go's texts on a failed lookup or when fewer locations count than the local volume's copy count,
+ * before anything is written locally.
  */
 export async function remoteReplicas(cradle: Cradle, vid: number, forWrite: boolean): Promise<VolumeLocation[]> {
   const v = cradle.store.findVolume(vid);
   if (v && v.replicaPlacement.copyCount() === 1) return [];
   let locations: VolumeLocation[];
   try {
-    locations = await cradle.masterClient.lookupVolume(vid);
+    locations = await cradle.masterClient.lookupVolume(vid, false);
   } catch (e) {
     if (isTransportError(e)) throw new Error(`replicating lookup failed for ${vid}: ${(e as Error).message}`, { cause: e });
     locations = []; // the master answered, but knows no location
   }
+  const takes = (l: VolumeLocation) => (forWrite ? !l.read_only : !l.read_only || !!l.read_only_can_delete);
+  const usable = locations.filter(takes);
   const self = selfUrl(cradle);
-  const remote = locations.filter((l) => l.url !== self);
+  const remote = usable.filter((l) => l.url !== self);
   if (v) {
     const copies = v.replicaPlacement.copyCount();
-    if (locations.length < copies) {
+    if (usable.length < copies) {
       cradle.masterClient.invalidateLookup(vid);
       const label = forWrite ? 'writable replication' : 'replication';
-      throw new Error(`${label} locations [${locations.length}] is less than volume ${vid} replication copy count [${copies}]`);
+      throw new Error(`${label} locations [${usable.length}] is less than volume ${vid} replication copy count [${copies}]`);
     }
   }
   return remote;
@@ -189,10 +195,27 @@ async function* fileBody(head: Buffer, path: string, tail: Buffer): AsyncGenerat
   yield tail;
 }
 
-/** Forwards a write to the replicas; rejects with Go's `failed to write to replicas …` text. */
-export async function replicateWrite(vid: number, locations: VolumeLocation[], w: ReplicaWrite): Promise<void> {
+/**
+ * Runs `op` with the idle timeout of the client's connection off. The client is waiting for our
+ * answer, not idle: Go's -idleTimeout only cuts a pending read or write (weed/util/net_timeout.go),
+ * so Go answers once a slow replica's own timeout ends (30 s for a delete, as long as the idle
+ * timeout), where node would drop the connection without an answer. `op` is bounded by its own
+ * timeouts.
+ */
+async function whileClientWaits<T>(client: Socket | undefined, op: () => Promise<T>): Promise<T> {
+  const idleMs = client?.timeout ?? 0;
+  if (client && idleMs > 0) client.setTimeout(0);
   try {
-    await distributed(locations, (l) => postReplica(l, w));
+    return await op();
+  } finally {
+    if (client && idleMs > 0 && !client.destroyed) client.setTimeout(idleMs);
+  }
+}
+
+/** Forwards a write to the replicas; rejects with Go's `failed to write to replicas …` text. */
+export async function replicateWrite(vid: number, locations: VolumeLocation[], w: ReplicaWrite, client?: Socket): Promise<void> {
+  try {
+    await whileClientWaits(client, () => distributed(locations, (l) => postReplica(l, w)));
   } catch (e) {
     throw new Error(`failed to write to replicas for volume ${vid}: ${(e as Error).message}`, { cause: e });
   }
@@ -218,8 +241,8 @@ async function deleteReplica(location: VolumeLocation, path: string, jwt: string
 }
 
 /** Forwards a delete to the replicas (not cancelled by the client going away). */
-export async function replicateDelete(locations: VolumeLocation[], path: string, jwt: string): Promise<void> {
-  await distributed(locations, (l) => deleteReplica(l, path, jwt));
+export async function replicateDelete(locations: VolumeLocation[], path: string, jwt: string, client?: Socket): Promise<void> {
+  await whileClientWaits(client, () => distributed(locations, (l) => deleteReplica(l, path, jwt)));
 }
 
 /** Pairs JSON as Go's json.Marshal(map[string]string) writes it: sorted keys, HTML-escaped. */

@@ -286,7 +286,7 @@ export function writeHandler(cradle: Cradle) {
           jwt: tokenFromRequest((request.query ?? {}) as Record<string, unknown>, request.headers),
           contentMd5: pu.contentMd5,
           requestId: String(request.id),
-        });
+        }, request.raw.socket);
         const [l, r] = await Promise.allSettled([volume ? writeLocal(volume) : Promise.resolve(), replicas]);
         if (l.status === 'rejected') throw l.reason;
         if (r.status === 'rejected') throw r.reason;

@@ -360,7 +360,11 @@ const MESSAGE_FIELDS: [string, FieldRow[]][] = [
     ['url', 1, 'string', 's'],
     ['public_url', 2, 'string', 's'],
     ['grpc_port', 3, 'uint32', 's'],
-    ['data_center', 4, 'string', 's']]],
+    ['data_center', 4, 'string', 's'],
+    // weed/pb/master.proto Location: replication skips replicas the master lists as read-only
+    ['data_in_remote', 5, 'bool', 's'],
+    ['read_only', 6, 'bool', 's'],
+    ['read_only_can_delete', 7, 'bool', 's']]],
   ['master_pb.LookupVolumeResponse.VolumeIdLocation', [
     ['volume_or_file_id', 1, 'string', 's'],
     ['locations', 2, 'Location', 'r'],
