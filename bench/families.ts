@@ -91,8 +91,8 @@ async function readPhase(name: string, sides: Side[], tool: string | undefined, 
   await phase(name, sides, async (s) => {
     if (!tool) throw new Error('no Go toolchain for the read client');
     const r: ReadFigures = readLoad(tool, work, s.urls, READS);
-    if (r.failed > 0 || !(r.requests > 0)) throw new Error(`read failed (${r.failed} of ${READS} failed)`);
-    return { ...r };
+    if (r.failed > 0 || !(r.requests > 0)) throw new Error(`read failed (${r.failed} of ${READS} failed; first: ${r.firstFailure ?? '?'})`);
+    return { requests: r.requests, reqPerSec: r.reqPerSec, p50ms: r.p50ms, p99ms: r.p99ms };
   });
 }
 
@@ -268,6 +268,7 @@ async function main(): Promise<void> {
     row(`${p}, s`, (o) => o.cost?.seconds, p);
     if (p.startsWith('tier') || p === 'scrub FULL') row(`${p}, MB/s`, (o) => (o.cost && o.extra?.bytes ? o.extra.bytes / 1e6 / o.cost.seconds : undefined), p);
     row(`${p}, peak RSS MiB`, (o) => o.cost?.peakRssMiB, p);
+    row(`${p}, RSS growth MiB`, (o) => (o.cost ? o.cost.peakRssMiB - o.cost.startRssMiB : undefined), p);
   }
   for (const p of ['1 KB reads, normal volume', '1 KB reads, EC volume']) {
     row(`${p}, req/s`, (o) => o.extra?.reqPerSec, p);

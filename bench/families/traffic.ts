@@ -73,6 +73,8 @@ export interface ReadFigures {
   reqPerSec: number;
   p50ms: number;
   p99ms: number;
+  /** The first failed GET's status and body, when any failed. */
+  firstFailure?: string;
 }
 
 /** `n` GETs over `urls` from `c` keep-alive clients (the Go helper, so the client is not node). */
@@ -81,7 +83,8 @@ export function readLoad(tool: string, dir: string, urls: string[], n: number, c
   writeFileSync(list, urls.join('\n') + '\n');
   const out = execFileSync(tool, ['get', '-c', String(c), '-n', String(n), '-list', list, '-timeout', '120s'], { encoding: 'utf8', timeout: 180_000 });
   const num = (k: string) => Number(new RegExp(`${k} ([\\d.]+)`).exec(out)?.[1]);
-  return { requests: num('requests'), failed: num('failed'), reqPerSec: num('reqPerSec'), p50ms: num('p50ms'), p99ms: num('p99ms') };
+  const firstFailure = /^first failure: (.*)$/m.exec(out)?.[1];
+  return { requests: num('requests'), failed: num('failed'), reqPerSec: num('reqPerSec'), p50ms: num('p50ms'), p99ms: num('p99ms'), firstFailure };
 }
 
 /** klauspost/reedsolomon 10+4 MB/s on this machine, one goroutine and the library default. */

@@ -112,6 +112,7 @@ func getBench(args []string) {
 	tr := &http.Transport{MaxIdleConnsPerHost: *c, MaxConnsPerHost: *c, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	var next, failed int64
+	var firstErr atomic.Value
 	lat := make([][]time.Duration, *c)
 	deadline := time.Now().Add(*timeout)
 	var wg sync.WaitGroup
@@ -129,12 +130,17 @@ func getBench(args []string) {
 				resp, err := client.Get(urls[i%int64(len(urls))])
 				if err != nil {
 					atomic.AddInt64(&failed, 1)
+					firstErr.CompareAndSwap(nil, err.Error())
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 				_ = resp.Body.Close()
 				if resp.StatusCode != 200 {
 					atomic.AddInt64(&failed, 1)
+					if len(body) > 120 {
+						body = body[:120]
+					}
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, body))
 				}
 				lat[w] = append(lat[w], time.Since(t))
 			}
@@ -152,6 +158,9 @@ func getBench(args []string) {
 			return 0
 		}
 		return float64(all[int(float64(len(all)-1)*p)].Microseconds()) / 1000
+	}
+	if e := firstErr.Load(); e != nil {
+		fmt.Printf("first failure: %s\n", e)
 	}
 	fmt.Printf("requests %d failed %d seconds %.3f reqPerSec %.1f p50ms %.3f p99ms %.3f\n", len(all), failed, secs, float64(len(all))/secs, pct(0.5), pct(0.99))
 }
