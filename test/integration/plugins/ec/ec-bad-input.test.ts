@@ -163,6 +163,11 @@ describe('EC bad input: clear errors, nothing lost', { timeout: 175_000 }, () =>
     await c.call('VolumeEcShardsMount', { volume_id: vid, collection: '', shard_ids: ALL.filter((s) => s !== 12) });
     const got = await shardRead(ours.grpcAddress, { volume_id: vid, shard_id: 0, offset: 0, size: 1000 });
     assert.equal(got.length, 100, 'a read past the end of a shard returns what exists');
+    // With the encode's .ecsum beside it, the decode refuses the shard before writing anything;
+    // without a sidecar the short read itself stops it.
+    await assert.rejects(c.call('VolumeEcShardsToVolume', { volume_id: vid, collection: '' }, 30_000), /data shard 0 .*13\.ec00 fails its bitrot checksum/);
+    assert.ok(!existsSync(join(dir, `${vid}.dat`)), 'no .dat from a refused decode');
+    rmSync(join(dir, `${vid}.ecsum`));
     await assert.rejects(c.call('VolumeEcShardsToVolume', { volume_id: vid, collection: '' }, 30_000), /WriteDatFile .*short read/);
     assert.ok(!existsSync(join(dir, `${vid}.dat`)), 'no .dat from a failed decode');
     assert.ok(!existsSync(join(dir, `${vid}.dat.tmp`)), 'no temp .dat left');
