@@ -27,6 +27,11 @@ export interface EcReadOptions {
   localOnly?: boolean;
   /** Stops a long read (a scrub whose client went away). */
   signal?: AbortSignal;
+  /**
+   * The needle the bytes belong to: peers asked for its shard intervals answer "deleted" when their
+   * journal has it (Go's VolumeEcShardRead file_key), and the read then rejects with NEEDLE_DELETED.
+   */
+  needleId?: bigint;
 }
 
 export interface EcVolumeAccess {

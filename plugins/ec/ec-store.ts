@@ -12,7 +12,8 @@ import { ecShardExt, hasEcxFileOnDisk } from '../../core/storage/ec-placement.js
 import type { OffsetWidth } from '../../core/storage/types.js';
 import { parseVolumeBaseName, volumeFileName } from '../../core/storage/volume-files.js';
 import { removeEcsumFiles } from './ec-files.js';
-import { EcVolumeView } from './ec-volume-view.js';
+import { EcVolumeView, type EcServeContext } from './ec-volume-view.js';
+import { RecoverBudget } from './remote/recover-budget.js';
 import { uniformBlockSize } from './codec/layout.js';
 import { DEFAULT_DATA_SHARDS, ecIndexBase, EcVolume, fileSizeOrMissing, MAX_SHARD_COUNT, readEcMeta, type EcShard } from './ec-volume.js';
 
@@ -69,13 +70,17 @@ export class EcStore {
   private readonly byLocation = new Map<DiskLocation, Map<number, EcVolume>>();
   /** Mount and unmount of one volume id run one at a time. */
   private chain: Promise<unknown> = Promise.resolve();
+  /** What the views handed to other families use to reach peers (peers set when the family starts). */
+  readonly serve: EcServeContext;
 
   constructor(
     readonly locations: readonly DiskLocation[],
     private readonly contributions: Contributions,
     private readonly width: OffsetWidth,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.serve = { budget: new RecoverBudget(), log };
+  }
 
   serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn);
@@ -325,7 +330,7 @@ export class EcStore {
       },
       ecVolume: (vid) => {
         const disks = this.findAll(vid).filter((ev) => ev.shards.size > 0 && !ev.isExpired());
-        return disks.length > 0 ? new EcVolumeView(disks) : undefined;
+        return disks.length > 0 ? new EcVolumeView(disks, this.serve) : undefined;
       },
       ownsFile: ownsEcFile,
       loadFiles: (loc, files) => this.loadLocation(loc, files),

@@ -4,13 +4,22 @@
 // /status through core's contributions registry, and shards on disk are mounted at startup.
 import type { VolumePlugin } from '../../core/plugins/contract.js';
 import { ecRpcs } from './grpc/handlers.js';
+import { EcPeers } from './remote/ec-peers.js';
 import { ecStoreOf } from './state.js';
 
 const plugin: VolumePlugin = {
   name: 'ec',
   grpc: (cradle) => ecRpcs(cradle),
   start: async (cradle) => {
-    await cradle.contributions.register(ecStoreOf(cradle).contributor());
+    const ec = ecStoreOf(cradle);
+    const { masterClient } = cradle;
+    ec.serve.peers = new EcPeers({
+      config: cradle.config,
+      grpcClients: cradle.grpcClients,
+      masterAddress: () => masterClient.currentMaster || masterClient.seeds[0] || '',
+      log: cradle.logger.child({ family: 'ec' }),
+    });
+    await cradle.contributions.register(ec.contributor());
   },
   stop: async (cradle) => {
     cradle.contributions.unregister('ec');

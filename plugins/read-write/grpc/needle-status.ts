@@ -1,9 +1,11 @@
-// VolumeNeedleStatus: a needle's header fields as read from its volume.
+// VolumeNeedleStatus: a needle's header fields as read from its volume, or from its EC volume when
+// no normal volume of that id is here (Go's weed/server/volume_grpc_admin.go VolumeNeedleStatus).
 import type { Cradle } from '../../../core/container.js';
 import { vsError } from '../../../core/errors.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
 import { legacyMaskedCrc } from '../../../core/storage/crc32c.js';
 import { hasTtl, type Needle } from '../../../core/storage/needle.js';
+import { readEcNeedle } from '../ec-read.js';
 import { checks, plain } from './common.js';
 
 export function needleStatusRpcs(cradle: Cradle): Record<string, GrpcHandler> {
@@ -16,11 +18,12 @@ export function needleStatusRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       const id = r.volume_id >>> 0;
       const needleId = BigInt(r.needle_id);
       const v = store.findVolume(id);
-      // EC volumes are not reachable from this family (see the report); Go's text for neither
-      if (!v) throw plain(`volume not found ${id}`);
+      // No normal volume: the EC volume of that id (Go's ReadEcShardNeedle), else Go's text for neither.
+      const ec = v ? undefined : store.contributions.ecVolume(id);
+      if (!v && !ec) throw plain(`volume not found ${id}`);
       let n: Needle;
       try {
-        n = await v.readNeedle(needleId);
+        n = v ? await v.readNeedle(needleId) : (await readEcNeedle(ec!, needleId)).needle;
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (code === 'NEEDLE_NOT_FOUND' || code === 'NEEDLE_EXPIRED') {

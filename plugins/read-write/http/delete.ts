@@ -1,6 +1,6 @@
 // DELETE of a file id (Go's weed/server/volume_server_handlers_write.go DeleteHandler): fid, write
 // JWT, needle lookup, cookie, chunk-manifest children first, local tombstone and replicas; answers
-// `{"size":N}`.
+// `{"size":N}`. A fid of an EC volume here is deleted through it (Go's DeleteEcShardNeedle).
 import type * as grpc from '@grpc/grpc-js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Cradle } from '../../../core/container.js';
@@ -10,6 +10,7 @@ import { sendJson, sendJsonError } from '../../../core/http/json.js';
 import { parseFid, parseNeedleIdCookie, parseVolumeId } from '../../../core/storage/file-id.js';
 import { isChunkManifest, isCompressed, type Needle } from '../../../core/storage/needle.js';
 import { tokenFromRequest } from '../../../core/security/jwt.js';
+import { deleteEcNeedle } from '../ec-read.js';
 import { checkJwt, isWriteAllowed } from './auth.js';
 import { manifestJson } from './chunk-manifest.js';
 import { remoteReplicas, replicateDelete, selfUrl } from './replicate.js';
@@ -144,6 +145,19 @@ export function deleteHandler(cradle: Cradle) {
       return sendJsonError(request, reply, 400, (e as Error).message);
     }
     if (!checkJwt(cradle, request, `${parts.vid},${parts.fid}`, true)) return sendJsonError(request, reply, 401, 'wrong jwt');
+
+    // An EC volume here answers first, as Go's DeleteHandler checks it before the normal volume.
+    const ec = store.contributions.ecVolume(vid);
+    if (ec) {
+      let size: number;
+      try {
+        size = await deleteEcNeedle(ec, idCookie.id, idCookie.cookie);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'NEEDLE_DELETED') return sendJson(request, reply, 404, { size: 0 });
+        return sendJsonError(request, reply, 500, `Deletion Failed: ${(e as Error).message}`);
+      }
+      return sendJson(request, reply, 202, { size });
+    }
 
     const volume = store.findVolume(vid);
     let n: Needle;

@@ -15,6 +15,7 @@ import { StorageError } from '../../../core/storage/storage-errors.js';
 import { peerUrl } from '../../../core/tls/peer-http.js';
 import { PAGED_READ_LIMIT, type Volume } from '../../../core/storage/volume.js';
 import type { VolumeReader } from '../../../core/storage/volume/reads.js';
+import { ecDataReader, locateEcNeedle, readEcNeedle, readEcNeedleMeta } from '../ec-read.js';
 import { checkJwt } from './auth.js';
 import { ChunkPool } from './chunk-pool.js';
 import { loadChunkManifest, manifestTotalSize, MAX_MANIFEST_BYTES, readChunkedRange, type ChunkLocator, type ChunkManifest } from './chunk-manifest.js';
@@ -31,6 +32,9 @@ import { parseUrlPath } from './url-path.js';
 const EMPTY_QUERY: GoQuery = new Map();
 const MB = 1024 * 1024;
 const NOT_FOUND_CODES = new Set(['NEEDLE_NOT_FOUND', 'NEEDLE_DELETED', 'NEEDLE_EXPIRED', 'COOKIE_MISMATCH']);
+
+/** Where a big needle's data bytes come from: a volume's pinned reader, or an EC volume's shards. */
+type DataRangeReader = Pick<VolumeReader, 'readDataRange'>;
 
 function unhex(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -88,7 +92,7 @@ function setPairHeaders(reply: FastifyReply, pairs: Uint8Array): void {
  * chunk is read ahead while the previous one is on the socket, so disk and network overlap. Chunks
  * are cut from `pool` buffers; the response writer may give them back (`recycle`).
  */
-function needleDataSource(volume: Volume, reader: VolumeReader, meta: NeedleMeta, pool: ChunkPool): StreamSource {
+function needleDataSource(volume: Pick<Volume, 'id'>, reader: DataRangeReader, meta: NeedleMeta, pool: ChunkPool): StreamSource {
   const chunkSize = pool.chunkSize;
   return {
     size: meta.dataSize,
@@ -172,7 +176,7 @@ async function collectSource(src: StreamSource): Promise<Buffer> {
 }
 
 /** The first 2 data bytes (gzip magic) and the last 4 (ISIZE) of a big needle, in 6 bytes. */
-async function readEdges(reader: VolumeReader, meta: NeedleMeta): Promise<Buffer> {
+async function readEdges(reader: DataRangeReader, meta: NeedleMeta): Promise<Buffer> {
   const b = Buffer.alloc(6);
   if (meta.dataSize < 18) return b; // too short to be gzip: no magic
   await reader.readDataRange(b, 0, 2, meta.dataOffset);
@@ -316,17 +320,28 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
       return reply.code(400).send();
     }
 
-    // 4. volume not here
+    // 4. volume not here (neither a normal nor an EC volume: Go's hasVolume / hasEcVolume)
     const volume = store.findVolume(vid);
-    if (!volume) {
+    const ec = volume ? undefined : store.contributions.ecVolume(vid);
+    if (!volume && !ec) {
       if (config.readMode === 'local' || queryFirst(query, 'proxied') === 'true') return reply.code(404).send();
       return proxyOrRedirect(cradle, request, reply, vid, parts.vid, parts.fid);
     }
 
-    // 5. the needle
+    // 5. the needle (an EC volume's: located in its .ecx, Go's ReadEcShardNeedle ignores readDeleted)
     const readDeleted = queryFirst(query, 'readDeleted') === 'true';
-    const entry = volume.lookup(nid.id);
-    if (!entry || entry.offset === 0) return reply.code(404).send();
+    let entry: { offset: number; size: number } | undefined;
+    if (volume) entry = volume.lookup(nid.id);
+    else {
+      try {
+        entry = await locateEcNeedle(ec!, nid.id);
+      } catch (e) {
+        if (e instanceof StorageError && NOT_FOUND_CODES.has(e.code)) return reply.code(404).send();
+        if (request.method === 'HEAD') return reply.code(500).send();
+        return sendJsonError(request, reply, 500, (e as Error).message);
+      }
+    }
+    if (!entry || (volume && entry.offset === 0)) return reply.code(404).send();
     let size = entry.size;
     if (size < 0) {
       if (readDeleted && size !== -1) size = -size;
@@ -344,15 +359,38 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
 
     let n: Needle;
     let meta: NeedleMeta | undefined;
-    let reader: VolumeReader | undefined;
+    let reader: DataRangeReader | undefined;
+    /** The whole needle again (a streamed gzip needle an image operation needs in memory). */
+    let readWhole: () => Promise<Needle>;
+    // An EC read gathering from peers stops when the client goes away.
+    const ecAbort = ec ? new AbortController() : undefined;
+    if (ecAbort) reply.raw.once('close', () => ecAbort.abort());
     try {
-      if (size === 0) {
-        n = await volume.readNeedle(nid.id, { readDeleted });
+      if (ec) {
+        const loc = entry;
+        const signal = ecAbort!.signal;
+        readWhole = async () => (await readEcNeedle(ec, nid.id, signal, loc)).needle;
+        if (size > PAGED_READ_LIMIT && ec.version !== 1 && !urlOps) {
+          meta = (await readEcNeedleMeta(ec, nid.id, signal, loc)).needle;
+          reader = ecDataReader(ec, nid.id, signal);
+          if (isChunkManifest(meta) && queryFirst(query, 'cm') !== 'false' && meta.dataSize <= MAX_MANIFEST_BYTES) {
+            meta = undefined;
+            n = await readWhole();
+          } else {
+            n = meta;
+          }
+        } else {
+          n = await readWhole();
+        }
+      } else if (size === 0) {
+        readWhole = () => volume!.readNeedle(nid.id, { readDeleted });
+        n = await volume!.readNeedle(nid.id, { readDeleted });
         n.cookie = nid.cookie;
-      } else if (size > PAGED_READ_LIMIT && volume.version !== 1 && !urlOps) {
+      } else if (size > PAGED_READ_LIMIT && volume!.version !== 1 && !urlOps) {
+        readWhole = () => volume!.readNeedle(nid.id, { readDeleted });
         // Meta and every data chunk come from the .dat the read started on, also when a
         // compaction commit swaps it meanwhile; the reader is let go when the response closes.
-        const r = volume.openReader();
+        const r = volume!.openReader();
         reader = r;
         reply.raw.once('close', () => r.release());
         meta = await r.readNeedleMeta(nid.id, { readDeleted });
@@ -364,7 +402,8 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
           n = meta;
         }
       } else {
-        n = volume.readNeedleSync(nid.id, { readDeleted }) ?? (await volume.readNeedle(nid.id, { readDeleted }));
+        readWhole = () => volume!.readNeedle(nid.id, { readDeleted });
+        n = volume!.readNeedleSync(nid.id, { readDeleted }) ?? (await volume!.readNeedle(nid.id, { readDeleted }));
       }
     } catch (e) {
       if (e instanceof StorageError && NOT_FOUND_CODES.has(e.code)) return reply.code(404).send();
@@ -441,7 +480,7 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
     // 15. big needles stream from the .dat (stored gzip too, unless an image operation needs it all)
     if (meta && isCompressed(meta) && ops) {
       try {
-        n = await volume.readNeedle(nid.id, { readDeleted });
+        n = await readWhole();
       } catch (e) {
         if (e instanceof StorageError && NOT_FOUND_CODES.has(e.code)) return reply.code(404).send();
         return sendJsonError(request, reply, 500, (e as Error).message);
@@ -449,7 +488,7 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
       meta = undefined;
     }
     if (meta && reader) {
-      const stored = needleDataSource(volume, reader, meta, pool);
+      const stored = needleDataSource({ id: vid }, reader, meta, pool);
       if (!isCompressed(meta)) return writeResponseContent(request, reply, query, filename, mtype, stored);
       let edge: Buffer;
       try {
@@ -476,7 +515,7 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
         const inflated = await inflateBounded(whole, INFLATE_IN_MEMORY_LIMIT);
         if (inflated !== TOO_LARGE) return writeResponseContent(request, reply, query, filename, mtype, inflated);
       }
-      return serveInflated(request, reply, query, filename, mtype, stored, `${volume.id}:${nid.id}:${meta.dataOffset}:${meta.dataSize}:${meta.storedChecksum}`);
+      return serveInflated(request, reply, query, filename, mtype, stored, `${vid}:${nid.id}:${meta.dataOffset}:${meta.dataSize}:${meta.storedChecksum}`);
     }
 
     // 14. stored gzip, image operations
@@ -494,7 +533,7 @@ export function readHandler(cradle: Cradle, _listener: 'admin' | 'public') {
         // A small stored gzip may inflate hugely: in memory only within the bound, else streamed.
         const inflated = gzipTrailerSize(data) <= INFLATE_IN_MEMORY_LIMIT ? await inflateBounded(data, INFLATE_IN_MEMORY_LIMIT) : TOO_LARGE;
         if (inflated === TOO_LARGE) {
-          return serveInflated(request, reply, query, filename, mtype, bufferSource(data), `${volume.id}:${nid.id}:${entry.offset}:${data.length}:${n.checksum}`);
+          return serveInflated(request, reply, query, filename, mtype, bufferSource(data), `${vid}:${nid.id}:${entry.offset}:${data.length}:${n.checksum}`);
         }
         data = inflated;
       }
