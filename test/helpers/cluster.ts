@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { openSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rawRequest } from './http.js';
-import { freePort, waitFor, weedBinary, type Master, type VolumeServer } from './processes.js';
+import { freePort, run, waitFor, weedBinary, type Master, type VolumeServer } from './processes.js';
 
 export interface ShellResult {
   code: number | null;
@@ -60,9 +60,7 @@ export async function startGoVolumeServerWith(opts: {
 }): Promise<VolumeServer> {
   const port = await freePort();
   const grpcPort = port + 10000;
-  const logFile = join(tmpdir(), `go-weed-volume-${port}.log`);
-  const fd = openSync(logFile, 'a');
-  const proc = spawn(
+  const p = run(
     weedBinary(opts.width),
     [
       'volume',
@@ -75,29 +73,10 @@ export async function startGoVolumeServerWith(opts: {
       '-preStopSeconds=0',
       ...(opts.extraArgs ?? []),
     ],
-    { stdio: ['ignore', fd, fd] },
+    join(tmpdir(), `go-weed-volume-${port}.log`),
   );
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  const server: VolumeServer = {
-    proc,
-    logFile,
-    exited,
-    async stop(signal: NodeJS.Signals = 'SIGINT') {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-    log: () => readFileSync(logFile, 'utf8'),
-    port,
-    grpcPort,
-    url,
-    grpcAddress: `127.0.0.1:${grpcPort}`,
-    dir: opts.dir,
-  };
+  const server: VolumeServer = { ...p, port, grpcPort, url, grpcAddress: `127.0.0.1:${grpcPort}`, dir: opts.dir };
   await waitFor(async () => (await fetch(`${url}/status`)).ok, 30_000, `Go volume server on ${port}`);
   return server;
 }
@@ -253,4 +232,20 @@ export async function assignBatch(master: Master, count: number): Promise<{ vid:
     throw new Error(`${e.message}: last answer ${last}`);
   });
   return got!;
+}
+
+/**
+ * Shards regenerated after `gone` stopped must equal, byte for byte, the files `gone` left on its
+ * disk (deletes touch only the .ecx and .ecj, never the shards).
+ */
+export function assertRebuiltShardsEqual(gone: VolumeServer, lostIds: number[], live: VolumeServer[], vid: number): void {
+  for (const id of lostIds) {
+    const name = `${vid}.ec${String(id).padStart(2, '0')}`;
+    const holder = live.find((s) => shardFilesIn(s.dir, vid).includes(id));
+    assert.ok(holder, `shard ${id} rebuilt somewhere`);
+    const want = readFileSync(join(gone.dir, name));
+    const got = readFileSync(join(holder.dir, name));
+    assert.equal(got.length, want.length, `${name} size on ${holder.port}`);
+    assert.ok(got.equals(want), `${name} rebuilt on ${holder.port} differs from the lost copy`);
+  }
 }

@@ -87,7 +87,8 @@ export interface RunningProcess {
   log(): string;
 }
 
-function run(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): RunningProcess {
+/** Starts `cmd` with its output appended to `logFile`. */
+export function run(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): RunningProcess {
   const fd = openSync(logFile, 'a');
   const proc = spawn(cmd, args, { stdio: ['ignore', fd, fd], env });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import {
   assertReadsEverywhere,
+  assertRebuiltShardsEqual,
   assertShardsSpread,
   eachLimited,
   fidOf,
@@ -139,6 +140,7 @@ async function encodeRebuildDecode(width: 4 | 5, encoder: Kind): Promise<void> {
   const rebuilt = await weedShellOk(c.master, ['ec.rebuild -apply'], { width });
   assert.match(rebuilt, new RegExp(`rebuildOneEcVolume\\s+${VID}`), rebuilt);
   assertShardsSpread(others, VID);
+  assertRebuiltShardsEqual(source, layout.get(source)!, others, VID);
   await deleteThrough(others[1], needles[30]);
   await assertReadsEverywhere(others, needles, 'after ec.rebuild');
 

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   assignBatch,
   assertReadsEverywhere,
+  assertRebuiltShardsEqual,
   assertShardsSpread,
   mixedBodies,
   uploadNeedle,
@@ -31,6 +32,7 @@ describe('EC through weed shell on a cluster of our servers', { timeout: 170_000
   const servers: VolumeServer[] = [];
   let live: VolumeServer[] = [];
   let vid = 0;
+  let source: VolumeServer;
   const needles: Needle[] = [];
 
   before(async () => {
@@ -56,6 +58,7 @@ describe('EC through weed shell on a cluster of our servers', { timeout: 170_000
     vid = a.vid;
     const target = servers.find((s) => a.url === `127.0.0.1:${s.port}`);
     assert.ok(target, `assigned to ${a.url}`);
+    source = target;
     const bodies = mixedBodies(NEEDLES);
     bodies.forEach((body, i) => needles.push({ fid: fidOf(vid, a.firstKey + BigInt(i), a.cookie), body, deleted: false }));
     await eachLimited(needles, 4, (n) => uploadNeedle(target, n.fid, n.body));
@@ -68,7 +71,8 @@ describe('EC through weed shell on a cluster of our servers', { timeout: 170_000
   });
 
   test('ec.encode spreads the shards over the servers, every needle reads back everywhere', async () => {
-    await weedShellOk(master, [`ec.encode -volumeId=${vid} -force`]);
+    const out = await weedShellOk(master, [`ec.encode -volumeId=${vid} -force`]);
+    assert.match(out, new RegExp(`generateEcShards ${vid} \\(collection ""\\) on 127\\.0\\.0\\.1:${source.port}`), out);
     for (const s of servers) {
       assert.equal(existsSync(join(s.dir, `${vid}.dat`)), false, `${s.port} still has ${vid}.dat`);
     }
@@ -99,6 +103,7 @@ describe('EC through weed shell on a cluster of our servers', { timeout: 170_000
     await waitUnregistered(master, victim.port);
     await weedShellOk(master, ['ec.rebuild -apply']);
     assertShardsSpread(live, vid);
+    assertRebuiltShardsEqual(victim, layout.get(victim)!, live, vid);
     await assertReadsEverywhere(live, needles, 'after ec.rebuild');
   });
 
