@@ -8,7 +8,7 @@ import type { ServerConfig } from '../../config/types.js';
 import { Contributions, type FamilyContributor } from './contributions.js';
 import { DiskLocation } from './disk-location.js';
 import type { DiskStatus } from './disk-status.js';
-import { DATA_SHARDS_COUNT, findEcShardTargetLocation, findFreeLocation, type PlacementView } from './ec-placement.js';
+import { DATA_SHARDS_COUNT, findEcShardTargetLocation, findFreeLocation, hasEcxFileOnDisk, type PlacementView } from './ec-placement.js';
 import type { OffsetWidth } from './offset-width.js';
 import { StorageError, VolumeNotEmptyError } from './storage-errors.js';
 import { ReplicaPlacement, Ttl } from './types.js';
@@ -392,13 +392,22 @@ export class Store extends EventEmitter<StoreEvents> implements PlacementView {
     });
   }
 
+  /**
+   * Go's Volume.sharesVifWithEcVolume: an EC volume of the same id on the disk (mounted, or its
+   * .ecx on disk) shares the .vif, which records its shard layout — removing the regular volume
+   * (as ec.encode does once the shards are spread) must leave it.
+   */
+  private sharesVifWithEcVolume(loc: DiskLocation, v: Volume): boolean {
+    return this.contributions.mountedEcShardIds(loc, v.id).length > 0 || hasEcxFileOnDisk(loc, v.collection, v.id);
+  }
+
   deleteVolume(id: number, onlyEmpty: boolean): Promise<void> {
     return this.serial(async () => {
       const loc = this.locationOf(id);
       if (!loc) throw new StoreError(`delete volume ${id} not found on disk: volume not found`, 'VOLUME_NOT_FOUND');
       const v = this.volumesByLocation.get(loc)!.get(id)!;
       if (onlyEmpty && !v.isEmpty()) throw new VolumeNotEmptyError(`DeleteVolume ${id}: volume not empty`);
-      await v.destroy({ onlyEmpty });
+      await v.destroy({ onlyEmpty, keepVif: this.sharesVifWithEcVolume(loc, v) });
       this.volumesByLocation.get(loc)!.delete(id);
       this.log?.info(`delete volume ${id}`);
       this.emit('volume-removed', shortInfo(v));

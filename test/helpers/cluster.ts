@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rawRequest } from './http.js';
@@ -95,7 +95,7 @@ export function fidOf(vid: number, key: bigint, cookieHex: string): string {
 
 /**
  * Mixed bodies for `count` needles: mostly small (0..~30 KB, some empty), and every
- * `largeEvery`th one past 1 MiB so needles span the EC layout's 1 MiB small blocks.
+ * `largeEvery`th one past 1 MiB, so that several needles cross from one shard's block into the next.
  */
 export function mixedBodies(count: number, largeEvery = 50): Buffer[] {
   const out: Buffer[] = [];
@@ -172,7 +172,7 @@ export function shardFilesIn(dir: string, vid: number, collection = ''): number[
 /**
  * Where the shards of `vid` lie across `servers`' directories; asserts every one of the 14 lies on
  * exactly one server (the layout ec.encode, ec.rebuild and ec.balance leave), and that each
- * holder also has the sorted index (.ecx).
+ * holder also has the sorted index (.ecx) and the .vif.
  */
 export function assertShardsSpread(servers: VolumeServer[], vid: number): Map<VolumeServer, number[]> {
   const byServer = new Map<VolumeServer, number[]>();
@@ -181,7 +181,10 @@ export function assertShardsSpread(servers: VolumeServer[], vid: number): Map<Vo
     const ids = shardFilesIn(s.dir, vid);
     byServer.set(s, ids);
     seen.push(...ids);
-    if (ids.length > 0) assert.ok(readdirSync(s.dir).includes(`${vid}.ecx`), `${s.port} holds shards of ${vid} but no .ecx`);
+    if (ids.length === 0) continue;
+    const files = readdirSync(s.dir);
+    // The shards' sorted index and the .vif that records their layout (block size, shard counts).
+    for (const ext of ['.ecx', '.vif']) assert.ok(files.includes(`${vid}${ext}`), `${s.port} holds shards of ${vid} but no ${ext}`);
   }
   seen.sort((a, b) => a - b);
   const layout = [...byServer].map(([s, ids]) => `${s.port}:[${ids.join(',')}]`).join(' ');
@@ -248,4 +251,54 @@ export function assertRebuiltShardsEqual(gone: VolumeServer, lostIds: number[], 
     assert.equal(got.length, want.length, `${name} size on ${holder.port}`);
     assert.ok(got.equals(want), `${name} rebuilt on ${holder.port} differs from the lost copy`);
   }
+}
+
+/**
+ * The shard holding the start of needle `fid` of an EC volume whose shards, sorted index (.ecx)
+ * and .vif lie in `dirs`. The .ecx gives the needle's offset in the encoded .dat (entries of key
+ * 8 bytes, offset 4 or 5 bytes in 8-byte units — the fifth byte is the high one,
+ * weed/storage/types/offset_5bytes.go — and size 4 bytes); the .dat lies in rows of one block per
+ * data shard, the block size the .vif records (weed/storage/erasure_coding/ec_encoder.go
+ * UniformBlockSize; 0 is the legacy 1 MiB small block, all there is below 10 GiB). Checked against
+ * the shard file: the needle header there carries the key. A delete is journalled on this shard's
+ * holder (weed/storage/store_ec_delete.go doDeleteNeedleFromAtLeastOneRemoteEcShards).
+ */
+export function primaryShardOf(dirs: string[], fid: string, width: 4 | 5): number {
+  const MiB = 1024 * 1024;
+  const comma = fid.indexOf(',');
+  const vid = fid.slice(0, comma);
+  const key = BigInt(`0x${fid.slice(comma + 1, -8)}`);
+  const ecxDir = dirs.find((d) => readdirSync(d).includes(`${vid}.ecx`));
+  assert.ok(ecxDir, `no ${vid}.ecx in ${dirs.join(' ')}`);
+  const ecx = readFileSync(join(ecxDir, `${vid}.ecx`));
+  const vif = JSON.parse(readFileSync(join(ecxDir, `${vid}.vif`), 'utf8')) as { ecShardConfig?: { blockSize?: number | string } };
+  const block = Number(vif.ecShardConfig?.blockSize ?? 0) || MiB;
+  const entry = 8 + width + 4;
+  let lo = 0;
+  let hi = ecx.length / entry - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const k = ecx.readBigUInt64BE(mid * entry);
+    if (k < key) lo = mid + 1;
+    else if (k > key) hi = mid - 1;
+    else {
+      const datOffset = (ecx.readUInt32BE(mid * entry + 8) + (width === 5 ? ecx[mid * entry + 12] * 2 ** 32 : 0)) * 8;
+      assert.ok(datOffset < 10 * 1024 * MiB, 'an offset past the legacy layout large blocks');
+      const shard = Math.floor(datOffset / block) % 10;
+      const inShard = Math.floor(datOffset / (10 * block)) * block + (datOffset % block);
+      const name = `${vid}.ec${String(shard).padStart(2, '0')}`;
+      const shardDir = dirs.find((d) => readdirSync(d).includes(name));
+      assert.ok(shardDir, `no ${name} in ${dirs.join(' ')}`);
+      const header = Buffer.alloc(12);
+      const fd = openSync(join(shardDir, name), 'r');
+      try {
+        readSync(fd, header, 0, 12, inShard);
+      } finally {
+        closeSync(fd);
+      }
+      assert.equal(header.readBigUInt64BE(4), key, `${fid}: the needle header in ${name} at ${inShard}`);
+      return shard;
+    }
+  }
+  throw new Error(`${fid} not in ${ecxDir}/${vid}.ecx`);
 }

@@ -13,6 +13,7 @@ import {
   assertRebuiltShardsEqual,
   assertShardsSpread,
   mixedBodies,
+  primaryShardOf,
   uploadNeedle,
   eachLimited,
   fidOf,
@@ -26,6 +27,10 @@ import { cleanup, startMaster, startVolumeServer, waitRegistered, type Master, t
 
 const SERVERS = 4;
 const NEEDLES = 300;
+// Every server is on 127.0.0.1: peers may pull shards from loopback addresses (Go's default
+// refuses them, weed/server/volume_grpc_remote.go checkBlockedIPPolicy).
+const OUR_ARGS = ['--volume.allowUntrustedRemoteEndpoints'];
+const OUR_ENV = { WEED_OFFSET_BYTES: '5' };
 
 describe('EC through weed shell on a cluster of our servers', { timeout: 170_000 }, () => {
   let master: Master;
@@ -33,16 +38,13 @@ describe('EC through weed shell on a cluster of our servers', { timeout: 170_000
   let live: VolumeServer[] = [];
   let vid = 0;
   let source: VolumeServer;
+  let victim: VolumeServer;
   const needles: Needle[] = [];
 
   before(async () => {
     master = await startMaster(100, 5);
     for (let i = 0; i < SERVERS; i++) {
-      // Every server is on 127.0.0.1: peers may pull shards from loopback addresses (Go's default
-      // refuses them, weed/server/volume_grpc_remote.go checkBlockedIPPolicy).
-      servers.push(
-        await startVolumeServer({ master: master.address, extraArgs: ['--volume.allowUntrustedRemoteEndpoints'], env: { WEED_OFFSET_BYTES: '5' } }),
-      );
+      servers.push(await startVolumeServer({ master: master.address, extraArgs: OUR_ARGS, env: OUR_ENV }));
     }
     for (const s of servers) await waitRegistered(master, s.port);
     live = [...servers];
@@ -83,9 +85,21 @@ describe('EC through weed shell on a cluster of our servers', { timeout: 170_000
   });
 
   test('deletes through any server stay deleted', async () => {
-    const victims = [0, 3, 49, 150, 299].map((i) => needles[i]);
-    assert.ok(victims.some((n) => n.body.length > 1024 * 1024));
-    for (const [i, n] of victims.entries()) {
+    const layout = assertShardsSpread(servers, vid);
+    // The server stopped later: the holder of the fewest shards, so the others keep at least the
+    // 10 a rebuild needs.
+    victim = [...layout].filter(([, ids]) => ids.length > 0).sort((a, b) => a[1].length - b[1].length)[0][0];
+    assert.ok(14 - layout.get(victim)!.length >= 10);
+    // A delete is journalled on the holder of the needle's first shard (as Go does): deleting
+    // needles whose first shard the victim holds would lose the delete with it.
+    const holderOf = (shard: number) => [...layout].find(([, ids]) => ids.includes(shard))![0];
+    const survives = (n: Needle) => holderOf(primaryShardOf(servers.map((s) => s.dir), n.fid, 5)) !== victim;
+    const doomed = [
+      ...needles.filter((n) => n.body.length > 1024 * 1024 && survives(n)).slice(0, 2),
+      ...needles.filter((n, i) => i % 7 === 0 && n.body.length <= 1024 * 1024 && survives(n)).slice(0, 4),
+    ];
+    assert.equal(doomed.length, 6);
+    for (const [i, n] of doomed.entries()) {
       const r = await rawRequest('DELETE', `${servers[i % SERVERS].url}/${n.fid}`);
       assert.equal(r.status, 202, `delete ${n.fid}: ${r.status} ${r.body.toString()}`);
       n.deleted = true;
@@ -93,11 +107,21 @@ describe('EC through weed shell on a cluster of our servers', { timeout: 170_000
     await assertReadsEverywhere(servers, needles, 'after deletes');
   });
 
+  test('the encoding server restarts: its shards load from disk and serve as before', async () => {
+    const old = source;
+    const i = servers.indexOf(old);
+    assert.equal(await old.stop(), 0);
+    await waitUnregistered(master, source.port);
+    source = await startVolumeServer({ master: master.address, dir: source.dir, port: source.port, extraArgs: OUR_ARGS, env: OUR_ENV });
+    servers[i] = source;
+    if (victim === old) victim = source;
+    await waitRegistered(master, source.port);
+    assertShardsSpread(servers, vid);
+    await assertReadsEverywhere(servers, needles, 'after the restart');
+  });
+
   test('a server stops; ec.rebuild regenerates its shards on the others', async () => {
     const layout = assertShardsSpread(servers, vid);
-    // The holder of the fewest shards goes: the others keep at least the 10 a rebuild needs.
-    const victim = [...layout].filter(([, ids]) => ids.length > 0).sort((a, b) => a[1].length - b[1].length)[0][0];
-    assert.ok(14 - layout.get(victim)!.length >= 10);
     await victim.stop();
     live = servers.filter((s) => s !== victim);
     await waitUnregistered(master, victim.port);
