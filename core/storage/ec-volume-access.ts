@@ -32,6 +32,18 @@ export interface EcReadOptions {
    * journal has it (Go's VolumeEcShardRead file_key), and the read then rejects with NEEDLE_DELETED.
    */
   needleId?: bigint;
+  /**
+   * Shards whose bytes are not trusted (a needle read from them failed to parse): their intervals
+   * are reconstructed from the other shards instead (Go's rebuildEcShardNeedle).
+   */
+  exclude?: readonly number[];
+}
+
+/** `size` bytes of shard `shardId` at `offset` in the shard file. */
+export interface EcShardInterval {
+  shardId: number;
+  offset: number;
+  size: number;
 }
 
 export interface EcVolumeAccess {
@@ -56,6 +68,8 @@ export interface EcVolumeAccess {
   walkIndex(fn: (id: bigint, offset: number, size: number) => void): Promise<void>;
   /** Whether `id` is in the `.ecj` deletion journal. */
   isDeleted(id: bigint): boolean;
+  /** The shard intervals holding `length` bytes of the logical `.dat` at `offset` (Go's LocateData). */
+  locate(offset: number, length: number): EcShardInterval[];
   /**
    * `length` bytes of the logical `.dat` from `offset`: from local shards, intervals of missing
    * shards from the peers holding them, else reconstructed from any `dataShards` shards (Go's

@@ -39,6 +39,8 @@ function codecFor(d: number, p: number): ReedSolomon {
 /** One read's state: the shard map looked up once, the deleted answer of any holder. */
 interface ReadCtx {
   needleId: bigint;
+  /** Shards not to read from: their intervals are rebuilt from the others. */
+  exclude: ReadonlySet<number>;
   localOnly: boolean;
   signal?: AbortSignal;
   locations?: ShardLocations;
@@ -147,8 +149,8 @@ export class EcVolumeView implements EcVolumeAccess {
       throw new Error(`ec volume ${this.id}: invalid read of ${length} bytes at ${offset}`);
     }
     const intervals = this.locate(offset, length);
-    const rc: ReadCtx = { needleId: opts.needleId ?? 0n, localOnly: opts.localOnly === true || !this.ctx?.peers, signal: opts.signal, deleted: false };
-    if (!rc.localOnly && intervals.some((iv) => !this.localShard(iv.shardId))) rc.locations = await this.shardLocations();
+    const rc: ReadCtx = { needleId: opts.needleId ?? 0n, exclude: new Set(opts.exclude ?? []), localOnly: opts.localOnly === true || !this.ctx?.peers, signal: opts.signal, deleted: false };
+    if (!rc.localOnly && intervals.some((iv) => rc.exclude.has(iv.shardId) || !this.localShard(iv.shardId))) rc.locations = await this.shardLocations();
 
     const out = Buffer.allocUnsafe(length);
     const jobs: { iv: ShardInterval; at: number }[] = [];
@@ -191,14 +193,17 @@ export class EcVolumeView implements EcVolumeAccess {
   /** Go's readOneEcShardInterval: local, else a peer holding the shard, else reconstruction. */
   private async readInterval(rc: ReadCtx, iv: ShardInterval, buf: Buffer): Promise<void> {
     let localErr: unknown;
-    try {
-      await this.readLocal(iv.shardId, buf, iv.offset);
-      return;
-    } catch (e) {
-      localErr = e;
+    const distrusted = rc.exclude.has(iv.shardId);
+    if (!distrusted) {
+      try {
+        await this.readLocal(iv.shardId, buf, iv.offset);
+        return;
+      } catch (e) {
+        localErr = e;
+      }
     }
     const peers = this.ctx?.peers;
-    if (!rc.localOnly && peers && rc.locations) {
+    if (!distrusted && !rc.localOnly && peers && rc.locations) {
       const servers = rc.locations.holders(iv.shardId).filter((s) => !peers.isSelf(s));
       if (servers.length > 0) {
         try {
@@ -251,7 +256,7 @@ export class EcVolumeView implements EcVolumeAccess {
     const pieces: (Buffer | undefined)[] = new Array(total).fill(undefined);
     let available = 0;
     for (let id = 0; id < total && available < D; id++) {
-      if (id === target || !this.localShard(id)) continue;
+      if (id === target || rc.exclude.has(id) || !this.localShard(id)) continue;
       const data = Buffer.allocUnsafe(size);
       try {
         await this.readLocal(id, data, offset);
@@ -268,7 +273,7 @@ export class EcVolumeView implements EcVolumeAccess {
       const locations = rc.locations;
       const candidates: { id: number; servers: string[] }[] = [];
       for (const [id, list] of [...locations.byShard].sort((a, b) => a[0] - b[0])) {
-        if (id === target || id >= total || pieces[id]) continue;
+        if (id === target || rc.exclude.has(id) || id >= total || pieces[id]) continue;
         const servers = list.filter((s) => !peers.isSelf(s));
         if (servers.length > 0) candidates.push({ id, servers });
       }

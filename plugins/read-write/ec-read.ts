@@ -26,6 +26,16 @@ export async function locateEcNeedle(ec: EcVolumeAccess, id: NeedleId): Promise<
   return loc;
 }
 
+/** Bytes of the logical .dat; a failure that is not a holder's "deleted" reads as Go's ReadEcShardIntervals error. */
+async function datBytes(ec: EcVolumeAccess, offset: number, length: number, id: NeedleId, signal?: AbortSignal): Promise<Buffer> {
+  try {
+    return await ec.readDat(offset, length, { needleId: id, signal });
+  } catch (e) {
+    if (e instanceof StorageError || signal?.aborted) throw e;
+    throw new Error(`ReadEcShardIntervals: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
 function wrapParseError(ec: EcVolumeAccess, id: NeedleId, loc: EcNeedleLocation, e: unknown): never {
   if (e instanceof StorageError && (e.code === 'NEEDLE_DELETED' || e.code === 'NEEDLE_NOT_FOUND')) throw e;
   const reason = e instanceof Error ? e.message : String(e);
@@ -37,12 +47,50 @@ export async function readEcNeedle(ec: EcVolumeAccess, id: NeedleId, signal?: Ab
   const at = loc ?? (await locateEcNeedle(ec, id));
   const version = ec.version as Version;
   const recordLength = actualSize(at.size, version);
-  const bytes = await ec.readDat(at.offset, recordLength, { needleId: id, signal });
+  const bytes = await datBytes(ec, at.offset, recordLength, id, signal);
   try {
     return { needle: decodeNeedle(bytes, version, { expectedSize: at.size }), offset: at.offset, size: at.size, recordLength };
   } catch (e) {
+    const rebuilt = await rebuildEcNeedle(ec, id, at, recordLength, signal);
+    if (rebuilt) return { needle: rebuilt, offset: at.offset, size: at.size, recordLength };
     wrapParseError(ec, id, at, e);
   }
+}
+
+/**
+ * Go's rebuildEcShardNeedle: bytes that failed to parse may come from a silently corrupt shard, so
+ * each shard that served an interval is a suspect. With parity enough, one read rebuilds every
+ * suspect's intervals from the other shards; when that fails to parse, a second corrupt shard may
+ * have fed the rebuild, so each other shard is left out in turn as well (Go's
+ * rebuildEcNeedleFromDroppedInputs); last, one suspect at a time is rebuilt. A candidate counts
+ * only when it parses, CRC included, as the needle asked for. A holder's "deleted" answer ends the
+ * search. At most 1 + total + suspects reads, and only for a needle that failed to parse.
+ */
+async function rebuildEcNeedle(ec: EcVolumeAccess, id: NeedleId, at: EcNeedleLocation, recordLength: number, signal?: AbortSignal): Promise<Needle | undefined> {
+  const suspects = [...new Set(ec.locate(at.offset, recordLength).map((iv) => iv.shardId))];
+  const total = ec.dataShards + ec.parityShards;
+  const hypotheses: number[][] = [];
+  if (suspects.length <= ec.parityShards) hypotheses.push(suspects);
+  if (suspects.length < ec.parityShards) {
+    for (let d = 0; d < total; d++) if (!suspects.includes(d)) hypotheses.push([...suspects, d]);
+  }
+  if (suspects.length > 1 || hypotheses.length === 0) for (const s of suspects) hypotheses.push([s]);
+  for (const exclude of hypotheses) {
+    let bytes: Buffer;
+    try {
+      bytes = await ec.readDat(at.offset, recordLength, { needleId: id, signal, exclude });
+    } catch (e) {
+      if ((e instanceof StorageError && e.code === 'NEEDLE_DELETED') || signal?.aborted) throw e;
+      continue;
+    }
+    try {
+      const n = decodeNeedle(bytes, ec.version as Version, { expectedSize: at.size });
+      if (n.id === id) return n;
+    } catch {
+      // not this hypothesis
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -60,14 +108,20 @@ export async function readEcNeedleMeta(ec: EcVolumeAccess, id: NeedleId, signal?
     meta.storedChecksum = meta.checksum;
     return { ...whole, needle: meta };
   }
+  const prefix = await datBytes(ec, at.offset, META_PREFIX_LENGTH, id, signal);
+  let dataSize: number;
+  let tailLen: number;
   try {
-    const prefix = await ec.readDat(at.offset, META_PREFIX_LENGTH, { needleId: id, signal });
     const h = parseNeedleHeader(prefix);
     if (h.size !== at.size) throw new SizeMismatchError();
-    const dataSize = prefix.readUInt32BE(NEEDLE_HEADER_SIZE);
-    const tailLen = metaTailLength(at.size, dataSize, version);
+    dataSize = prefix.readUInt32BE(NEEDLE_HEADER_SIZE);
+    tailLen = metaTailLength(at.size, dataSize, version);
     if (tailLen < 0 || tailLen > 128 * 1024) throw new StorageError('NEEDLE_CORRUPTED', `invalid needle meta size ${tailLen}: DataSize=${dataSize}, size=${at.size}`);
-    const tail = await ec.readDat(at.offset + META_PREFIX_LENGTH + dataSize, tailLen, { needleId: id, signal });
+  } catch (e) {
+    wrapParseError(ec, id, at, e);
+  }
+  const tail = await datBytes(ec, at.offset + META_PREFIX_LENGTH + dataSize, tailLen, id, signal);
+  try {
     return { needle: decodeNeedleMeta(prefix, tail, version, at.offset, at.size), offset: at.offset, size: at.size, recordLength };
   } catch (e) {
     wrapParseError(ec, id, at, e);
@@ -78,7 +132,7 @@ export async function readEcNeedleMeta(ec: EcVolumeAccess, id: NeedleId, signal?
 export function ecDataReader(ec: EcVolumeAccess, id: NeedleId, signal?: AbortSignal) {
   return {
     async readDataRange(buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-      const data = await ec.readDat(position, length, { needleId: id, signal });
+      const data = await datBytes(ec, position, length, id, signal);
       buf.set(data, offset);
       return data.length;
     },
