@@ -134,8 +134,9 @@ describe('EC through weed shell on a cluster of our servers', { timeout: 170_000
   test('ec.balance keeps every shard once, reads still right', async () => {
     await weedShellOk(master, ['ec.balance -apply']);
     const layout = assertShardsSpread(live, vid);
-    // Go's balancer spreads data and parity shards each on their own (weed/ec/ec_common.go): no
-    // server keeps more than its share of either.
+    // Go's balancer spreads a volume's data and parity shards each evenly over the nodes of a rack
+    // (weed/storage/erasure_coding/ecbalancer/balancer.go detectWithinRackImbalance; every server
+    // here is one rack): no server keeps more than its share of either.
     for (const [s, ids] of layout) {
       const data = ids.filter((id) => id < 10).length;
       assert.ok(data <= Math.ceil(10 / live.length), `${s.port} keeps ${data} data shards: ${ids.join(',')}`);
