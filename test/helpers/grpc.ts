@@ -16,15 +16,27 @@ export function volumeClient(address: string): VolumeClient {
   };
 }
 
-/** Reads a whole server stream of `rpc`; an error ends it and is returned beside what came before. */
-export function drainStream(address: string, rpc: string, req: object, timeoutMs = 60_000): Promise<{ messages: Record<string, unknown>[]; error?: grpc.ServiceError }> {
+/**
+ * Reads a whole server stream of `rpc`; an error ends it and is returned beside what came before.
+ * `onMessage` sees each message as it arrives.
+ */
+export function drainStream(
+  address: string,
+  rpc: string,
+  req: object,
+  timeoutMs = 60_000,
+  onMessage?: (m: Record<string, unknown>) => void,
+): Promise<{ messages: Record<string, unknown>[]; error?: grpc.ServiceError }> {
   const Ctor = volumeServerClientConstructor();
   const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   return new Promise((resolve) => {
     const messages: Record<string, unknown>[] = [];
     const fn = (client as unknown as Record<string, (r: object, o: object) => grpc.ClientReadableStream<Record<string, unknown>>>)[rpc];
     const call = fn.call(client, req, { deadline: Date.now() + timeoutMs });
-    call.on('data', (m) => messages.push(m));
+    call.on('data', (m) => {
+      messages.push(m);
+      onMessage?.(m);
+    });
     call.on('error', (error: grpc.ServiceError) => {
       client.close();
       resolve({ messages, error });
@@ -43,5 +55,15 @@ export function masterGrpcClient(address: string): VolumeClient {
   return {
     call: (rpc, req = {}, timeoutMs = 10_000) => unary(client, rpc, req, timeoutMs),
     close: () => client.close(),
+  };
+}
+
+/** A whole VolumeEcShardRead stream: the bytes and whether the holder answered "deleted"; a status error rejects. */
+export async function ecShardRead(address: string, req: object): Promise<{ data: Buffer; deleted: boolean }> {
+  const { messages, error } = await drainStream(address, 'VolumeEcShardRead', req, 60_000);
+  if (error) throw error;
+  return {
+    data: Buffer.concat(messages.filter((m) => m.data).map((m) => m.data as Buffer)),
+    deleted: messages.some((m) => m.is_deleted === true),
   };
 }

@@ -6,12 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { readIdxEntry, writeIdxEntry } from '../../../../core/storage/idx.js';
 import { indexEntrySize } from '../../../../core/storage/types.js';
-import { volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
+import { ecShardRead, volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
 import { rawRequest } from '../../../helpers/http.js';
 import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, waitRegistered, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
@@ -31,26 +28,8 @@ function ecFilesOf(dir: string, vid: number): string[] {
   return readdirSync(dir).filter((n) => new RegExp(`^${vid}\\.(ec\\d\\d|ecx|ecj)$`).test(n));
 }
 
-/** Reads a whole VolumeEcShardRead stream. */
-function shardRead(address: string, req: object): Promise<Buffer> {
-  const Ctor = volumeServerClientConstructor();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, (r: object) => grpc.ClientReadableStream<Record<string, unknown>>>).VolumeEcShardRead;
-    const stream = fn.call(client, req);
-    const parts: Buffer[] = [];
-    stream.on('data', (m) => {
-      if (m.data) parts.push(m.data as Buffer);
-    });
-    stream.on('error', (e) => {
-      client.close();
-      reject(e);
-    });
-    stream.on('end', () => {
-      client.close();
-      resolve(Buffer.concat(parts));
-    });
-  });
+async function shardRead(address: string, req: object): Promise<Buffer> {
+  return (await ecShardRead(address, req)).data;
 }
 
 async function writeNeedles(server: VolumeServer, c: VolumeClient, vid: number, bodies: Buffer[]): Promise<void> {

@@ -7,11 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { decodeSidecar, encodeSidecar } from '../../../../core/storage/ec-sum.js';
-import { volumeClient } from '../../../helpers/grpc.js';
+import { ecShardRead, volumeClient } from '../../../helpers/grpc.js';
 import { rawRequest } from '../../../helpers/http.js';
 import {
   cleanup,
@@ -27,29 +24,7 @@ import {
 const VID = 7;
 const SHARD_EXTS = Array.from({ length: 14 }, (_, i) => `.ec${String(i).padStart(2, '0')}`);
 
-/** Reads a whole VolumeEcShardRead stream. */
-function shardRead(address: string, req: object): Promise<{ data: Buffer; deleted: boolean }> {
-  const Ctor = volumeServerClientConstructor();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, (r: object) => grpc.ClientReadableStream<Record<string, unknown>>>).VolumeEcShardRead;
-    const stream = fn.call(client, req);
-    const parts: Buffer[] = [];
-    let deleted = false;
-    stream.on('data', (m) => {
-      if (m.data) parts.push(m.data as Buffer);
-      if (m.is_deleted) deleted = true;
-    });
-    stream.on('error', (e) => {
-      client.close();
-      reject(e);
-    });
-    stream.on('end', () => {
-      client.close();
-      resolve({ data: Buffer.concat(parts), deleted });
-    });
-  });
-}
+const shardRead = ecShardRead;
 
 function vifOf(dir: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(dir, `${VID}.vif`), 'utf8')) as Record<string, unknown>;

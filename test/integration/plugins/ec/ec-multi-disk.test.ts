@@ -16,7 +16,7 @@ import { readIdxEntry } from '../../../../core/storage/idx.js';
 import { indexEntrySize } from '../../../../core/storage/types.js';
 import { saveVolumeInfo, emptyVolumeInfo } from '../../../../core/storage/volume-info.js';
 import { blockLayout, locateData } from '../../../../plugins/ec/codec/layout.js';
-import { volumeClient } from '../../../helpers/grpc.js';
+import { ecShardRead, volumeClient } from '../../../helpers/grpc.js';
 import { rawRequest } from '../../../helpers/http.js';
 import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, waitRegistered, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
@@ -74,29 +74,7 @@ function receiveFile(address: string, info: object, payload?: Buffer): Promise<{
   });
 }
 
-/** Reads a whole VolumeEcShardRead stream. */
-function shardRead(address: string, req: object): Promise<{ data: Buffer; deleted: boolean }> {
-  const Ctor = volumeServerClientConstructor();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, (r: object) => grpc.ClientReadableStream<Record<string, unknown>>>).VolumeEcShardRead;
-    const stream = fn.call(client, req);
-    const parts: Buffer[] = [];
-    let deleted = false;
-    stream.on('data', (m) => {
-      if (m.data) parts.push(m.data as Buffer);
-      if (m.is_deleted) deleted = true;
-    });
-    stream.on('error', (e) => {
-      client.close();
-      reject(e);
-    });
-    stream.on('end', () => {
-      client.close();
-      resolve({ data: Buffer.concat(parts), deleted });
-    });
-  });
-}
+const shardRead = ecShardRead;
 
 const WIDTH = 5;
 

@@ -6,8 +6,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { legacyMaskedCrc, crc32c } from '../../../../core/storage/crc32c.js';
 import {
   FLAG_HAS_LAST_MODIFIED_DATE,
@@ -18,31 +16,13 @@ import {
   newNeedle,
 } from '../../../../core/storage/needle.js';
 import { formatFileId } from '../../../../core/storage/file-id.js';
-import { volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
+import { drainStream, volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
 import { cleanup, startVolumeServer, type VolumeServer } from '../../../helpers/processes.js';
 
 type Row = Record<string, unknown>;
 
 function streamAll(address: string, rpc: string, req: object): Promise<{ messages: Row[]; error?: grpc.ServiceError }> {
-  const Ctor = volumeServerClientConstructor();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  return new Promise((resolve) => {
-    const messages: Row[] = [];
-    const call = (client as unknown as Record<string, (r: object, o: object) => grpc.ClientReadableStream<Row>>)[rpc].call(
-      client,
-      req,
-      { deadline: Date.now() + 30_000 },
-    );
-    call.on('data', (m: Row) => messages.push(m));
-    call.on('error', (error: grpc.ServiceError) => {
-      client.close();
-      resolve({ messages, error });
-    });
-    call.on('end', () => {
-      client.close();
-      resolve({ messages });
-    });
-  });
+  return drainStream(address, rpc, req, 30_000);
 }
 
 function blob(id: bigint, cookie: number, text: string, flags = 0): Buffer {

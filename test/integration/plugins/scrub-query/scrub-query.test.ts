@@ -11,14 +11,11 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { formatFileId } from '../../../../core/storage/file-id.js';
-import { volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
+import { drainStream, volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
 import { rawRequest } from '../../../helpers/http.js';
 import { cleanup, startMaster, startVolumeServer, waitFor, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
-type Row = Record<string, unknown>;
 interface ScrubResponse {
   total_volumes: string;
   total_files: string;
@@ -26,24 +23,9 @@ interface ScrubResponse {
   details: string[];
 }
 
-function queryStream(address: string, req: object): Promise<{ stripes: Buffer[]; error?: grpc.ServiceError }> {
-  const Ctor = volumeServerClientConstructor();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  return new Promise((resolve) => {
-    const stripes: Buffer[] = [];
-    const call = (client as unknown as Record<string, (r: object, o: object) => grpc.ClientReadableStream<Row>>).Query.call(client, req, {
-      deadline: Date.now() + 10_000,
-    });
-    call.on('data', (m: Row) => stripes.push(Buffer.from(m.records as Buffer)));
-    call.on('error', (error: grpc.ServiceError) => {
-      client.close();
-      resolve({ stripes, error });
-    });
-    call.on('end', () => {
-      client.close();
-      resolve({ stripes });
-    });
-  });
+async function queryStream(address: string, req: object): Promise<{ stripes: Buffer[]; error?: grpc.ServiceError }> {
+  const { messages, error } = await drainStream(address, 'Query', req, 10_000);
+  return { stripes: messages.map((m) => Buffer.from(m.records as Buffer)), error };
 }
 
 describe('scrub-query on our server', () => {

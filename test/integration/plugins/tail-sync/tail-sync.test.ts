@@ -10,7 +10,7 @@ import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
 import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { formatFileId } from '../../../../core/storage/file-id.js';
 import { FLAG_HAS_LAST_MODIFIED_DATE, FLAG_HAS_NAME, encodeNeedle, newNeedle } from '../../../../core/storage/needle.js';
-import { volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
+import { drainStream, volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
 import { rawRequest } from '../../../helpers/http.js';
 import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
@@ -22,22 +22,7 @@ function rawClient(address: string): grpc.Client {
 }
 
 function streamAll(address: string, rpc: string, req: object, timeoutMs = 60_000): Promise<{ messages: Row[]; error?: grpc.ServiceError }> {
-  const client = rawClient(address);
-  return new Promise((resolve) => {
-    const messages: Row[] = [];
-    const call = (client as unknown as Record<string, (r: object, o: object) => grpc.ClientReadableStream<Row>>)[rpc].call(client, req, {
-      deadline: Date.now() + timeoutMs,
-    });
-    call.on('data', (m: Row) => messages.push(m));
-    call.on('error', (error: grpc.ServiceError) => {
-      client.close();
-      resolve({ messages, error });
-    });
-    call.on('end', () => {
-      client.close();
-      resolve({ messages });
-    });
-  });
+  return drainStream(address, rpc, req, timeoutMs);
 }
 
 /** A ReceiveFile client stream: sends `msgs` and returns the response (or the status error). */

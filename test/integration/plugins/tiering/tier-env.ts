@@ -9,10 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { formatFileId } from '../../../../core/storage/file-id.js';
-import { volumeClient } from '../../../helpers/grpc.js';
+import { drainStream, volumeClient } from '../../../helpers/grpc.js';
 import { multipartBody, rawRequest } from '../../../helpers/http.js';
 import { freePort, httpOk, tempDir, waitFor, weedBinary, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
@@ -73,26 +71,7 @@ export async function startMasterWithBackends(backends: Record<string, BackendCo
 
 /** Runs a server-streaming RPC to its end: the messages and the final error, if any. */
 export function streamAll(address: string, rpc: string, req: object, onMessage?: (m: Row) => void): Promise<{ messages: Row[]; error?: grpc.ServiceError }> {
-  const Ctor = volumeServerClientConstructor();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  return new Promise((resolve) => {
-    const messages: Row[] = [];
-    const call = (client as unknown as Record<string, (r: object, o: object) => grpc.ClientReadableStream<Row>>)[rpc].call(client, req, {
-      deadline: Date.now() + 120_000,
-    });
-    call.on('data', (m: Row) => {
-      messages.push(m);
-      onMessage?.(m);
-    });
-    call.on('error', (error: grpc.ServiceError) => {
-      client.close();
-      resolve({ messages, error });
-    });
-    call.on('end', () => {
-      client.close();
-      resolve({ messages });
-    });
-  });
+  return drainStream(address, rpc, req, 120_000, onMessage);
 }
 
 /** `weed shell` against `master` (asynchronous: a proxy in this process may carry its traffic); its output. */
