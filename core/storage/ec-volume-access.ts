@@ -70,6 +70,13 @@ export interface EcVolumeAccess {
   localShards(): LocalEcShard[];
   /** Binary search of the sorted `.ecx`, the `.ecj` applied (size becomes a tombstone). */
   findNeedle(id: bigint): Promise<EcNeedleLocation | undefined>;
+  /** findNeedle with synchronous reads, for the small-read fast path; throws what findNeedle rejects with. */
+  findNeedleSync?(id: bigint): EcNeedleLocation | undefined;
+  /**
+   * readDat of a small range when every interval is on a shard mounted here, read synchronously;
+   * undefined whenever readDat would need peers or a rebuild, or a read fails.
+   */
+  readDatLocalSync?(offset: number, length: number): Buffer | undefined;
   /** Every `.ecx` row as stored, in file order (journalled deletes not applied). */
   walkIndex(fn: (id: bigint, offset: number, size: number) => void): Promise<void>;
   /** Whether `id` is in the `.ecj` deletion journal. */

@@ -4,9 +4,11 @@
 // Reads of shards not mounted here go to the peers holding them, else are reconstructed from any D
 // shards (Go's readEcShardIntervals, readOneEcShardInterval, recoverOneRemoteEcShardInterval);
 // deletes are journalled here and on the holder of the needle's first shard (store_ec_delete.go).
+import { readSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { EcNeedleLocation, EcReadOptions, EcVolumeAccess, LocalEcShard } from '../../core/storage/ec-volume-access.js';
 import { NeedleDeletedError, NeedleNotFoundError } from '../../core/storage/storage-errors.js';
+import { SYNC_READ_LIMIT } from '../../core/storage/volume.js';
 import { ReedSolomon } from './codec/reed-solomon.js';
 import type { ShardInterval } from './codec/layout.js';
 import type { EcShard, EcVolume } from './ec-volume.js';
@@ -110,6 +112,10 @@ export class EcVolumeView implements EcVolumeAccess {
     return this.first.findNeedle(id);
   }
 
+  findNeedleSync(id: bigint): EcNeedleLocation | undefined {
+    return this.first.findNeedleSync(id);
+  }
+
   walkIndex(fn: (id: bigint, offset: number, size: number) => void): Promise<void> {
     return this.first.walkIndex(fn);
   }
@@ -145,10 +151,38 @@ export class EcVolumeView implements EcVolumeAccess {
     if (bytesRead !== buf.length) throw new Error(`expected ${buf.length} bytes for local EC shard ${shardId} on volume ${this.id}, got ${bytesRead}`);
   }
 
+  /**
+   * readDat of at most SYNC_READ_LIMIT bytes whose every interval lies in a shard mounted here, with
+   * synchronous preads (page-cache hits take microseconds; an async read costs a thread-pool
+   * round trip per interval). Undefined when any interval needs a peer or a rebuild, or a read
+   * fails or comes up short: readDat then does the whole read and reports what went wrong.
+   */
+  readDatLocalSync(offset: number, length: number): Buffer | undefined {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || length > SYNC_READ_LIMIT) return undefined;
+    const intervals = this.locate(offset, length);
+    const out = Buffer.allocUnsafe(length);
+    let at = 0;
+    for (const iv of intervals) {
+      const s = this.localShard(iv.shardId);
+      if (!s) return undefined;
+      try {
+        if (readSync(s.fh.fd, out, at, iv.size, iv.offset) !== iv.size) return undefined;
+      } catch {
+        return undefined;
+      }
+      at += iv.size;
+    }
+    return out;
+  }
+
   async readDat(offset: number, length: number, opts: EcReadOptions = {}): Promise<Buffer> {
     opts.signal?.throwIfAborted();
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new Error(`ec volume ${this.id}: invalid read of ${length} bytes at ${offset}`);
+    }
+    if (!opts.exclude || opts.exclude.length === 0) {
+      const local = this.readDatLocalSync(offset, length);
+      if (local) return local;
     }
     const intervals = this.locate(offset, length);
     const rc: ReadCtx = {

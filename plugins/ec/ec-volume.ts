@@ -1,7 +1,7 @@
 // One EC volume on one disk location (Go's erasure_coding.EcVolume, ec_volume.go): the shards of it
 // mounted from that disk, its sorted index (.ecx, searched on disk), its deletion journal (.ecj,
 // loaded into a set) and the layout and generation read from its .vif.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { DiskLocation } from '../../core/storage/disk-location.js';
 import { ecShardExt } from '../../core/storage/ec-placement.js';
@@ -15,6 +15,8 @@ import { blockLayout, locateData, type BlockLayout, type ShardInterval } from '.
 export const DEFAULT_DATA_SHARDS = 10;
 export const DEFAULT_PARITY_SHARDS = 4;
 export const MAX_SHARD_COUNT = 32;
+/** Top levels of the .ecx binary search whose ids an EcVolume keeps (2^12 nodes, 36 KiB). */
+const SEARCH_CACHE_NODES = 1 << 12;
 
 /** Go's erasure_coding.NotFoundError text. */
 export const NEEDLE_NOT_FOUND = 'needle not found';
@@ -87,6 +89,10 @@ export class EcVolume {
   private readonly deleted = new Set<bigint>();
   private ecxSize = 0;
   private closed = false;
+  /** One .ecx entry, for the synchronous search (never shared across an await). */
+  private entryBuf = Buffer.allocUnsafe(0);
+  /** Ids at the top nodes of the .ecx binary search, filled as searches pass them. */
+  private readonly searchCache = { ids: new BigUint64Array(SEARCH_CACHE_NODES), known: new Uint8Array(SEARCH_CACHE_NODES) };
 
   private constructor(
     readonly loc: DiskLocation,
@@ -111,6 +117,7 @@ export class EcVolume {
     const ecx = await open(ecxBase + '.ecx', 'r');
     try {
       const v = new EcVolume(loc, collection, id, dataBase, ecxBase, meta, width, ecx, diskType);
+      v.entryBuf = Buffer.allocUnsafe(indexEntrySize(width));
       v.ecxSize = (await ecx.stat()).size;
       await v.loadJournal();
       return v;
@@ -186,23 +193,58 @@ export class EcVolume {
 
   /** Binary search of the .ecx (Go's SearchNeedleFromSortedIndex); size −1 for a journalled delete. */
   async findNeedle(id: bigint): Promise<{ offset: number; size: number } | undefined> {
-    const es = this.entrySize;
-    const buf = Buffer.allocUnsafe(es);
+    return this.findNeedleSync(id);
+  }
+
+  /**
+   * findNeedle with synchronous preads: a search is ~log2(entries) reads of page-cached bytes, and
+   * one async read costs more CPU in thread-pool hand-offs than all of them. The ids at the top
+   * SEARCH_CACHE_NODES nodes of the search tree are remembered (the ids of a mounted .ecx never
+   * change: rebuildEcxFile only rewrites sizes), so a search reads only its deeper steps and the
+   * entry it finds, always from disk.
+   */
+  findNeedleSync(id: bigint): { offset: number; size: number } | undefined {
+    if (this.closed) throw new Error(`ec volume ${this.id}: closed`);
+    const buf = this.entryBuf;
+    const cache = this.searchCache;
     let lo = 0;
     let hi = this.fileCount;
+    let node = 1; // position in the implicit search tree: children 2n and 2n+1
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const { bytesRead } = await this.ecx.read(buf, 0, es, mid * es);
-      if (bytesRead !== es) throw new Error(`read ecx entry ${mid}: short read`);
-      const e = readIdxEntry(buf, 0, this.width);
-      if (e.id === id) {
+      let midId: bigint;
+      let inBuf = false;
+      if (node < SEARCH_CACHE_NODES && cache.known[node] === 1) midId = cache.ids[node];
+      else {
+        this.readEntrySync(buf, mid);
+        inBuf = true;
+        midId = readU64(buf, 0);
+        if (node < SEARCH_CACHE_NODES) {
+          cache.ids[node] = midId;
+          cache.known[node] = 1;
+        }
+      }
+      if (midId === id) {
+        if (!inBuf) this.readEntrySync(buf, mid);
+        const e = readIdxEntry(buf, 0, this.width);
         const size = this.deleted.has(id) ? TOMBSTONE_FILE_SIZE : e.size;
         return { offset: e.offset, size };
       }
-      if (e.id < id) lo = mid + 1;
-      else hi = mid;
+      if (midId < id) {
+        lo = mid + 1;
+        node = 2 * node + 1;
+      } else {
+        hi = mid;
+        node = 2 * node;
+      }
     }
     return undefined;
+  }
+
+  private readEntrySync(buf: Buffer, entry: number): void {
+    const es = buf.length;
+    const got = readSync(this.ecx.fd, buf, 0, es, entry * es);
+    if (got !== es) throw new Error(`read ecx entry ${entry}: short read`);
   }
 
   /** Every .ecx row (Go's WalkIndex), as stored (journalled deletes not applied). */

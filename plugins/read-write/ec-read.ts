@@ -58,6 +58,27 @@ export async function readEcNeedle(ec: EcVolumeAccess, id: NeedleId, signal?: Ab
 }
 
 /**
+ * The small-read fast path's readEcNeedle: the needle when it is in the index, not deleted, of at
+ * most `limit` record bytes, every byte on a shard mounted here, and it parses with its CRC, all
+ * with synchronous reads. Undefined otherwise (no error is thrown): readEcNeedle then answers.
+ */
+export function readEcNeedleSync(ec: EcVolumeAccess, id: NeedleId, limit: number): Needle | undefined {
+  if (!ec.findNeedleSync || !ec.readDatLocalSync) return undefined;
+  try {
+    const at = ec.findNeedleSync(id);
+    if (!at || at.size <= 0) return undefined;
+    const version = ec.version as Version;
+    const recordLength = actualSize(at.size, version);
+    if (recordLength > limit) return undefined;
+    const bytes = ec.readDatLocalSync(at.offset, recordLength);
+    if (!bytes) return undefined;
+    return decodeNeedle(bytes, version, { expectedSize: at.size });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Go's rebuildEcShardNeedle: bytes that failed to parse may come from a silently corrupt shard, so
  * each shard that served an interval is a suspect. With parity enough, one read rebuilds every
  * suspect's intervals from the other shards; when that fails to parse, a second corrupt shard may

@@ -2,10 +2,12 @@
 // (no query, no escapes, no Range or conditional headers, no read JWT, no download limit). It
 // answers exactly as read.ts would, synchronously, without fastify's routing and reply objects.
 // Anything else (a missing or deleted needle included) is declined before a byte is written and
-// read.ts answers it.
+// read.ts answers it. Needles of EC volumes are served too when every byte is on a local shard.
 import type { Cradle } from '../../../core/container.js';
 import type { FastPath } from '../../../core/http/fast-path.js';
 import { parseFid, parseVolumeId } from '../../../core/storage/file-id.js';
+import { SYNC_READ_LIMIT } from '../../../core/storage/volume.js';
+import { readEcNeedleSync } from '../ec-read.js';
 import { isChunkManifest, isCompressed, needleEtag, type Needle } from '../../../core/storage/needle.js';
 import { formatHttpDate } from './conditional.js';
 import { contentDisposition } from './media-type.js';
@@ -27,12 +29,18 @@ function plainNeedle(cradle: Cradle, url: string): Needle | undefined {
     return undefined;
   }
   const volume = cradle.store.findVolume(vid);
-  if (!volume) return undefined;
   let n: Needle | undefined;
-  try {
-    n = volume.readNeedleSync(nid.id);
-  } catch {
-    return undefined; // not found, deleted, expired, damaged: read.ts answers
+  if (volume) {
+    try {
+      n = volume.readNeedleSync(nid.id);
+    } catch {
+      return undefined; // not found, deleted, expired, damaged: read.ts answers
+    }
+  } else {
+    // An EC volume's needle, when all its bytes are on shards here (peers, rebuilds: read.ts).
+    const ec = cradle.store.contributions.ecVolume(vid);
+    if (!ec) return undefined;
+    n = readEcNeedleSync(ec, nid.id, SYNC_READ_LIMIT);
   }
   if (!n || n.cookie !== nid.cookie || n.pairs.length > 0 || isChunkManifest(n)) return undefined;
   return n;

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -222,6 +223,40 @@ describe('EC volumes serve their fids', { timeout: 240_000 }, () => {
     assert.equal((await get(a, needles[7])).status, 404);
     assert.equal((await get(a, needles[4])).status, 200);
     assert.equal(readFileSync(join(dirA, `${VID}.ecj`)).length, 16);
+  });
+
+  test('the fast path (bare fid) answers EC fids exactly as the routed path (same fid with a query)', async () => {
+    // A query string always takes the routed read handler; an unknown parameter changes nothing.
+    const ignored = new Set(['date', 'x-amz-request-id', 'connection', 'keep-alive']);
+    const ask = (url: string, method: string, headers: Record<string, string>) =>
+      new Promise<IncomingMessage>((resolve, reject) => httpRequest(url, { method, headers }, resolve).on('error', reject).end());
+    const collect = async (m: IncomingMessage) => {
+      const parts: Buffer[] = [];
+      for await (const c of m) parts.push(c as Buffer);
+      const headers: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(m.headers)) if (!ignored.has(k)) headers[k] = v;
+      return { status: m.statusCode, headers, body: Buffer.concat(parts), fast: m.rawHeaders.includes('Accept-Ranges') };
+    };
+    const gz = needles.find((n) => n.gzip)!;
+    const cases: [string, Record<string, string>, string, boolean][] = [
+      [needles[0].fid, {}, 'GET', true], // 1 byte
+      [needles[2].fid, {}, 'GET', true], // 40 KB
+      [needles[2].fid, {}, 'HEAD', true],
+      [needles[4].fid, {}, 'GET', false], // 300 KB: past the synchronous read limit
+      [gz.fid, { 'Accept-Encoding': 'gzip' }, 'GET', true],
+      [gz.fid, {}, 'GET', false], // inflation: declined
+      [needles[1].fid, {}, 'GET', false], // deleted (.ecj): declined, 404
+      [`${VID},${needles[0].key.toString(16)}00000001`, {}, 'GET', false], // wrong cookie: declined, 404
+      [`${VID},ffff${COOKIE}`, {}, 'GET', false], // not in the .ecx: declined, 404
+    ];
+    for (const [fid, headers, method, viaFast] of cases) {
+      const fast = await collect(await ask(`${a.url}/${fid}`, method, headers));
+      const routed = await collect(await ask(`${a.url}/${fid}?unused=1`, method, headers));
+      // Node keeps the fast path's header-name case, fastify lower-cases: both paths really ran.
+      assert.equal(fast.fast, viaFast, `${method} ${fid}: fast path taken`);
+      assert.equal(routed.fast, false);
+      assert.deepEqual({ ...fast, fast: true }, { ...routed, fast: true }, `${method} ${fid} ${JSON.stringify(headers)}`);
+    }
   });
 
   test('a second server without the data shards reads them from the peer, and deletes reach it', async () => {

@@ -21,7 +21,7 @@ const VID = 7;
 const MiB = 1024 * 1024;
 
 /** Encodes `dat` as volume VID in `dir` (10+4, uniform layout), keeping only the shards in `keep`. */
-async function encodeVolume(dir: string, dat: Buffer, keep: number[]): Promise<void> {
+async function encodeVolume(dir: string, dat: Buffer, keep: number[], ecx: Buffer): Promise<void> {
   const datPath = join(dir, `${VID}.dat`);
   writeFileSync(datPath, dat);
   const blockSize = uniformBlockSize(dat.length, 10);
@@ -29,7 +29,7 @@ async function encodeVolume(dir: string, dat: Buffer, keep: number[]): Promise<v
   encodeDatFile({ datPath, shardPaths, dataShards: 10, parityShards: 4, datSize: dat.length, layout: blockLayout(blockSize) });
   rmSync(datPath);
   for (let i = 0; i < 14; i++) if (!keep.includes(i)) rmSync(shardPaths[i]);
-  writeFileSync(join(dir, `${VID}.ecx`), idxEntryBytes(1n, 1, 16, 5));
+  writeFileSync(join(dir, `${VID}.ecx`), ecx);
   const vi = emptyVolumeInfo();
   vi.version = 3;
   vi.datFileSize = dat.length;
@@ -37,7 +37,7 @@ async function encodeVolume(dir: string, dat: Buffer, keep: number[]): Promise<v
   await saveVolumeInfo(join(dir, `${VID}.vif`), vi);
 }
 
-async function withVolume(keep: number[], dat: Buffer, fn: (store: EcStore) => Promise<void>): Promise<void> {
+async function withVolume(keep: number[], dat: Buffer, fn: (store: EcStore) => Promise<void>, ecx = idxEntryBytes(1n, 1, 16, 5)): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ec-view-'));
   const store = new EcStore(
     [new DiskLocation({ directory: dir, idxDirectory: dir, maxVolumeCount: 8, diskType: '', minFreeSpace: { kind: 'percent', value: 0 }, tags: [], diskId: 0 })],
@@ -46,7 +46,7 @@ async function withVolume(keep: number[], dat: Buffer, fn: (store: EcStore) => P
     pino({ level: 'silent' }),
   );
   try {
-    await encodeVolume(dir, dat, keep);
+    await encodeVolume(dir, dat, keep, ecx);
     await store.loadLocation(store.locations[0], { data: readdirSync(dir), index: [] });
     await fn(store);
   } finally {
@@ -72,6 +72,54 @@ test('readDat reads every byte from local shards, across block boundaries', asyn
     ]) {
       assert.ok((await view.readDat(off, len)).equals(dat.subarray(off, off + len)), `${off}+${len}`);
     }
+  });
+});
+
+test('the .ecx search finds every id, sync and async alike, twice (the second time through its cached top levels)', async () => {
+  // 20 000 rows, more than the cached levels hold: ids 2, 4, ..., offsets and sizes from the id.
+  const rows = 20_000;
+  const ecx = Buffer.concat(Array.from({ length: rows }, (_, i) => idxEntryBytes(BigInt(2 * (i + 1)), (i + 1) * 8, 100 + i, 5)));
+  await withVolume(
+    all,
+    dat,
+    async (store) => {
+      const view = store.contributor().ecVolume!(VID)!;
+      await view.deleteNeedle(2n * 777n);
+      for (let pass = 0; pass < 2; pass++) {
+        for (let i = 0; i < rows; i++) {
+          const id = BigInt(2 * (i + 1));
+          const want = { offset: (i + 1) * 8, size: i === 776 ? -1 : 100 + i };
+          assert.deepEqual(view.findNeedleSync!(id), want, `id ${id}`);
+          if (i % 97 === 0) assert.deepEqual(await view.findNeedle(id), want, `id ${id}`);
+          assert.equal(view.findNeedleSync!(id + 1n), undefined, `id ${id + 1n}`);
+        }
+        for (const id of [0n, 1n, BigInt(2 * rows + 2), 0xffff_ffff_ffff_ffffn]) {
+          assert.equal(view.findNeedleSync!(id), undefined, `id ${id}`);
+          assert.equal(await view.findNeedle(id), undefined, `id ${id}`);
+        }
+      }
+    },
+    ecx,
+  );
+});
+
+test('readDatLocalSync reads small ranges of local shards, and declines what needs a rebuild', async () => {
+  await withVolume(all.filter((i) => i !== 2), dat, async (store) => {
+    const view = store.contributor().ecVolume!(VID)!;
+    for (const [off, len] of [
+      [0, 100],
+      [MiB - 10, 20],
+      [MiB + 5, 128 * 1024],
+      [123, 0],
+    ]) {
+      assert.ok(view.readDatLocalSync!(off, len)!.equals(dat.subarray(off, off + len)), `${off}+${len}`);
+    }
+    // In shard 2 (rebuilt by readDat), past the synchronous limit, out of range: declined.
+    assert.equal(view.readDatLocalSync!(2 * MiB + 5, 100), undefined);
+    assert.ok((await view.readDat(2 * MiB + 5, 100, { localOnly: true })).equals(dat.subarray(2 * MiB + 5, 2 * MiB + 105)));
+    assert.equal(view.readDatLocalSync!(0, 128 * 1024 + 1), undefined);
+    assert.equal(view.readDatLocalSync!(-1, 10), undefined);
+    assert.equal(view.readDatLocalSync!(10 * MiB, 10), undefined);
   });
 });
 
