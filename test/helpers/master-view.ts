@@ -68,3 +68,18 @@ export async function masterDataNode(master: Pick<Master, 'url'>, nodeUrl: strin
 export function fileId(vid: number, key: number, cookie: number): string {
   return `${vid},${key.toString(16)}${cookie.toString(16).padStart(8, '0')}`;
 }
+
+/**
+ * `/dir/assign` (with `query`, e.g. `?replication=001`): a fid and the server to write it to.
+ * Retried for up to 20 s while the master answers an error (it does while it is still growing
+ * volumes: "volume growth in progress", no writable volumes yet).
+ */
+export async function assignFid(master: Master, query = ''): Promise<{ fid: string; url: string }> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const body = await getJson<{ fid?: string; url?: string; error?: string }>(`${master.url}/dir/assign${query}`);
+    if (body.fid && body.url) return { fid: body.fid, url: body.url };
+    if (Date.now() > deadline) throw new Error(`assign failed: ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

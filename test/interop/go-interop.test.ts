@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { multipartBody, rawRequest } from '../helpers/http.js';
+import { assignFid } from '../helpers/master-view.js';
 import {
   cleanup,
   startGoVolumeServer,
@@ -32,12 +33,7 @@ interface Written {
   live: boolean;
 }
 
-async function assign(master: Master, query = ''): Promise<{ fid: string; url: string }> {
-  const r = await fetch(`${master.url}/dir/assign${query}`);
-  const body = (await r.json()) as { fid?: string; url?: string; error?: string };
-  if (!body.fid) throw new Error(`assign failed: ${JSON.stringify(body)}`);
-  return { fid: body.fid, url: body.url! };
-}
+const assign = assignFid;
 
 async function upload(server: VolumeServer, fid: string, body: Buffer, headers: Record<string, string> = {}, query = '') {
   const r = await rawRequest('POST', `${server.url}/${fid}${query}`, headers, body);
