@@ -1,11 +1,12 @@
-// Striping a .dat into shard files and regenerating missing shard files, synchronously: these run
+// Striping a .dat into shard files and regenerating missing shard files, synchronously (or with the writes overlapped): these run
 // in a worker thread (encode-pool.ts), never on the event loop. Memory is bounded by one buffer per
 // shard: 256 KiB for an encode (Go's WriteEcFiles; every block size is whole MiB, so it divides
 // them, and the 14 buffers stay cache-resident between read, encode, write and checksum: measured
 // faster than 1 MiB), 1 MiB for a rebuild (Go's rebuildEcFiles).
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { ShardChecksumBuilder } from '../../../core/storage/ec-sum.js';
-import { stripeRows, type BlockLayout } from './layout.js';
+import { stripeRows, type BlockLayout, type StripeRow } from './layout.js';
 import { ReedSolomon } from './reed-solomon.js';
 
 export const ENCODE_BUFFER_SIZE = 256 * 1024;
@@ -43,6 +44,30 @@ export interface ShardChecksums {
   blockCrc32c: Buffer;
 }
 
+/** Each batch of the encode: a stripe row and the offset inside its blocks, in shard order. */
+function* batches(job: EncodeJob): Generator<{ row: StripeRow; b: number; lastOfRow: boolean }> {
+  for (const row of stripeRows(job.datSize, job.dataShards, job.layout)) {
+    for (let b = 0; b < row.blockSize; b += ENCODE_BUFFER_SIZE) yield { row, b, lastOfRow: b + ENCODE_BUFFER_SIZE >= row.blockSize };
+  }
+}
+
+/** Reads a batch's D data buffers (zero-padded), computes its P parity buffers and checksums them all. */
+function encodeBatch(dat: number, job: EncodeJob, rs: ReedSolomon, buffers: Uint8Array[], sums: ShardChecksumBuilder[], row: StripeRow, b: number): void {
+  for (let i = 0; i < job.dataShards; i++) {
+    const pos = row.datOffset + row.blockSize * i + b;
+    // Past the snapshot size reads as zeros, like past the end of the file.
+    const want = Math.max(0, Math.min(ENCODE_BUFFER_SIZE, job.datSize - pos));
+    const n = want > 0 ? readFullAt(dat, buffers[i].subarray(0, want), pos) : 0;
+    if (n < ENCODE_BUFFER_SIZE) buffers[i].fill(0, n);
+  }
+  rs.encode(buffers);
+  for (let i = 0; i < buffers.length; i++) sums[i].write(buffers[i]);
+}
+
+// No fsync of the shards, as Go's generateEcFiles: the .dat stays until the shards are spread and
+// mounted elsewhere, and a shard the page cache lost in a crash fails its .ecsum block checksums.
+// A flush of every shard was most of a small volume's encode time.
+
 /**
  * Go's encodeDatFile: every row of the stripe, D data blocks read (zero-padded), P parity computed.
  * Each shard's block checksums are taken over exactly the bytes written (Go's shardChecksumBuilder).
@@ -59,28 +84,61 @@ export function encodeDatFile(
   const outs: number[] = [];
   try {
     for (const p of job.shardPaths) outs.push(openSync(p, 'w', 0o644));
-    for (const row of stripeRows(job.datSize, job.dataShards, job.layout)) {
-      for (let b = 0; b < row.blockSize; b += ENCODE_BUFFER_SIZE) {
-        for (let i = 0; i < job.dataShards; i++) {
-          const pos = row.datOffset + row.blockSize * i + b;
-          // Past the snapshot size reads as zeros, like past the end of the file.
-          const want = Math.max(0, Math.min(ENCODE_BUFFER_SIZE, job.datSize - pos));
-          const n = want > 0 ? readFullAt(dat, buffers[i].subarray(0, want), pos) : 0;
-          if (n < ENCODE_BUFFER_SIZE) buffers[i].fill(0, n);
-        }
-        rs.encode(buffers);
-        for (let i = 0; i < total; i++) {
-          writeFull(outs[i], buffers[i]);
-          sums[i].write(buffers[i]);
-        }
-      }
-      onProgress?.(Math.min(job.datSize, row.datOffset + row.blockSize * job.dataShards));
+    for (const { row, b, lastOfRow } of batches(job)) {
+      encodeBatch(dat, job, rs, buffers, sums, row, b);
+      for (let i = 0; i < total; i++) writeFull(outs[i], buffers[i]);
+      if (lastOfRow) onProgress?.(Math.min(job.datSize, row.datOffset + row.blockSize * job.dataShards));
     }
-    // No fsync, as Go's generateEcFiles: the .dat stays until the shards are spread and mounted
-    // elsewhere, and a shard the page cache lost in a crash fails its .ecsum block checksums. A
-    // flush of every shard here was most of a small volume's encode time.
   } finally {
     for (const fd of outs) closeSync(fd);
+    closeSync(dat);
+  }
+  return sums.map((b) => b.finish());
+}
+
+async function writeFullAt(fh: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) off += (await fh.write(buf, off, buf.length - off, position + off)).bytesWritten;
+}
+
+/**
+ * encodeDatFile with the shard writes overlapped: a batch's 14 writes run on libuv's thread pool
+ * while this thread reads, encodes and checksums the next batch into a second set of buffers.
+ * Same bytes out; memory is two buffer sets.
+ */
+export async function encodeDatFileOverlapped(
+  job: EncodeJob,
+  rs = new ReedSolomon(job.dataShards, job.parityShards),
+  onProgress?: (datBytesDone: number) => void,
+): Promise<ShardChecksums[]> {
+  const total = job.dataShards + job.parityShards;
+  const sets = [0, 1].map(() => Array.from({ length: total }, () => new Uint8Array(ENCODE_BUFFER_SIZE)));
+  const writing: (Promise<unknown> | undefined)[] = [undefined, undefined];
+  const sums = Array.from({ length: total }, () => new ShardChecksumBuilder());
+  const dat = openSync(job.datPath, 'r');
+  const outs: FileHandle[] = [];
+  try {
+    for (const p of job.shardPaths) outs.push(await open(p, 'w', 0o644));
+    let k = 0;
+    let shardPos = 0;
+    for (const { row, b, lastOfRow } of batches(job)) {
+      const set = k++ & 1;
+      // This set's previous writes must be done before its buffers are refilled.
+      await writing[set];
+      const buffers = sets[set];
+      encodeBatch(dat, job, rs, buffers, sums, row, b);
+      const w = Promise.all(outs.map((fh, i) => writeFullAt(fh, buffers[i], shardPos)));
+      // Awaited later; a failure meanwhile is not an unhandled rejection.
+      w.catch(() => undefined);
+      writing[set] = w;
+      shardPos += ENCODE_BUFFER_SIZE;
+      if (lastOfRow) onProgress?.(Math.min(job.datSize, row.datOffset + row.blockSize * job.dataShards));
+    }
+    for (const w of writing) await w;
+  } finally {
+    // Never close a file with a write still in flight.
+    await Promise.allSettled(writing);
+    for (const fh of outs) await fh.close().catch(() => undefined);
     closeSync(dat);
   }
   return sums.map((b) => b.finish());

@@ -30,6 +30,14 @@ function worker(): Worker {
   return w;
 }
 
+/**
+ * Starts the worker ahead of a job (idle, unref'd) so its start-up overlaps the caller's own
+ * preparation; a no-op when it is already up.
+ */
+export function prewarmEncodeWorker(): void {
+  worker();
+}
+
 function runInWorker(data: WorkerJob, onProgress?: ProgressFn): Promise<WorkerReply> {
   return new Promise((resolve, reject) => {
     const w = worker();

@@ -2,7 +2,7 @@
 // message, and answers each with success or the error text. One codec serves every job, so the
 // WASM kernel is compiled once per worker, not once per job.
 import { parentPort } from 'node:worker_threads';
-import { encodeDatFile, rebuildShardFiles } from './encode-files.js';
+import { encodeDatFileOverlapped, rebuildShardFiles } from './encode-files.js';
 import type { WorkerJob } from './encode-pool.js';
 import { ReedSolomon } from './reed-solomon.js';
 
@@ -22,7 +22,7 @@ function codec(d: number, p: number): ReedSolomon {
   return rs;
 }
 
-parentPort?.on('message', (msg: WorkerJob) => {
+parentPort?.on('message', async (msg: WorkerJob) => {
   let reported = 0;
   const progress = (done: number) => {
     if (done - reported < PROGRESS_STEP) return;
@@ -31,7 +31,7 @@ parentPort?.on('message', (msg: WorkerJob) => {
   };
   try {
     const rs = codec(msg.job.dataShards, msg.job.parityShards);
-    if (msg.kind === 'encode') parentPort?.postMessage({ ok: true, checksums: encodeDatFile(msg.job, rs, progress) });
+    if (msg.kind === 'encode') parentPort?.postMessage({ ok: true, checksums: await encodeDatFileOverlapped(msg.job, rs, progress) });
     else {
       rebuildShardFiles(msg.job, rs, progress);
       parentPort?.postMessage({ ok: true });
