@@ -74,8 +74,11 @@ export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           }
         }
         lap('wipeMs');
-        await v.sync();
-        lap('syncMs');
+        // The volume's own fsync (Go's generate has none) runs alongside the .ecx and the encode
+        // instead of ahead of them: they read through the page cache, which already holds every
+        // completed write. It is still done before the RPC answers.
+        const synced = v.sync();
+        synced.catch(() => undefined);
         try {
           await writeSortedEcx(idxPath, ecxPath, store.offsetWidth);
         } catch (e) {
@@ -92,6 +95,8 @@ export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           throw plain(`WriteEcFiles ${base}: ${messageOf(e)}`);
         }
         lap('encodeMs');
+        await synced;
+        lap('syncMs');
         // The generation-0 bitrot sidecar travels with the shards (copy_ecsum_file). Best-effort,
         // as Go: without it the generation is unprotected, not broken.
         try {
