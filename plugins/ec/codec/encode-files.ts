@@ -1,8 +1,9 @@
 // Striping a .dat into shard files and regenerating missing shard files, synchronously (or with
-// the writes overlapped): these run in a worker thread (encode-pool.ts), never on the event loop. Memory is bounded by one buffer per
-// shard: 256 KiB for an encode (Go's WriteEcFiles; every block size is whole MiB, so it divides
-// them, and the 14 buffers stay cache-resident between read, encode, write and checksum: measured
-// faster than 1 MiB), 1 MiB for a rebuild (Go's rebuildEcFiles).
+// the writes overlapped): these run in a worker thread (encode-pool.ts), never on the event loop.
+// Memory is bounded by one buffer per shard (two when the writes are overlapped): 256 KiB for an
+// encode (Go's WriteEcFiles; every block size is whole MiB, so it divides them, and the buffers
+// stay cache-resident between read, encode, write and checksum: measured faster than 1 MiB),
+// 1 MiB for a rebuild (Go's rebuildEcFiles).
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ShardChecksumBuilder } from '../../../core/storage/ec-sum.js';
