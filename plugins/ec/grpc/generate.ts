@@ -74,17 +74,18 @@ export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
           }
         }
         lap('wipeMs');
-        // The volume's own fsync (Go's generate has none) runs alongside the .ecx and the encode
-        // instead of ahead of them: they read through the page cache, which already holds every
-        // completed write. It is still done before the RPC answers.
-        const synced = v.sync();
-        synced.catch(() => undefined);
         try {
           await writeSortedEcx(idxPath, ecxPath, store.offsetWidth);
         } catch (e) {
           throw plain(`WriteSortedFileFromIdx ${idxPath.slice(0, -4)}: ${messageOf(e)}`);
         }
         lap('ecxMs');
+        // The volume's own fsync (Go's generate has none) runs alongside the encode instead of
+        // ahead of it: the encode reads through the page cache, which already holds every
+        // completed write. It is still done before the RPC answers. Started after the .ecx, whose
+        // small fsync would otherwise wait behind the .dat's.
+        const synced = v.sync();
+        synced.catch(() => undefined);
         const datSize = (await stat(base + '.dat')).size;
         const blockSize = uniformBlockSize(datSize, dataShards);
         let checksums;
