@@ -52,15 +52,40 @@ function* batches(job: EncodeJob): Generator<{ row: StripeRow; b: number; lastOf
   }
 }
 
-/** Reads a batch's D data buffers (zero-padded), computes its P parity buffers and checksums them all. */
-function encodeBatch(dat: number, job: EncodeJob, rs: ReedSolomon, buffers: Uint8Array[], sums: ShardChecksumBuilder[], row: StripeRow, b: number): void {
+/** Where data buffer i of a batch comes from in the .dat, and how much of it exists. */
+function dataSpan(job: EncodeJob, row: StripeRow, b: number, i: number): { pos: number; want: number } {
+  const pos = row.datOffset + row.blockSize * i + b;
+  // Past the snapshot size reads as zeros, like past the end of the file.
+  return { pos, want: Math.max(0, Math.min(ENCODE_BUFFER_SIZE, job.datSize - pos)) };
+}
+
+/** Reads a batch's D data buffers (zero-padded). */
+function readBatch(dat: number, job: EncodeJob, buffers: Uint8Array[], row: StripeRow, b: number): void {
   for (let i = 0; i < job.dataShards; i++) {
-    const pos = row.datOffset + row.blockSize * i + b;
-    // Past the snapshot size reads as zeros, like past the end of the file.
-    const want = Math.max(0, Math.min(ENCODE_BUFFER_SIZE, job.datSize - pos));
+    const { pos, want } = dataSpan(job, row, b, i);
     const n = want > 0 ? readFullAt(dat, buffers[i].subarray(0, want), pos) : 0;
     if (n < ENCODE_BUFFER_SIZE) buffers[i].fill(0, n);
   }
+}
+
+/** readBatch on libuv's thread pool. */
+async function readBatchAsync(dat: FileHandle, job: EncodeJob, buffers: Uint8Array[], row: StripeRow, b: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: job.dataShards }, async (_, i) => {
+      const { pos, want } = dataSpan(job, row, b, i);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await dat.read(buffers[i], got, want - got, pos + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got < ENCODE_BUFFER_SIZE) buffers[i].fill(0, got);
+    }),
+  );
+}
+
+/** Computes a batch's P parity buffers and checksums all its buffers. */
+function encodeBatch(rs: ReedSolomon, buffers: Uint8Array[], sums: ShardChecksumBuilder[]): void {
   rs.encode(buffers);
   for (let i = 0; i < buffers.length; i++) sums[i].write(buffers[i]);
 }
@@ -86,7 +111,8 @@ export function encodeDatFile(
   try {
     for (const p of job.shardPaths) outs.push(openSync(p, 'w', 0o644));
     for (const { row, b, lastOfRow } of batches(job)) {
-      encodeBatch(dat, job, rs, buffers, sums, row, b);
+      readBatch(dat, job, buffers, row, b);
+      encodeBatch(rs, buffers, sums);
       for (let i = 0; i < total; i++) writeFull(outs[i], buffers[i]);
       if (lastOfRow) onProgress?.(Math.min(job.datSize, row.datOffset + row.blockSize * job.dataShards));
     }
@@ -103,9 +129,9 @@ async function writeFullAt(fh: FileHandle, buf: Uint8Array, position: number): P
 }
 
 /**
- * encodeDatFile with the shard writes overlapped: a batch's 14 writes run on libuv's thread pool
- * while this thread reads, encodes and checksums the next batch into a second set of buffers.
- * Same bytes out; memory is two buffer sets.
+ * encodeDatFile with the I/O overlapped: while this thread encodes and checksums one batch, the
+ * other buffer set is written out and then refilled with the batch after, both on libuv's thread
+ * pool. Same bytes out; memory is two buffer sets.
  */
 export async function encodeDatFileOverlapped(
   job: EncodeJob,
@@ -114,33 +140,39 @@ export async function encodeDatFileOverlapped(
 ): Promise<ShardChecksums[]> {
   const total = job.dataShards + job.parityShards;
   const sets = [0, 1].map(() => Array.from({ length: total }, () => new Uint8Array(ENCODE_BUFFER_SIZE)));
-  const writing: (Promise<unknown> | undefined)[] = [undefined, undefined];
   const sums = Array.from({ length: total }, () => new ShardChecksumBuilder());
-  const dat = openSync(job.datPath, 'r');
+  const list = [...batches(job)];
+  const dat = await open(job.datPath, 'r');
   const outs: FileHandle[] = [];
+  // Per set: its pending I/O (the last batch's writes, then the next batch's reads).
+  const io: Promise<unknown>[] = [];
+  const track = (set: number, p: Promise<unknown>) => {
+    // Awaited later; a failure meanwhile is not an unhandled rejection.
+    p.catch(() => undefined);
+    io[set] = p;
+  };
+  const read = (set: number, k: number) => readBatchAsync(dat, job, sets[set], list[k].row, list[k].b);
   try {
     for (const p of job.shardPaths) outs.push(await open(p, 'w', 0o644));
-    let k = 0;
-    let shardPos = 0;
-    for (const { row, b, lastOfRow } of batches(job)) {
-      const set = k++ & 1;
-      // This set's previous writes must be done before its buffers are refilled.
-      await writing[set];
+    for (let k = 0; k < Math.min(2, list.length); k++) track(k, read(k, k));
+    for (let k = 0; k < list.length; k++) {
+      const set = k & 1;
+      await io[set];
       const buffers = sets[set];
-      encodeBatch(dat, job, rs, buffers, sums, row, b);
-      const w = Promise.all(outs.map((fh, i) => writeFullAt(fh, buffers[i], shardPos)));
-      // Awaited later; a failure meanwhile is not an unhandled rejection.
-      w.catch(() => undefined);
-      writing[set] = w;
-      shardPos += ENCODE_BUFFER_SIZE;
+      encodeBatch(rs, buffers, sums);
+      const shardPos = k * ENCODE_BUFFER_SIZE;
+      const writes = Promise.all(outs.map((fh, i) => writeFullAt(fh, buffers[i], shardPos)));
+      // The set is refilled only once its writes are out.
+      track(set, k + 2 < list.length ? writes.then(() => read(set, k + 2)) : writes);
+      const { row, lastOfRow } = list[k];
       if (lastOfRow) onProgress?.(Math.min(job.datSize, row.datOffset + row.blockSize * job.dataShards));
     }
-    for (const w of writing) await w;
+    for (const p of io) await p;
   } finally {
-    // Never close a file with a write still in flight.
-    await Promise.allSettled(writing);
+    // Never close a file with I/O still in flight.
+    await Promise.allSettled(io);
     for (const fh of outs) await fh.close().catch(() => undefined);
-    closeSync(dat);
+    await dat.close().catch(() => undefined);
   }
   return sums.map((b) => b.finish());
 }
