@@ -12,7 +12,7 @@ import { emptyVolumeInfo, loadVolumeInfo, saveVolumeInfo } from '../../../core/s
 import { volumeFileName } from '../../../core/storage/volume-files.js';
 import { encodeInWorker, prewarmEncodeWorker } from '../codec/encode-pool.js';
 import { blockLayout, uniformBlockSize } from '../codec/layout.js';
-import { removeEcsumFiles, removeStaleEcArtifacts, writeSortedEcx } from '../ec-files.js';
+import { removeEcsumFiles, removeStaleEcArtifacts, syncFile, writeSortedEcx } from '../ec-files.js';
 import { DEFAULT_DATA_SHARDS, DEFAULT_PARITY_SHARDS, MAX_SHARD_COUNT } from '../ec-volume.js';
 import { ecStoreOf } from '../state.js';
 import { checks, messageOf, plain, u32 } from './common.js';
@@ -75,16 +75,15 @@ export function generateRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         }
         lap('wipeMs');
         try {
-          await writeSortedEcx(idxPath, ecxPath, store.offsetWidth);
+          await writeSortedEcx(idxPath, ecxPath, store.offsetWidth, { sync: false });
         } catch (e) {
           throw plain(`WriteSortedFileFromIdx ${idxPath.slice(0, -4)}: ${messageOf(e)}`);
         }
         lap('ecxMs');
-        // The volume's own fsync (Go's generate has none) runs alongside the encode instead of
-        // ahead of it: the encode reads through the page cache, which already holds every
-        // completed write. It is still done before the RPC answers. Started after the .ecx, whose
-        // small fsync would otherwise wait behind the .dat's.
-        const synced = v.sync();
+        // The fsyncs of the volume and of the .ecx (Go's generate has neither) run alongside the
+        // encode instead of ahead of it: the encode reads through the page cache, which already
+        // holds every completed write. They are still done before the RPC answers.
+        const synced = Promise.all([v.sync(), syncFile(ecxPath)]);
         synced.catch(() => undefined);
         const datSize = (await stat(base + '.dat')).size;
         const blockSize = uniformBlockSize(datSize, dataShards);
