@@ -1,7 +1,8 @@
 // Runs encode and rebuild jobs in a worker thread, one at a time: each is CPU- and disk-heavy and
 // the machine's cores serve requests too, so a second job waits for the first. The worker stays
 // warm between jobs (its modules loaded and the WASM kernel compiled once): spawning one per job
-// cost more than encoding a small volume. It is unref'd, so an idle worker never keeps the
+// cost more than encoding a small volume (an ec.encode runs many in a row). An idle worker holds
+// ~30 MiB, so it is ended after IDLE_MS without a job; it is unref'd, so it never keeps the
 // process alive, and a worker that dies is replaced on the next job.
 import { Worker } from 'node:worker_threads';
 import type { EncodeJob, RebuildJob, ShardChecksums } from './encode-files.js';
@@ -14,8 +15,29 @@ export type ProgressFn = (bytesDone: number) => void;
 export type WorkerJob = { kind: 'encode'; job: EncodeJob } | { kind: 'rebuild'; job: RebuildJob };
 
 let warm: Worker | undefined;
+let idleTimer: NodeJS.Timeout | undefined;
+/** A job is running on `warm` (the idle timer never ends a busy worker; the job's end re-arms it). */
+let busy = false;
+const IDLE_MS = 60_000;
+
+function stopIdleTimer(): void {
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = undefined;
+}
+
+function retireWhenIdle(w: Worker): void {
+  stopIdleTimer();
+  idleTimer = setTimeout(() => {
+    idleTimer = undefined;
+    if (warm !== w || busy) return;
+    warm = undefined;
+    void w.terminate();
+  }, IDLE_MS);
+  idleTimer.unref();
+}
 
 function worker(): Worker {
+  stopIdleTimer();
   if (warm) return warm;
   const w = new Worker(new URL('./encode-worker.js', import.meta.url));
   w.unref();
@@ -35,18 +57,20 @@ function worker(): Worker {
  * preparation; a no-op when it is already up.
  */
 export function prewarmEncodeWorker(): void {
-  worker();
+  retireWhenIdle(worker());
 }
 
 function runInWorker(data: WorkerJob, onProgress?: ProgressFn): Promise<WorkerReply> {
   return new Promise((resolve, reject) => {
     const w = worker();
     const done = () => {
+      busy = false;
       w.off('message', onMessage);
       w.off('error', onError);
       w.off('exit', onExit);
       // Idle again: nothing left for it to hold the process for.
       w.unref();
+      retireWhenIdle(w);
     };
     const onMessage = (m: WorkerReply | { progress: number }) => {
       if ('progress' in m) {
@@ -70,6 +94,7 @@ function runInWorker(data: WorkerJob, onProgress?: ProgressFn): Promise<WorkerRe
     w.once('exit', onExit);
     // A job in flight keeps the process alive until it answers, as a spawned worker did.
     w.ref();
+    busy = true;
     w.postMessage(data);
   });
 }
