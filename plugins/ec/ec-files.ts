@@ -12,8 +12,9 @@ import { MAX_SHARD_COUNT } from './ec-volume.js';
 /**
  * Replays the .idx (later rows win; offset 0 or a deleted size removes the key) and writes the
  * survivors in ascending id order: the .ecx. Memory: one entry per live needle, like Go's MemDb.
+ * `sync: false` leaves the fsync to the caller (syncFile), who can overlap it with other work.
  */
-export async function writeSortedEcx(idxPath: string, ecxPath: string, width: OffsetWidth): Promise<void> {
+export async function writeSortedEcx(idxPath: string, ecxPath: string, width: OffsetWidth, opts: { sync?: boolean } = {}): Promise<void> {
   const live = new Map<bigint, { offsetUnits: number; size: number }>();
   const idx = await open(idxPath, 'r');
   try {
@@ -35,6 +36,16 @@ export async function writeSortedEcx(idxPath: string, ecxPath: string, width: Of
       if (chunk.length >= 4096) await fh.write(Buffer.concat(chunk.splice(0)));
     }
     if (chunk.length) await fh.write(Buffer.concat(chunk));
+    if (opts.sync !== false) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsyncs a file already written and closed. */
+export async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
     await fh.sync();
   } finally {
     await fh.close();

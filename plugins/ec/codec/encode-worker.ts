@@ -1,25 +1,42 @@
-// Worker-thread entry: runs one encode or rebuild job (encode-files.ts) off the event loop and
-// reports success or the error text.
-import { parentPort, workerData } from 'node:worker_threads';
-import { encodeDatFile, rebuildShardFiles, type EncodeJob, type RebuildJob } from './encode-files.js';
+// Worker-thread entry: runs encode and rebuild jobs (encode-files.ts) off the event loop, one per
+// message, and answers each with success or the error text. One codec serves every job, so the
+// WASM kernel is compiled once per worker, not once per job.
+import { parentPort } from 'node:worker_threads';
+import { encodeDatFileOverlapped, rebuildShardFiles } from './encode-files.js';
+import type { WorkerJob } from './encode-pool.js';
+import { ReedSolomon } from './reed-solomon.js';
 
-type Job = { kind: 'encode'; job: EncodeJob } | { kind: 'rebuild'; job: RebuildJob };
-
-const msg = workerData as Job;
 // Progress at most every 64 MiB: enough for the job registry, cheap for the port.
 const PROGRESS_STEP = 64 * 1024 * 1024;
-let reported = 0;
-const progress = (done: number) => {
-  if (done - reported < PROGRESS_STEP) return;
-  reported = done;
-  parentPort?.postMessage({ progress: done });
-};
-try {
-  if (msg.kind === 'encode') parentPort?.postMessage({ ok: true, checksums: encodeDatFile(msg.job, undefined, progress) });
-  else {
-    rebuildShardFiles(msg.job, undefined, progress);
-    parentPort?.postMessage({ ok: true });
+const codecs = new Map<string, ReedSolomon>();
+
+function codec(d: number, p: number): ReedSolomon {
+  const key = `${d}+${p}`;
+  let rs = codecs.get(key);
+  if (!rs) {
+    // A handful of ratios in practice; never let odd ones pile up.
+    if (codecs.size >= 8) codecs.clear();
+    rs = new ReedSolomon(d, p);
+    codecs.set(key, rs);
   }
-} catch (e) {
-  parentPort?.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });
+  return rs;
 }
+
+parentPort?.on('message', async (msg: WorkerJob) => {
+  let reported = 0;
+  const progress = (done: number) => {
+    if (done - reported < PROGRESS_STEP) return;
+    reported = done;
+    parentPort?.postMessage({ progress: done });
+  };
+  try {
+    const rs = codec(msg.job.dataShards, msg.job.parityShards);
+    if (msg.kind === 'encode') parentPort?.postMessage({ ok: true, checksums: await encodeDatFileOverlapped(msg.job, rs, progress) });
+    else {
+      rebuildShardFiles(msg.job, rs, progress);
+      parentPort?.postMessage({ ok: true });
+    }
+  } catch (e) {
+    parentPort?.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });
+  }
+});

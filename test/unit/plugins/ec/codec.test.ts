@@ -1,13 +1,14 @@
 // The Reed-Solomon codec against the vectors klauspost/reedsolomon produces (matrix rows, parity
 // of a small stripe, whole-file striping of a 23 MB .dat) and reconstruction from every pattern of
-// losses up to P.
+// losses up to P; the overlapped and worker encodes write the same bytes as the plain one.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { crc32c } from '../../../../core/storage/crc32c.js';
-import { encodeDatFile, rebuildShardFiles } from '../../../../plugins/ec/codec/encode-files.js';
+import { encodeInWorker } from '../../../../plugins/ec/codec/encode-pool.js';
+import { encodeDatFile, encodeDatFileOverlapped, rebuildShardFiles } from '../../../../plugins/ec/codec/encode-files.js';
 import { gfMul } from '../../../../plugins/ec/codec/galois.js';
 import { blockLayout, locateData, uniformBlockSize } from '../../../../plugins/ec/codec/layout.js';
 import { ReedSolomon } from '../../../../plugins/ec/codec/reed-solomon.js';
@@ -103,6 +104,43 @@ test('test vector B: legacy two-tier striping of a 23 456 789-byte .dat', () => 
     rebuildShardFiles({ dataShards: 10, parityShards: 4, inputs, outputs }, undefined, (b) => rebuildProgress.push(b));
     assert.deepEqual(rebuildProgress, [1_048_576, 2_097_152, 3_145_728]);
     for (const i of lost) assert.ok(readFileSync(join(dir, `r${i}`)).equals(files[i]), `rebuilt shard ${i}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('overlapped encode and the warm worker write the same shards and checksums as the plain encode', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ec-codec-'));
+  try {
+    // Uniform layout with several batches per block and a partial last row.
+    const N = 23_456_789;
+    const dat = Buffer.alloc(N);
+    for (let i = 0; i < N; i++) dat[i] = (i * 7) % 253;
+    writeFileSync(join(dir, 'v.dat'), dat);
+    const paths = (tag: string) => Array.from({ length: 14 }, (_, i) => join(dir, `${tag}.ec${String(i).padStart(2, '0')}`));
+    const job = (tag: string) => ({ datPath: join(dir, 'v.dat'), shardPaths: paths(tag), dataShards: 10, parityShards: 4, datSize: N, layout: blockLayout(uniformBlockSize(N, 10)) });
+    const plain = encodeDatFile(job('a'));
+    const progress: number[] = [];
+    const overlapped = await encodeDatFileOverlapped(job('b'), undefined, (b) => progress.push(b));
+    assert.deepEqual(progress, [N]);
+    // Twice through the worker: the second job runs on the same warm worker.
+    const viaWorker = [await encodeInWorker(job('c')), await encodeInWorker(job('d'))];
+    for (const sums of [overlapped, ...viaWorker]) {
+      assert.equal(sums.length, 14);
+      sums.forEach((s, i) => {
+        assert.equal(s.coveredSize, plain[i].coveredSize);
+        assert.ok(Buffer.from(s.blockCrc32c).equals(plain[i].blockCrc32c), `checksums of shard ${i}`);
+      });
+    }
+    for (let i = 0; i < 14; i++) {
+      const want = readFileSync(paths('a')[i]);
+      assert.equal(want.length, 3 * 1024 * 1024);
+      for (const tag of ['b', 'c', 'd']) assert.ok(readFileSync(paths(tag)[i]).equals(want), `${tag} shard ${i}`);
+    }
+    // A job that fails (no .dat) is reported, and the worker still serves the next one.
+    await assert.rejects(encodeInWorker({ ...job('e'), datPath: join(dir, 'missing.dat') }), /ENOENT/);
+    const again = await encodeInWorker(job('f'));
+    assert.ok(Buffer.from(again[13].blockCrc32c).equals(plain[13].blockCrc32c));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

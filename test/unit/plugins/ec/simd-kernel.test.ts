@@ -14,13 +14,21 @@ test('this runtime has WebAssembly SIMD (Node 24)', () => {
   assert.ok(simd, 'SIMD kernel failed to instantiate');
 });
 
-test('SIMD kernel equals the scalar kernel on random data', () => {
+const plainSimd = createSimdKernel({ relaxed: false });
+
+test('SIMD kernel (relaxed swizzle where available, and plain swizzle) equals the scalar kernel on random data', () => {
   assert.ok(simd);
+  assert.ok(plainSimd);
   const cases = [
     { inputs: 10, outputs: 4, size: 200_003, start: 7, len: 150_001 },
     { inputs: 3, outputs: 2, size: 33, start: 0, len: 33 },
     { inputs: 32, outputs: 32, size: 70_000, start: 16, len: 65_552 },
     { inputs: 1, outputs: 1, size: 15, start: 1, len: 14 },
+    // Trailing groups of one and three inputs.
+    { inputs: 5, outputs: 3, size: 40_000, start: 0, len: 40_000 },
+    { inputs: 7, outputs: 2, size: 40_000, start: 3, len: 39_990 },
+    // Same shape as the first case, new coefficients: the kernel must not reuse stale tables.
+    { inputs: 10, outputs: 4, size: 50_000, start: 0, len: 50_000 },
   ];
   for (const c of cases) {
     const rows = Array.from({ length: c.outputs }, () => {
@@ -32,9 +40,14 @@ test('SIMD kernel equals the scalar kernel on random data', () => {
     const inputs = Array.from({ length: c.inputs }, () => new Uint8Array(randomBytes(c.size)));
     const a = Array.from({ length: c.outputs }, () => new Uint8Array(c.size).fill(0x5a));
     const b = Array.from({ length: c.outputs }, () => new Uint8Array(c.size).fill(0x5a));
+    const p = Array.from({ length: c.outputs }, () => new Uint8Array(c.size).fill(0x5a));
     simd(rows, inputs, a, c.start, c.len);
+    plainSimd(rows, inputs, p, c.start, c.len);
     scalarKernel(rows, inputs, b, c.start, c.len);
-    for (let j = 0; j < c.outputs; j++) assert.ok(Buffer.from(a[j]).equals(Buffer.from(b[j])), `case ${JSON.stringify(c)} output ${j}`);
+    for (let j = 0; j < c.outputs; j++) {
+      assert.ok(Buffer.from(a[j]).equals(Buffer.from(b[j])), `case ${JSON.stringify(c)} output ${j}`);
+      assert.ok(Buffer.from(p[j]).equals(Buffer.from(b[j])), `plain swizzle, case ${JSON.stringify(c)} output ${j}`);
+    }
   }
 });
 
