@@ -65,6 +65,9 @@ async function phase(name: string, sides: Side[], fn: (s: Side) => Promise<Recor
     log(`${name}: ${s.server.impl}`);
     try {
       if (pre) await pre(s);
+      // Dirty pages of an earlier phase (unflushed shards, a fill) would be written back during
+      // this one and charged to whichever side runs first: flush them before every measurement.
+      execFileSync('sync');
       const { cost, value } = await measure(s.server.pid, () => fn(s));
       results[name][s.server.impl] = { cost, extra: value ?? undefined };
     } catch (e) {
