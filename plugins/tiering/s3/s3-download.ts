@@ -4,9 +4,9 @@
 // part cut short is asked for again from where it stopped. The first GET also tells the size
 // (its Content-Range), so no HEAD is needed and a missing object answers NoSuchKey.
 //
-// Memory: a part in flight holds its socket's buffers and at most WRITE_BATCH of body chunks
-// staged for their write; with at most MAX_PARTS_IN_FLIGHT parts that is ≤ 16 × ~1.1 MiB
-// whatever the object size (5 parts by default: about 6 MiB).
+// Memory: a part in flight holds its socket's buffers and two WRITE_BATCH staging buffers; with
+// at most MAX_PARTS_IN_FLIGHT parts that is ≤ 16 × ~2.1 MiB whatever the object size (5 parts by
+// default: about 11 MiB).
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
@@ -26,39 +26,56 @@ export interface DownloadSource {
 
 /**
  * Streams `body` into the file from `start`; it must carry exactly `length` bytes. The chunks are
- * gathered in one reused buffer and written WRITE_BATCH at a time (fewer, larger writes, and no
- * batch left to the garbage collector). A body that ends early throws ShortBodyError once what it
- * carried is written (`onWritten` counts it, so a retry resumes there).
+ * gathered in two reused buffers of WRITE_BATCH: one fills from the socket while the other is
+ * being written (fewer, larger writes, the socket kept flowing, nothing left to the garbage
+ * collector). A body that ends early throws ShortBodyError once what it carried is written
+ * (`onWritten` counts it, so a retry resumes there). Returns only when no write is in flight.
  */
 async function writeBody(fh: FileHandle, body: AsyncIterable<Uint8Array>, start: number, length: number, reporter: ProgressReporter, onWritten: (n: number) => void): Promise<void> {
-  const stage = Buffer.allocUnsafeSlow(Math.max(1, Math.min(WRITE_BATCH, length)));
+  const size = Math.max(1, Math.min(WRITE_BATCH, length));
+  const stages = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+  let stage = stages[0];
   let pos = start;
   let staged = 0;
-  const flush = async () => {
-    for (let off = 0; off < staged; ) {
-      const { bytesWritten } = await fh.write(stage, off, staged - off, pos + off);
+  let writing: Promise<void> | undefined;
+  const writeAt = async (buf: Buffer, n: number, at: number) => {
+    for (let off = 0; off < n; ) {
+      const { bytesWritten } = await fh.write(buf, off, n - off, at + off);
       off += bytesWritten;
     }
-    pos += staged;
-    onWritten(staged);
-    reporter.add(staged);
-    staged = 0;
+    onWritten(n);
+    reporter.add(n);
   };
-  for await (const raw of body) {
-    if (pos + staged + raw.length > start + length) throw new Error(`the object sent more than the ${length} bytes asked for at ${start}`);
-    for (let off = 0; off < raw.length; ) {
-      const n = Math.min(stage.length - staged, raw.length - off);
-      stage.set(raw.subarray(off, off + n), staged);
-      staged += n;
-      off += n;
-      if (staged === stage.length) {
-        await flush();
-        const failed = reporter.failed;
-        if (failed !== undefined) throw failed;
+  /** Waits for the write before, then starts writing the staged bytes and swaps buffers. */
+  const flush = async () => {
+    if (writing) await writing;
+    writing = undefined;
+    const failed = reporter.failed;
+    if (failed !== undefined) throw failed;
+    if (staged === 0) return;
+    writing = writeAt(stage, staged, pos);
+    writing.catch(() => undefined); // awaited by the next flush or at the end
+    pos += staged;
+    staged = 0;
+    stage = stage === stages[0] ? stages[1] : stages[0];
+  };
+  try {
+    for await (const raw of body) {
+      if (pos + staged + raw.length > start + length) throw new Error(`the object sent more than the ${length} bytes asked for at ${start}`);
+      for (let off = 0; off < raw.length; ) {
+        const n = Math.min(stage.length - staged, raw.length - off);
+        stage.set(raw.subarray(off, off + n), staged);
+        staged += n;
+        off += n;
+        if (staged === stage.length) await flush();
       }
     }
+    await flush();
+    if (writing) await writing;
+  } finally {
+    // nothing may still write to the file once this returns or throws
+    if (writing) await writing.catch(() => undefined);
   }
-  if (staged > 0) await flush();
   if (pos !== start + length) throw new ShortBodyError(`the object's body ended at ${pos}, short of ${start + length}`);
 }
 
