@@ -45,14 +45,25 @@ export class ProgressReporter {
   add(bytes: number): void {
     this.latest += bytes;
     if (this.running || Date.now() - this.lastCall < PROGRESS_EVERY_MS) return;
-    this.running = this.drain();
+    this.kick();
   }
 
   /** Reports the final count (once the callback is free) and throws if the callback failed. */
   async finish(): Promise<void> {
     while (this.running) await this.running;
-    if (!this.error && this.latest !== this.reported) await this.drain();
+    if (!this.error && this.latest !== this.reported) {
+      this.kick();
+      while (this.running) await this.running;
+    }
     if (this.error) throw this.error.e;
+  }
+
+  /** Starts a drain; `running` is cleared asynchronously, even when the callback throws at once. */
+  private kick(): void {
+    const p: Promise<void> = this.drain().finally(() => {
+      if (this.running === p) this.running = undefined;
+    });
+    this.running = p;
   }
 
   private async drain(): Promise<void> {
@@ -66,8 +77,6 @@ export class ProgressReporter {
       }
     } catch (e) {
       this.error ??= { e };
-    } finally {
-      this.running = undefined;
     }
   }
 }
