@@ -38,7 +38,7 @@ async function fsyncDir(dir: string): Promise<void> {
 /** A download goes to `<volume>.dat.download` and is renamed over the .dat once complete. */
 export const DOWNLOAD_SUFFIX = '.dat.download';
 
-/** Go's clampTierConcurrency: 0 (the backend's default) up to 1024 parts in flight. */
+/** Go's clampTierConcurrency: 0 (the backend's default) up to 1024 (the backend bounds it further). */
 function tierConcurrency(raw: unknown): number {
   const n = Number(raw ?? 0);
   if (!Number.isInteger(n) || n < 0) return 0;
@@ -136,12 +136,12 @@ async function moveToRemote(m: Move, backend: TierBackend, name: string, before:
 }
 
 /** Downloads the remote .dat, switches the volume back to it, then deletes the remote object unless kept. */
-async function moveFromRemote(m: Move, backend: TierBackend, name: string, remote: RemoteFile, keepRemote: boolean): Promise<void> {
+async function moveFromRemote(m: Move, backend: TierBackend, name: string, remote: RemoteFile, keepRemote: boolean, concurrency: number): Promise<void> {
   const { volume: v, log, id, datPath, vifPath } = m;
   // downloaded beside the .dat, then renamed over it with the volume's writes held off
   const partial = datPath.slice(0, -'.dat'.length) + DOWNLOAD_SUFFIX;
   try {
-    await backend.downloadFile(partial, remote.key, m.progress);
+    await backend.downloadFile(partial, remote.key, m.progress, concurrency);
   } catch (e) {
     await rm(partial, { force: true });
     throw plain(`backend ${name} copy file ${datPath}: ${(e as Error).message}`);
@@ -228,7 +228,7 @@ export function tierMoveRpcs(cradle: Cradle, backends: TierBackends): Record<str
       await claimed(store, id, () =>
         jobs.run('tier.download', { vid: id, collection: v.collection, totalBytes: Number(remote.fileSize), detail: `from ${name}` }, (job) => {
           const move: Move = { volume: v, backends, log, id, datPath: v.fileName('.dat'), vifPath: v.fileName('.vif'), info: v.volumeInfo, progress: progressSender(call, job) };
-          return moveFromRemote(move, backend, name, remote, req.keep_remote_dat_file === true);
+          return moveFromRemote(move, backend, name, remote, req.keep_remote_dat_file === true, tierConcurrency(req.concurrency));
         }),
       );
     },

@@ -104,6 +104,8 @@ class S3RemoteClient implements RemoteStorageClient {
   }
 }
 
+const SILENT = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
 /** An S3 client with static credentials, or anonymous (unsigned) when none: never the SDK's default chain. */
 export function makeS3Client(o: S3Options, guardedEndpoint?: string): S3Client {
   const lookup = guardedEndpoint === undefined ? undefined : guardedLookup(guardedEndpoint);
@@ -122,6 +124,9 @@ export function makeS3Client(o: S3Options, guardedEndpoint?: string): S3Client {
     credentials: { accessKeyId: o.accessKey, secretAccessKey: o.secretKey },
     // anonymous access when no keys are configured (Go: AnonymousCredentials)
     ...(signed ? {} : { signer: { sign: async (req) => req } }),
+    // the SDK's own notes (e.g. "non-retryable streaming request") would go to the console: our
+    // callers report the errors they get through the server's logger
+    logger: SILENT,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,

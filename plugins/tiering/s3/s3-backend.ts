@@ -1,27 +1,22 @@
 // The s3 tier backend (Go: weed/storage/backend/s3_backend/s3_backend.go S3BackendStorage,
 // s3_upload.go, s3_download.go): built from a master-announced storage backend's properties, it
-// uploads a volume's .dat as one object (multipart, streamed from disk with a bounded number of
-// parts in memory), downloads it back, deletes it, and opens it as a volume's remote data file.
+// uploads a volume's .dat as one object (multipart, parts streamed from disk: s3-upload.ts),
+// downloads it back (parallel ranged GETs: s3-download.ts), deletes it, and opens it as a volume's
+// remote data file.
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { DeleteObjectCommand, GetObjectCommand, type S3Client, type StorageClass } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { stat } from 'node:fs/promises';
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { VolumeInfo } from '../../../core/storage/volume-info.js';
 import { makeS3Client, s3ErrorText } from '../remote/remote-client.js';
+import { downloadObject } from './s3-download.js';
 import { S3BackendStorageFile } from './s3-file.js';
+import { uploadFile } from './s3-upload.js';
+import { partsInFlight, type Progress } from './transfer-support.js';
 
-/** Progress callback of a transfer: bytes done and percentage (Go's fn(progressed, percentage)). */
-export type Progress = (processed: number, percentage: number) => Promise<void> | void;
+export type { Progress } from './transfer-support.js';
 
+/** Go's defaultUploadConcurrency / defaultDownloadConcurrency. */
 const DEFAULT_CONCURRENCY = 5;
-/** Upload parts in flight at once: each is buffered, so this bounds memory (parts × part size). */
-const MAX_PARTS_IN_FLIGHT = 4;
-const MIN_PART_SIZE = 8 * 1024 * 1024;
-/** S3 allows at most 10000 parts per upload. */
-const MAX_PARTS = 10_000;
 
 /** Go's util.ParseBool with a default (strconv.ParseBool's accepted spellings). */
 function parseBool(v: string | undefined, def: boolean): boolean {
@@ -101,70 +96,31 @@ export class S3BackendStorage {
 
   /**
    * Uploads the file at `path` under a fresh random key (Go's CopyFile); returns the key and size.
-   * Reads the file as a stream: at most MAX_PARTS_IN_FLIGHT parts are held in memory.
+   * Only the bytes present at the start go up: a write landing meanwhile is detected by the caller.
+   * `concurrency` parts in flight (0: the backend's upload_concurrency), streamed from the file.
    */
   async copyFile(path: string, progress: Progress, concurrency: number): Promise<{ key: string; size: number }> {
     const key = randomUUID();
     const size = (await stat(path)).size;
-    let partSize = MIN_PART_SIZE;
-    while (partSize * MAX_PARTS < size) partSize *= 2;
-    const upload = new Upload({
-      client: this.client,
-      partSize,
-      queueSize: Math.min(concurrency > 0 ? concurrency : this.uploadConcurrency, MAX_PARTS_IN_FLIGHT),
-      leavePartsOnError: false,
-      params: {
-        Bucket: this.bucket,
-        Key: key,
-        // only the bytes present at the start: a write landing meanwhile is detected by the caller
-        Body: size > 0 ? createReadStream(path, { highWaterMark: 1024 * 1024, end: size - 1 }) : Buffer.alloc(0),
-        StorageClass: this.storageClass as StorageClass,
-        ContentLength: size,
-      },
-    });
-    let pending: Promise<void> = Promise.resolve();
-    upload.on('httpUploadProgress', (p) => {
-      const done = Math.min(p.loaded ?? 0, size);
-      pending = pending.then(() => progress(done, size > 0 ? (done * 100) / size : 100));
-    });
+    const target = { client: this.client, bucket: this.bucket, key, storageClass: this.storageClass };
     try {
-      await upload.done();
-      await pending;
+      await uploadFile(target, path, size, progress, partsInFlight(concurrency, this.uploadConcurrency));
     } catch (e) {
       throw new Error(`failed to upload file ${path}: ${s3ErrorText(e)}`, { cause: e });
     }
     return { key, size };
   }
 
-  /** Downloads object `key` into `path` (created or emptied), fsynced (Go's DownloadFile); returns its size. */
-  async downloadFile(path: string, key: string, progress: Progress): Promise<number> {
-    let out;
+  /**
+   * Downloads object `key` into `path` (created or emptied), fsynced (Go's DownloadFile); returns
+   * its size. `concurrency` ranged GETs in flight (0: the backend's download_concurrency).
+   */
+  async downloadFile(path: string, key: string, progress: Progress, concurrency = 0): Promise<number> {
     try {
-      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return await downloadObject({ client: this.client, bucket: this.bucket, key }, path, progress, partsInFlight(concurrency, this.downloadConcurrency));
     } catch (e) {
       throw new Error(`failed to download file ${key}: ${s3ErrorText(e)}`, { cause: e });
     }
-    const total = Number(out.ContentLength ?? 0);
-    let written = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        written += chunk.length;
-        Promise.resolve(progress(written, total > 0 ? (written * 100) / total : 100)).then(
-          () => cb(null, chunk),
-          (e: Error) => cb(e),
-        );
-      },
-    });
-    const body = out.Body as NodeJS.ReadableStream | undefined;
-    if (!body) throw new Error(`failed to download file ${key}: empty body`);
-    await pipeline(body, counter, createWriteStream(path, { flags: 'w', mode: 0o644 }));
-    const fh = await open(path, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    return written;
   }
 
   async deleteFile(key: string): Promise<void> {
