@@ -25,7 +25,8 @@ interface ScrubResponse {
 
 async function queryStream(address: string, req: object): Promise<{ stripes: Buffer[]; error?: grpc.ServiceError }> {
   const { messages, error } = await drainStream(address, 'Query', req, 10_000);
-  return { stripes: messages.map((m) => Buffer.from(m.records as Buffer)), error };
+  const stripes = messages.map((m) => Buffer.from(m.records as Buffer));
+  return error ? { stripes, error } : { stripes };
 }
 
 describe('scrub-query on our server', () => {
