@@ -2,66 +2,20 @@
 // s3.default tier backend when an S3 endpoint is given), the Go volume server and ours under it,
 // and gRPC calls to either.
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS, unary } from '../../core/grpc/client-pool.js';
 import { volumeServerClientConstructor } from '../../core/grpc/proto-loader.js';
 import { PROJECT_ROOT } from '../../core/paths.js';
-import { freePort, httpOk, tempDir, waitFor, weedBinary, type Master } from '../../test/helpers/processes.js';
+import { freePort, startMaster as startGoMaster, waitFor, weedBinary, type Master } from '../../test/helpers/processes.js';
+import { s3BackendsToml } from '../../test/helpers/weed-mini.js';
 
 export type Row = Record<string, unknown>;
 
-export async function startMaster(width: 4 | 5, volumeSizeLimitMB: number, s3?: { endpoint: string; bucket: string }): Promise<Master> {
-  const port = await freePort();
-  const dir = tempDir('bench-master-');
-  if (s3) {
-    writeFileSync(
-      join(dir, 'master.toml'),
-      [
-        '[storage.backend]',
-        '  [storage.backend.s3.default]',
-        '  enabled = true',
-        '  aws_access_key_id = "admin"',
-        '  aws_secret_access_key = "admin"',
-        '  region = "us-east-1"',
-        `  bucket = "${s3.bucket}"`,
-        `  endpoint = "${s3.endpoint}"`,
-        '  storage_class = "STANDARD"',
-        '  force_path_style = true',
-        '',
-      ].join('\n'),
-    );
-  }
-  const logFile = join(dir, 'master.log');
-  const fd = openSync(logFile, 'a');
-  const proc = spawn(
-    weedBinary(width),
-    [`-config_dir=${dir}`, 'master', '-ip=127.0.0.1', `-port=${port}`, `-port.grpc=${port + 10000}`, `-mdir=${dir}`, '-peers=none', `-volumeSizeLimitMB=${volumeSizeLimitMB}`, '-defaultReplication=000'],
-    { cwd: dir, stdio: ['ignore', fd, fd] },
-  );
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(() => httpOk(`${url}/dir/status`), 30_000, 'master /dir/status');
-  return {
-    proc,
-    logFile,
-    exited,
-    stop: async (signal: NodeJS.Signals = 'SIGINT') => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
-    log: () => readFileSync(logFile, 'utf8'),
-    port,
-    grpcPort: port + 10000,
-    address: `127.0.0.1:${port}`,
-    url,
-    dir,
-  };
+/** The Go master; with `s3`, its master.toml announces that bucket as the s3.default tier backend. */
+export function startMaster(width: 4 | 5, volumeSizeLimitMB: number, s3?: { endpoint: string; bucket: string }): Promise<Master> {
+  return startGoMaster(volumeSizeLimitMB, width, [], undefined, s3 ? s3BackendsToml({ default: s3 }) : undefined);
 }
 
 function client(address: string): grpc.Client {

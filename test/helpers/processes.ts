@@ -1,7 +1,7 @@
 // Test helpers that start real processes: the Go master (the reference weed binary the conformance
 // harness builds) and our server through bin/weed-volume.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,13 +134,17 @@ export async function startMaster(
   width: 4 | 5 = 5,
   extraArgs: string[] = [],
   at?: { port: number; dir: string },
+  /** A master.toml (e.g. tier backends) written into the metadata dir, which becomes -config_dir. */
+  masterToml?: string,
 ): Promise<Master> {
   const port = at?.port ?? (await freePort());
   const grpcPort = port + 10000;
   const dir = at?.dir ?? tempDir('ts-weed-master-');
+  if (masterToml !== undefined) writeFileSync(join(dir, 'master.toml'), masterToml);
   const p = run(
     weedBinary(width),
     [
+      ...(masterToml !== undefined ? [`-config_dir=${dir}`] : []),
       'master',
       '-ip=127.0.0.1',
       `-port=${port}`,

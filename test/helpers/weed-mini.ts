@@ -92,3 +92,30 @@ export async function startWeedMini(opts: { autoCreateBucket?: boolean } = {}): 
     },
   };
 }
+
+/** One S3-compatible tier backend as a master.toml declares it (Go's `[storage.backend.s3.<id>]`). */
+export interface BackendConf {
+  endpoint: string;
+  bucket: string;
+  accessKey?: string;
+  secretKey?: string;
+}
+
+/** A master.toml declaring one `[storage.backend.s3.<id>]` per entry (path-style, weed mini's keys by default). */
+export function s3BackendsToml(backends: Record<string, BackendConf>): string {
+  const lines = ['[storage.backend]'];
+  for (const [id, b] of Object.entries(backends)) {
+    lines.push(
+      `  [storage.backend.s3.${id}]`,
+      '  enabled = true',
+      `  aws_access_key_id = "${b.accessKey ?? 'admin'}"`,
+      `  aws_secret_access_key = "${b.secretKey ?? 'admin'}"`,
+      '  region = "us-east-1"',
+      `  bucket = "${b.bucket}"`,
+      `  endpoint = "${b.endpoint}"`,
+      '  storage_class = "STANDARD"',
+      '  force_path_style = true',
+    );
+  }
+  return lines.join('\n') + '\n';
+}

@@ -3,70 +3,24 @@
 // a loopback S3 proxy that can slow or fail the traffic it forwards to the real S3 (`weed mini`).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { formatFileId } from '../../../../core/storage/file-id.js';
 import { drainStream, volumeClient } from '../../../helpers/grpc.js';
 import { multipartBody, rawRequest } from '../../../helpers/http.js';
-import { freePort, httpOk, tempDir, waitFor, weedBinary, type Master, type VolumeServer } from '../../../helpers/processes.js';
+import { startMaster, weedBinary, type Master, type VolumeServer } from '../../../helpers/processes.js';
+import { s3BackendsToml, type BackendConf } from '../../../helpers/weed-mini.js';
 
 export type Row = Record<string, unknown>;
 
-export interface BackendConf {
-  endpoint: string;
-  bucket: string;
-  accessKey?: string;
-  secretKey?: string;
-}
+export type { BackendConf };
 
 /** A Go master whose master.toml declares one `[storage.backend.s3.<id>]` per entry. */
-export async function startMasterWithBackends(backends: Record<string, BackendConf>, width: 4 | 5 = 5): Promise<Master> {
-  const port = await freePort();
-  const dir = tempDir('ts-weed-master-');
-  const lines = ['[storage.backend]'];
-  for (const [id, b] of Object.entries(backends)) {
-    lines.push(
-      `  [storage.backend.s3.${id}]`,
-      '  enabled = true',
-      `  aws_access_key_id = "${b.accessKey ?? 'admin'}"`,
-      `  aws_secret_access_key = "${b.secretKey ?? 'admin'}"`,
-      '  region = "us-east-1"',
-      `  bucket = "${b.bucket}"`,
-      `  endpoint = "${b.endpoint}"`,
-      '  storage_class = "STANDARD"',
-      '  force_path_style = true',
-    );
-  }
-  writeFileSync(join(dir, 'master.toml'), lines.join('\n') + '\n');
-  const logFile = join(dir, 'master.log');
-  const proc = spawn(
-    weedBinary(width),
-    [`-config_dir=${dir}`, 'master', '-ip=127.0.0.1', `-port=${port}`, `-port.grpc=${port + 10000}`, `-mdir=${dir}`, '-peers=none', '-volumeSizeLimitMB=100', '-defaultReplication=000'],
-    { cwd: dir, stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')] },
-  );
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(() => httpOk(`${url}/dir/status`), 30_000, 'master /dir/status');
-  return {
-    proc,
-    logFile,
-    exited,
-    stop: async (signal: NodeJS.Signals = 'SIGINT') => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-      proc.kill(signal);
-      return exited;
-    },
-    log: () => readFileSync(logFile, 'utf8'),
-    port,
-    grpcPort: port + 10000,
-    address: `127.0.0.1:${port}`,
-    url,
-    dir,
-  };
+export function startMasterWithBackends(backends: Record<string, BackendConf>, width: 4 | 5 = 5): Promise<Master> {
+  return startMaster(100, width, [], undefined, s3BackendsToml(backends));
 }
 
 /** Runs a server-streaming RPC to its end: the messages and the final error, if any. */
