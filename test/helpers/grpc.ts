@@ -67,3 +67,19 @@ export async function ecShardRead(address: string, req: object): Promise<{ data:
     deleted: messages.some((m) => m.is_deleted === true),
   };
 }
+
+/** A ReceiveFile client stream: sends `msgs` and returns the response, or the status error. */
+export function receiveFileStream(address: string, msgs: object[], timeoutMs = 20_000): Promise<{ res?: Record<string, unknown>; error?: grpc.ServiceError }> {
+  const Ctor = volumeServerClientConstructor();
+  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  type Reply = (e: grpc.ServiceError | null, r: Record<string, unknown>) => void;
+  return new Promise((resolve) => {
+    const fn = (client as unknown as Record<string, (o: object, cb: Reply) => grpc.ClientWritableStream<object>>).ReceiveFile;
+    const call = fn.call(client, { deadline: Date.now() + timeoutMs }, (error, res) => {
+      client.close();
+      resolve(error ? { error } : { res });
+    });
+    for (const m of msgs) call.write(m);
+    call.end();
+  });
+}

@@ -8,34 +8,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { formatFileId } from '../../../../core/storage/file-id.js';
 import { FLAG_HAS_LAST_MODIFIED_DATE, FLAG_HAS_NAME, encodeNeedle, newNeedle } from '../../../../core/storage/needle.js';
-import { volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
+import { receiveFileStream, volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
 import { rawRequest } from '../../../helpers/http.js';
 import { cleanup, startVolumeServer, tempDir, type VolumeServer } from '../../../helpers/processes.js';
 
 type Row = Record<string, unknown>;
 
 /** A ReceiveFile client stream: sends `msgs` and returns the response (or the status error). */
-function receiveFile(address: string, msgs: object[]): Promise<{ res?: Row; error?: grpc.ServiceError }> {
-  const Ctor = volumeServerClientConstructor();
-  const client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-  return new Promise((resolve) => {
-    const call = (client as unknown as Record<string, (o: object, cb: (e: grpc.ServiceError | null, r: Row) => void) => grpc.ClientWritableStream<object>>).ReceiveFile.call(
-      client,
-      { deadline: Date.now() + 20_000 },
-      (error, res) => {
-        client.close();
-        resolve(error ? { error } : { res });
-      },
-    );
-    for (const m of msgs) call.write(m);
-    call.end();
-  });
-}
 
 const content = (text: string) => ({ file_content: Buffer.from(text) });
 
@@ -86,7 +67,7 @@ describe('ReceiveFile cannot plant files the server acts on', () => {
 
   test('a mounted volume refuses compaction files, .note, .vif and its live files', async () => {
     for (const ext of ['.cpc', '.cpd', '.cpx', '.cpldb', '.note', '.vif', '.dat', '.idx', '.sdx', '.rdb', '.unavailable', '.CPD']) {
-      const { res, error } = await receiveFile(s.grpcAddress, [{ info: { volume_id: 5, ext } }, content('{"read_only":true}')]);
+      const { res, error } = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 5, ext } }, content('{"read_only":true}')]);
       assert.equal(error, undefined, ext);
       assert.equal(res?.error, `volume 5 is mounted; unmount it before receiving its ${ext} file`, ext);
       assert.equal(String(res?.bytes_written), '0', ext);
@@ -99,15 +80,15 @@ describe('ReceiveFile cannot plant files the server acts on', () => {
 
   test('the EC path takes EC files only and never a live file of a volume', async () => {
     for (const ext of ['.dat', '.idx', '.cpd', '.note', '.tmprecv', '.ec32', '.ec1']) {
-      const { res } = await receiveFile(s.grpcAddress, [{ info: { volume_id: 5, ext, is_ec_volume: true } }, content('garbage')]);
+      const { res } = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 5, ext, is_ec_volume: true } }, content('garbage')]);
       assert.equal(res?.error, `invalid ec volume file extension ${JSON.stringify(ext)}`, ext);
     }
     // the EC .vif is the volume's own .vif: refused while the volume is mounted
-    const vif = await receiveFile(s.grpcAddress, [{ info: { volume_id: 5, ext: '.vif', is_ec_volume: true } }, content('{"read_only":true}')]);
+    const vif = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 5, ext: '.vif', is_ec_volume: true } }, content('{"read_only":true}')]);
     assert.equal(vif.res?.error, 'volume 5 is mounted; unmount it before receiving its .vif file');
     // the EC worker sending the encode source its own .vif back changes nothing: accepted
     const own = readFileSync(join(dir, '5.vif'));
-    const same = await receiveFile(s.grpcAddress, [{ info: { volume_id: 5, ext: '.vif', is_ec_volume: true } }, { file_content: own }]);
+    const same = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 5, ext: '.vif', is_ec_volume: true } }, { file_content: own }]);
     assert.equal(same.res?.error, '');
     assert.deepEqual(readFileSync(join(dir, '5.vif')), own);
     assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.receiving')), []);
@@ -117,16 +98,16 @@ describe('ReceiveFile cannot plant files the server acts on', () => {
   test('an unmounted volume on disk gets nothing a later mount would act on', async () => {
     await c.call('VolumeUnmount', { volume_id: 6 });
     for (const ext of ['.note', '.cpd', '.cpx', '.cpc', '.dat']) {
-      const { res } = await receiveFile(s.grpcAddress, [{ info: { volume_id: 6, ext, is_ec_volume: true } }, content('x')]);
+      const { res } = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 6, ext, is_ec_volume: true } }, content('x')]);
       assert.equal(res?.error, `invalid ec volume file extension ${JSON.stringify(ext)}`, ext);
     }
-    const vif = await receiveFile(s.grpcAddress, [{ info: { volume_id: 6, ext: '.vif', is_ec_volume: true } }, content('{"read_only":true}')]);
+    const vif = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 6, ext: '.vif', is_ec_volume: true } }, content('{"read_only":true}')]);
     assert.equal(vif.res?.error, `volume 6 has a .dat in ${dir}; refusing to replace its .vif`);
     // staging a new copy of a volume whose .dat is on disk
-    const staged = await receiveFile(s.grpcAddress, [{ info: { volume_id: 6, ext: '.dat', disk_type: 'hdd' } }, content('x')]);
+    const staged = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 6, ext: '.dat', disk_type: 'hdd' } }, content('x')]);
     assert.equal(staged.res?.error, `volume 6 has a .dat in ${dir}; refusing to stage another copy`);
     // not mounted and no staging asked: Go's answer
-    const plain = await receiveFile(s.grpcAddress, [{ info: { volume_id: 6, ext: '.note' } }, content('x')]);
+    const plain = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 6, ext: '.note' } }, content('x')]);
     assert.equal(plain.res?.error, 'volume 6 not found');
     assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('6.')).sort(), ['6.dat', '6.idx', '6.vif']);
     await c.call('VolumeMount', { volume_id: 6 });
@@ -137,7 +118,7 @@ describe('ReceiveFile cannot plant files the server acts on', () => {
     const victim = join(outside, 'victim');
     writeFileSync(victim, 'outside the data directory');
     symlinkSync(victim, join(dir, '8.ec00'));
-    const { res } = await receiveFile(s.grpcAddress, [{ info: { volume_id: 8, ext: '.ec00', is_ec_volume: true } }, content('shard-bytes')]);
+    const { res } = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 8, ext: '.ec00', is_ec_volume: true } }, content('shard-bytes')]);
     assert.equal(res?.error, '');
     assert.equal(readFileSync(victim, 'utf8'), 'outside the data directory');
     assert.equal(readFileSync(join(dir, '8.ec00'), 'utf8'), 'shard-bytes');
@@ -145,20 +126,20 @@ describe('ReceiveFile cannot plant files the server acts on', () => {
 
   test('a directory at the target is an error and nothing is left behind', async () => {
     mkdirSync(join(dir, '8.ecj'));
-    const { res } = await receiveFile(s.grpcAddress, [{ info: { volume_id: 8, ext: '.ecj', is_ec_volume: true } }, content('journal')]);
+    const { res } = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 8, ext: '.ecj', is_ec_volume: true } }, content('journal')]);
     assert.equal(res?.error, `failed to create file: open ${join(dir, '8.ecj')}: is a directory`);
     assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.receiving')), []);
   });
 
   test('what the EC and copy flows send is still accepted beside a mounted volume', async () => {
     for (const [ext, isEc] of [['.ec03', true], ['.ecx', true], ['.ecsum', true], ['.ec04', false], ['.ecx', false], ['.tmprecv', false]] as const) {
-      const { res } = await receiveFile(s.grpcAddress, [{ info: { volume_id: 8, ext, is_ec_volume: isEc } }, content('part-a:'), content('part-b')]);
+      const { res } = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 8, ext, is_ec_volume: isEc } }, content('part-a:'), content('part-b')]);
       assert.equal(res?.error, '', ext);
       assert.equal(String(res?.bytes_written), '13', ext);
       assert.equal(readFileSync(join(dir, `8${ext}`), 'utf8'), 'part-a:part-b', ext);
     }
     // a clean peer stages a new volume as <base><ext>.copying
-    const staged = await receiveFile(s.grpcAddress, [{ info: { volume_id: 77, collection: 'dec', ext: '.dat', disk_type: 'hdd' } }, content('decoded')]);
+    const staged = await receiveFileStream(s.grpcAddress, [{ info: { volume_id: 77, collection: 'dec', ext: '.dat', disk_type: 'hdd' } }, content('decoded')]);
     assert.equal(staged.res?.error, '');
     assert.equal(readFileSync(join(dir, 'dec_77.dat.copying'), 'utf8'), 'decoded');
     assert.equal(existsSync(join(dir, 'dec_77.dat')), false);

@@ -6,41 +6,20 @@ import { existsSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from '../../../../core/grpc/client-pool.js';
-import { volumeServerClientConstructor } from '../../../../core/grpc/proto-loader.js';
 import { formatFileId } from '../../../../core/storage/file-id.js';
 import { FLAG_HAS_LAST_MODIFIED_DATE, FLAG_HAS_NAME, encodeNeedle, newNeedle } from '../../../../core/storage/needle.js';
-import { drainStream, volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
+import { drainStream, receiveFileStream, volumeClient, type VolumeClient } from '../../../helpers/grpc.js';
 import { rawRequest } from '../../../helpers/http.js';
 import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 type Row = Record<string, unknown>;
 
-function rawClient(address: string): grpc.Client {
-  const Ctor = volumeServerClientConstructor();
-  return new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-}
 
 function streamAll(address: string, rpc: string, req: object, timeoutMs = 60_000): Promise<{ messages: Row[]; error?: grpc.ServiceError }> {
   return drainStream(address, rpc, req, timeoutMs);
 }
 
 /** A ReceiveFile client stream: sends `msgs` and returns the response (or the status error). */
-function receiveFile(address: string, msgs: object[]): Promise<{ res?: Row; error?: grpc.ServiceError }> {
-  const client = rawClient(address);
-  return new Promise((resolve) => {
-    const call = (client as unknown as Record<string, (o: object, cb: (e: grpc.ServiceError | null, r: Row) => void) => grpc.ClientWritableStream<object>>).ReceiveFile.call(
-      client,
-      { deadline: Date.now() + 20_000 },
-      (error, res) => {
-        client.close();
-        resolve(error ? { error } : { res });
-      },
-    );
-    for (const m of msgs) call.write(m);
-    call.end();
-  });
-}
 
 function record(id: bigint, cookie: number, text: string): Buffer {
   return encodeNeedle(
@@ -246,7 +225,7 @@ describe('tail-sync between two servers', () => {
       { volume_id: 7, ext: '.ec00', collection: '../../escape-col', is_ec_volume: true },
       { volume_id: 7, ext: '.ec00', collection: '..', is_ec_volume: true },
     ]) {
-      const { res, error } = await receiveFile(b.grpcAddress, [{ info }, payload]);
+      const { res, error } = await receiveFileStream(b.grpcAddress, [{ info }, payload]);
       assert.equal(error, undefined);
       assert.match(String(res?.error), /^invalid (file extension|collection) "/, JSON.stringify(info));
       assert.equal(String(res?.bytes_written), '0');
@@ -256,12 +235,12 @@ describe('tail-sync between two servers', () => {
     assert.deepEqual(readdirSync(b.dir).filter((n) => n.includes('escape')), []);
 
     // the live files of a mounted volume are not overwritten
-    const live = await receiveFile(b.grpcAddress, [{ info: { volume_id: 7, ext: '.dat' } }, payload]);
+    const live = await receiveFileStream(b.grpcAddress, [{ info: { volume_id: 7, ext: '.dat' } }, payload]);
     assert.match(String(live.res?.error), /volume 7 is mounted/);
     assert.equal((await get(b, 7, 1n, 0x7001)).status, 200);
 
     // a well-formed name round-trips through ReceiveFile and CopyFile
-    const ok = await receiveFile(b.grpcAddress, [{ info: { volume_id: 7, ext: '.note2' } }, { file_content: Buffer.from('abc') }, { file_content: Buffer.from('def') }]);
+    const ok = await receiveFileStream(b.grpcAddress, [{ info: { volume_id: 7, ext: '.note2' } }, { file_content: Buffer.from('abc') }, { file_content: Buffer.from('def') }]);
     assert.equal(ok.res?.error, '');
     assert.equal(String(ok.res?.bytes_written), '6');
     const back = await streamAll(b.grpcAddress, 'CopyFile', { volume_id: 7, ext: '.note2', compaction_revision: 0xffffffff, stop_offset: '100' });
