@@ -1,15 +1,14 @@
 // Pacing of a long scrub: after every chunk the scan reads it yields to the event loop, sleeps to
-// keep the read rate near -maintenanceMBps (as Go's WriteThrottler paces copies; 0 = unlimited),
+// keep the read rate near -maintenanceMBps (core's WriteThrottler, as copies are paced; 0 = unlimited),
 // reports each volume as a job to core's job registry (progress, rate and ETA on the admin page,
 // GET /jobs and the registry's periodic progress log lines), and stops with `context canceled`
 // once the client has gone.
-// (Go's WriteThrottler only looks every 100 ms, so a burst shorter than that is never paced; this
-// keeps the running total at the budget instead.)
 import type { Logger } from 'pino';
 import type { JobHandle, JobKind, JobRegistry } from '../../core/jobs/job-registry.js';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import { vsError } from '../../core/errors.js';
 import type { ScanHooks } from '../../core/storage/volume-scan.js';
+import { WriteThrottler } from '../../core/storage/vacuum.js';
 
 /** What a pacer needs of the call: grpc-js server calls have both. */
 export interface Cancellable {
@@ -42,8 +41,7 @@ function sleep(call: Cancellable, ms: number): Promise<void> {
 }
 
 export class ScanPacer {
-  private paceBytes = 0;
-  private readonly paceStart = Date.now();
+  private readonly throttler: WriteThrottler;
   private volumeBytes = 0;
   private volumeStart = Date.now();
   private vid = 0;
@@ -53,10 +51,12 @@ export class ScanPacer {
     private readonly call: Cancellable,
     private readonly logger: Logger,
     /** Bytes per second; 0 = unlimited. */
-    private readonly bytesPerSecond: number,
+    bytesPerSecond: number,
     private readonly mode: string,
     private readonly jobs?: { registry: JobRegistry; kind: JobKind },
-  ) {}
+  ) {
+    this.throttler = new WriteThrottler(bytesPerSecond);
+  }
 
   /** Starts counting for volume `vid` (a job of the registry; `totalBytes` unknown → no ETA). */
   begin(vid: number, info: { collection?: string; totalBytes?: number } = {}): void {
@@ -97,15 +97,10 @@ export class ScanPacer {
     this.check();
     this.volumeBytes += bytes;
     this.job?.progress(this.volumeBytes);
-    const now = Date.now();
-    if (this.bytesPerSecond > 0) {
-      // Keep the bytes read since the pacer started at or under the budget: sleep off any lead.
-      this.paceBytes += bytes;
-      const lead = (this.paceBytes / this.bytesPerSecond) * 1000 - (now - this.paceStart);
-      if (lead >= 10) {
-        await sleep(this.call, Math.ceil(lead));
-        return;
-      }
+    const wait = this.throttler.delayFor(bytes);
+    if (wait > 0) {
+      await sleep(this.call, wait);
+      return;
     }
     await yieldNow();
     this.check();

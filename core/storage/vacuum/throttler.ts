@@ -1,24 +1,36 @@
-// Go's WriteThrottler (weed/util): keeps a copy's write rate near a byte budget.
+// Rate limit for background copies, compactions and scans (-compactionMBps, -maintenanceMBps).
+// Go's WriteThrottler (weed/util/throttler.go) only looks every 100 ms, so a burst shorter than that
+// is never paced and a small volume compacts at full speed whatever the limit says. This one keeps
+// the running total of bytes at the budget instead: after each chunk it sleeps off any lead. A stall
+// earns at most one second of credit, so a slow stretch is not followed by an unpaced burst.
 
-/** Go's WriteThrottler: sleeps so that the bytes written stay near `bytesPerSecond`. */
+const MAX_CREDIT_MS = 1000;
+/** Leads shorter than this are not worth a timer. */
+const MIN_SLEEP_MS = 10;
+
 export class WriteThrottler {
-  private counter = 0;
-  private lastCheck = Date.now();
+  private bytes = 0;
+  private start = Date.now();
 
+  /** `bytesPerSecond` <= 0 means unlimited. */
   constructor(private readonly bytesPerSecond: number) {}
 
-  async maybeSlowdown(delta: number): Promise<void> {
-    if (this.bytesPerSecond <= 0) return;
-    this.counter += delta;
+  /** Counts `delta` bytes and answers how many ms to wait to stay within the budget (0 = go on). */
+  delayFor(delta: number): number {
+    if (this.bytesPerSecond <= 0) return 0;
     const now = Date.now();
-    if (now - this.lastCheck > 100) {
-      const over = this.counter - this.bytesPerSecond / 10;
-      if (over > 0) {
-        const ms = Math.floor((over / this.bytesPerSecond) * 1000);
-        if (ms > 0) await new Promise((r) => setTimeout(r, ms));
-      }
-      this.counter = 0;
-      this.lastCheck = Date.now();
+    if ((this.bytes / this.bytesPerSecond) * 1000 - (now - this.start) < -MAX_CREDIT_MS) {
+      this.bytes = 0;
+      this.start = now - MAX_CREDIT_MS;
     }
+    this.bytes += delta;
+    const lead = (this.bytes / this.bytesPerSecond) * 1000 - (now - this.start);
+    return lead >= MIN_SLEEP_MS ? Math.ceil(lead) : 0;
+  }
+
+  /** Counts `delta` bytes and sleeps as long as delayFor says. */
+  async maybeSlowdown(delta: number): Promise<void> {
+    const ms = this.delayFor(delta);
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
   }
 }

@@ -97,8 +97,8 @@ describe('admin page in a headless browser', () => {
       const vacuum = drainStream(vs.grpcAddress, 'VacuumVolumeCompact', { volume_id: VID }, 120_000);
       const job = page.locator('#jobs tr.job-running', { hasText: 'vacuum' });
       await job.waitFor({ timeout: 20_000 }).catch(async (e: Error) => {
-        e.message += `\n/jobs: ${await (await fetch(`${vs.url}/jobs`)).text()}\nlog: ${vs.log().slice(-3000)}`;
-        throw e;
+        // A new error: the stack of the old one already holds its message, so additions would not show.
+        throw new Error(`${e.message}\n/jobs: ${await (await fetch(`${vs.url}/jobs`)).text()}\nlog: ${vs.log().slice(-3000)}`, { cause: e });
       });
       // Progress moves while the page watches: a percent above zero and a rate.
       await page.waitForFunction(

@@ -1,6 +1,6 @@
 // Vacuum (compaction) of one volume: compact by index, commit with replay of the writes made while
 // compacting, crash safety of the commit (.cpc marker), cleanup, and the drop rules.
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ import {
   garbageLevel,
   isCompacting,
   type CommitCrashPoint,
+  WriteThrottler,
 } from '../../../core/storage/vacuum.js';
 import { NeedleDeletedError, NeedleNotFoundError } from '../../../core/storage/storage-errors.js';
 import { ReplicaPlacement, Ttl, type OffsetWidth, type Version } from '../../../core/storage/types.js';
@@ -505,5 +506,30 @@ test('garbage level and the free-space check', async () => {
     await v.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('throttler: a burst shorter than 100 ms is paced too; a stall earns at most one second of credit', () => {
+  mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  try {
+    const mb = 1024 * 1024;
+    // 1 MB/s: 21 MiB written at once must wait about 21 s (Go's throttler would let it through).
+    const t = new WriteThrottler(mb);
+    let wait = 0;
+    for (let i = 0; i < 21; i++) wait += t.delayFor(mb);
+    assert.ok(wait >= 21_000 * 10, `summed waits ${wait}`); // each call answers the whole lead so far
+    assert.equal(t.delayFor(0), 21_000);
+    mock.timers.tick(21_000);
+    assert.equal(t.delayFor(0), 0, 'on schedule after the wait');
+    // Ten idle seconds: only one second of them may be spent at full speed.
+    mock.timers.tick(10_000);
+    assert.equal(t.delayFor(mb / 2), 0, 'within the one second of credit');
+    assert.equal(t.delayFor(mb), 500, '1.5 MB at once against one second of credit');
+    // Small leads are not worth a timer; 0 or less means unlimited.
+    const small = new WriteThrottler(mb);
+    assert.equal(small.delayFor(mb / 200), 0);
+    assert.equal(new WriteThrottler(0).delayFor(1e12), 0);
+  } finally {
+    mock.timers.reset();
   }
 });
