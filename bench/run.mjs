@@ -3,11 +3,16 @@
 // master, the same clients, the same flags, alternating Go/ours so machine drift cancels out.
 //
 //   npm run bench -- [--n 20000] [--rounds 1] [--large 4] [--large-mb 64] [--width 4|5] [--loadtest] [--only ts|go]
+//                    [--cpus 1,2]
 //
 // Prints a table (ours/Go ratio per figure) and writes bench/results/<date>.json. Not a test.
+// --cpus takes a list of core counts and measures once per count: each server is pinned with
+// taskset to the first k cores, the master and the benchmark client to the others (to every core
+// when none is left), and a scaling line compares each server's gain from the first count to the
+// last; that run writes bench/results/<date>-cpus-<list>.json.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,6 +34,15 @@ const LOADTEST = args.includes('--loadtest');
 // --only ts|go: measure one server (for iterating on a change; ratios need both).
 const ONLY = opt('only', '');
 const CLK_TCK = 100;
+const NPROC = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+const CPUS = opt('cpus', '')
+  .split(',')
+  .filter(Boolean)
+  .map((c) => {
+    const k = Number(c);
+    if (!Number.isInteger(k) || k < 1 || k > NPROC) throw new Error(`--cpus: ${c} is not a core count between 1 and ${NPROC}`);
+    return k;
+  });
 
 const log = (...a) => console.error('[bench]', ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -52,9 +66,21 @@ async function freePort() {
   }
 }
 
-function start(cmd, argv, logName, env = process.env) {
+/** Cores for a server given k of them, and for everything else (master, client). */
+function coreSets(k) {
+  const list = (from, to) => (from === to ? String(from) : `${from}-${to}`);
+  return { server: list(0, k - 1), others: k < NPROC ? list(k, NPROC - 1) : list(0, NPROC - 1) };
+}
+
+/** The command pinned to a CPU list (taskset execs it, so the pid is the command's own). */
+function pinned(cpus, cmd, argv) {
+  return cpus ? ['taskset', ['-c', cpus, cmd, ...argv]] : [cmd, argv];
+}
+
+function start(cmd, argv, logName, env = process.env, cpus = '') {
   const fd = openSync(join(tmpdir(), logName), 'w');
-  const proc = spawn(cmd, argv, { stdio: ['ignore', fd, fd], env });
+  const [bin, binArgs] = pinned(cpus, cmd, argv);
+  const proc = spawn(bin, binArgs, { stdio: ['ignore', fd, fd], env });
   const exited = new Promise((r) => proc.on('exit', r));
   return {
     proc,
@@ -81,10 +107,27 @@ async function waitFor(check, ms, what) {
   }
 }
 
+/** utime + stime of a process (all its threads) and of every live process below it, in seconds. */
 function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+  const procs = new Map(); // pid -> { ppid, ticks }
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {
+      // exited while listing
+    }
+  }
+  let ticks = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop();
+    ticks += procs.get(p)?.ticks ?? 0;
+    for (const [child, c] of procs) if (c.ppid === p) todo.push(child);
+  }
+  return ticks / CLK_TCK;
 }
 
 function peakRssMiB(pid) {
@@ -147,14 +190,14 @@ async function largeFiles(masterUrl, collection) {
   return { uploadMBps: totalMB / upSec, downloadMBps: totalMB / downSec };
 }
 
-async function runOne(weed, master, impl, round) {
+async function runOne(weed, master, impl, round, cores) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `bench-${impl}-`));
   const common = [`-port=${port}`, `-port.grpc=${port + 10000}`, '-ip=127.0.0.1', `-dir=${dir}`, '-max=100', `-master=${master.address}`, '-preStopSeconds=0'];
   const server =
     impl === 'go'
-      ? start(weed, ['volume', ...common], `bench-go-${port}.log`)
-      : start(join(ROOT, 'bin/weed-volume'), common, `bench-ts-${port}.log`, { ...process.env, WEED_OFFSET_BYTES: String(WIDTH) });
+      ? start(weed, ['volume', ...common], `bench-go-${port}.log`, process.env, cores?.server)
+      : start(join(ROOT, 'bin/weed-volume'), common, `bench-ts-${port}.log`, { ...process.env, WEED_OFFSET_BYTES: String(WIDTH) }, cores?.server);
   const url = `127.0.0.1:${port}`;
   try {
     await waitFor(async () => {
@@ -165,7 +208,8 @@ async function runOne(weed, master, impl, round) {
     const collection = `bench${impl}${round}`;
     log(`${impl} round ${round}: weed benchmark -c=16 -n=${N} -size=1024`);
     const cpu0 = cpuSeconds(pid);
-    const out = execFileSync(weed, ['benchmark', `-master=${master.address}`, '-c=16', `-n=${N}`, '-size=1024', `-collection=${collection}`], {
+    const [bin, binArgs] = pinned(cores?.others, weed, ['benchmark', `-master=${master.address}`, '-c=16', `-n=${N}`, '-size=1024', `-collection=${collection}`]);
+    const out = execFileSync(bin, binArgs, {
       encoding: 'utf8',
       maxBuffer: 1 << 28,
       cwd: dir,
@@ -211,30 +255,9 @@ function median(xs) {
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
 }
 
-async function main() {
-  const weed = weedBinary();
-  const mport = await freePort();
-  const mdir = mkdtempSync(join(tmpdir(), 'bench-master-'));
-  const masterProc = start(weed, ['master', '-ip=127.0.0.1', `-port=${mport}`, `-port.grpc=${mport + 10000}`, `-mdir=${mdir}`, '-peers=none', '-volumeSizeLimitMB=1024', '-defaultReplication=000'], `bench-master-${mport}.log`);
-  const master = { address: `127.0.0.1:${mport}`, url: `http://127.0.0.1:${mport}` };
-  const runs = { go: [], ts: [] };
-  try {
-    await waitFor(async () => (await fetch(`${master.url}/dir/status`)).ok, 30000, 'master');
-    // A fresh Go master defers volume id allocation for ~10 s after it becomes leader; let that
-    // pass so the first server measured does not pay for it.
-    await sleep(11000);
-    for (let r = 0; r < ROUNDS; r++) {
-      // Alternate which server goes first each round so drift does not favour one.
-      const order = r % 2 === 0 ? ['go', 'ts'] : ['ts', 'go'];
-      for (const impl of order) if (!ONLY || ONLY === impl) runs[impl].push(await runOne(weed, master, impl, r));
-    }
-  } finally {
-    await masterProc.stop();
-    rmSync(mdir, { recursive: true, force: true });
-  }
-
+function tableRows(runs) {
   const pick = (impl, f) => median(runs[impl].map(f));
-  const rows = [
+  return [
     ['1 KB write req/s', (x) => x.write?.reqPerSec, 'higher'],
     ['1 KB write p50 ms', (x) => x.write?.p50ms, 'lower'],
     ['1 KB write p99 ms', (x) => x.write?.p99ms, 'lower'],
@@ -252,6 +275,48 @@ async function main() {
     const ts = pick('ts', f);
     return { name, go, ours: ts, ratio: ratio(ts, go), better };
   });
+}
+
+function scalingRows(first, last) {
+  return ['1 KB write req/s', '1 KB read req/s', `${LARGE_MB} MB upload MB/s`, `${LARGE_MB} MB download MB/s`].map((name) => {
+    const a = first.rows.find((r) => r.name === name);
+    const b = last.rows.find((r) => r.name === name);
+    return { name, go: ratio(b.go, a.go), ours: ratio(b.ours, a.ours) };
+  });
+}
+
+async function main() {
+  const weed = weedBinary();
+  const mport = await freePort();
+  const mdir = mkdtempSync(join(tmpdir(), 'bench-master-'));
+  const masterProc = start(weed, ['master', '-ip=127.0.0.1', `-port=${mport}`, `-port.grpc=${mport + 10000}`, `-mdir=${mdir}`, '-peers=none', '-volumeSizeLimitMB=1024', '-defaultReplication=000'], `bench-master-${mport}.log`);
+  const master = { address: `127.0.0.1:${mport}`, url: `http://127.0.0.1:${mport}` };
+  // One entry per --cpus count (or one unpinned entry): its core sets and each server's runs.
+  const configs = (CPUS.length ? CPUS : [0]).map((k) => ({ cpus: k || null, cores: k ? coreSets(k) : null, runs: { go: [], ts: [] } }));
+  try {
+    await waitFor(async () => (await fetch(`${master.url}/dir/status`)).ok, 30000, 'master');
+    // A fresh Go master defers volume id allocation for ~10 s after it becomes leader; let that
+    // pass so the first server measured does not pay for it.
+    await sleep(11000);
+    for (const c of configs) {
+      if (c.cores) {
+        // The master and this process (the large-file client) move to the client's cores.
+        for (const pid of [masterProc.proc.pid, process.pid]) execFileSync('taskset', ['-a', '-p', '-c', c.cores.others, String(pid)], { stdio: 'ignore' });
+        log(`cpus ${c.cpus}: servers on cores ${c.cores.server}, master and clients on ${c.cores.others}`);
+      }
+      for (let r = 0; r < ROUNDS; r++) {
+        // Alternate which server goes first each round so drift does not favour one.
+        const order = r % 2 === 0 ? ['go', 'ts'] : ['ts', 'go'];
+        for (const impl of order) if (!ONLY || ONLY === impl) c.runs[impl].push(await runOne(weed, master, impl, `${r}c${c.cpus ?? 0}`, c.cores));
+      }
+    }
+  } finally {
+    await masterProc.stop();
+    rmSync(mdir, { recursive: true, force: true });
+    // The needle map bench and the loadtest below run unpinned.
+    if (CPUS.length) execFileSync('taskset', ['-a', '-p', '-c', `0-${NPROC - 1}`, String(process.pid)], { stdio: 'ignore' });
+  }
+  for (const c of configs) c.rows = tableRows(c.runs);
 
   let needleMap = null;
   try {
@@ -269,8 +334,17 @@ async function main() {
   const fmt = (v) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : '-');
   const lines = [];
   lines.push(`benchmark: n=${N} rounds=${ROUNDS} large=${LARGE_COUNT}x${LARGE_MB}MB width=${WIDTH} (${new Date().toISOString()})`);
-  lines.push(`${'figure'.padEnd(28)} ${'Go'.padStart(10)} ${'ours'.padStart(10)} ${'ours/Go'.padStart(8)}`);
-  for (const r of rows) lines.push(`${r.name.padEnd(28)} ${fmt(r.go).padStart(10)} ${fmt(r.ours).padStart(10)} ${fmt(r.ratio).padStart(8)}  (${r.better} is better)`);
+  for (const c of configs) {
+    if (c.cores) lines.push(`--cpus ${c.cpus}: each server pinned to cores ${c.cores.server}; master and clients on ${c.cores.others}`);
+    lines.push(`${'figure'.padEnd(28)} ${'Go'.padStart(10)} ${'ours'.padStart(10)} ${'ours/Go'.padStart(8)}`);
+    for (const r of c.rows) lines.push(`${r.name.padEnd(28)} ${fmt(r.go).padStart(10)} ${fmt(r.ours).padStart(10)} ${fmt(r.ratio).padStart(8)}  (${r.better} is better)`);
+  }
+  // Gain of each server from the first core count to the last, per throughput figure.
+  const scaling = configs.length > 1 ? scalingRows(configs[0], configs[configs.length - 1]) : null;
+  if (scaling) {
+    lines.push(`scaling from --cpus ${configs[0].cpus} to ${configs[configs.length - 1].cpus} (last / first):`);
+    for (const r of scaling) lines.push(`  ${r.name.padEnd(26)} Go ${fmt(r.go).padStart(6)}  ours ${fmt(r.ours).padStart(6)}`);
+  }
   if (needleMap) lines.push(`needle map, 10M entries: ${needleMap.bytesPerEntry} bytes/entry, load ${needleMap.loadSeconds} s (ours only)`);
   if (loadtestLines) {
     lines.push('loadtest (informational):');
@@ -281,8 +355,11 @@ async function main() {
   if (ONLY) return; // a one-sided run has no ratios to keep
   const resultsDir = join(ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `${new Date().toISOString().slice(0, 10)}.json`);
-  writeFileSync(file, JSON.stringify({ params: { N, ROUNDS, LARGE_COUNT, LARGE_MB, WIDTH }, rows, runs, needleMap, loadtest: loadtestLines }, null, 2) + '\n');
+  const day = new Date().toISOString().slice(0, 10);
+  const file = join(resultsDir, CPUS.length ? `${day}-cpus-${CPUS.join('-')}.json` : `${day}.json`);
+  const params = { N, ROUNDS, LARGE_COUNT, LARGE_MB, WIDTH, CPUS };
+  const body = CPUS.length ? { params, configs, scaling } : { params, rows: configs[0].rows, runs: configs[0].runs };
+  writeFileSync(file, JSON.stringify({ ...body, needleMap, loadtest: loadtestLines }, null, 2) + '\n');
   log(`results: ${file}`);
 }
 
