@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { signFileIdJwt } from '../../../../core/security/jwt.js';
 import { volumeClient } from '../../../helpers/grpc.js';
-import { cleanup, startMaster, startVolumeServer, tempDir, waitFor, type Master, type VolumeServer } from '../../../helpers/processes.js';
+import { cleanup, freePort, startMaster, startVolumeServer, tempDir, waitFor, type Master, type VolumeServer } from '../../../helpers/processes.js';
 
 const VID = 7; // replication 000
 const RO_VID = 8; // marked read-only
@@ -93,6 +93,7 @@ describe('write fast path', () => {
   let routedVs: VolumeServer;
   let confDir: string;
   let securityFile: string;
+  let metricsPorts: number[] = [];
 
   before(async () => {
     masters = await Promise.all([startMaster(), startMaster()]);
@@ -101,9 +102,10 @@ describe('write fast path', () => {
     writeFileSync(securityFile, '');
     // A concurrent upload limit, so the limiter's bookkeeping is on the path being compared.
     const args = ['--securityFile', securityFile, '--concurrentUploadLimitMB', '64'];
+    metricsPorts = [await freePort(), await freePort()];
     [fastVs, routedVs] = await Promise.all([
-      startVolumeServer({ master: masters[0].address, extraArgs: args }),
-      startVolumeServer({ master: masters[1].address, extraArgs: [...args, '--fastPath=false'] }),
+      startVolumeServer({ master: masters[0].address, extraArgs: [...args, '--metricsPort', String(metricsPorts[0])] }),
+      startVolumeServer({ master: masters[1].address, extraArgs: [...args, '--metricsPort', String(metricsPorts[1]), '--fastPath=false'] }),
     ]);
     for (const vs of [fastVs, routedVs]) {
       const c = volumeClient(vs.grpcAddress);
@@ -225,6 +227,25 @@ describe('write fast path', () => {
     } finally {
       await reloadSecurity('');
     }
+  });
+
+  test('request counters and metrics count the fast writes as the routed ones', async () => {
+    const writeMetrics = async (port: number) => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return text.split('\n').filter((l) => /^SeaweedFS_volumeServer_(request_total|request_seconds_count|in_flight_requests)\{type="(POST|PUT)"/.test(l));
+    };
+    const [fastLines, routedLines] = await Promise.all(metricsPorts.map(writeMetrics));
+    for (const name of ['request_total{type="POST",code="201"}', 'request_seconds_count{type="PUT"}', 'in_flight_requests{type="POST"} 0']) {
+      assert.ok(fastLines.some((l) => l.startsWith(`SeaweedFS_volumeServer_${name}`)), `${name} in\n${fastLines.join('\n')}`);
+    }
+    assert.deepEqual(fastLines, routedLines);
+    const counters = async (vs: VolumeServer) => {
+      const c = ((await (await fetch(`${vs.url}/stats/counter`)).json()) as { Counters: Record<string, unknown> }).Counters;
+      return { Requests: c.Requests, WriteRequests: c.WriteRequests };
+    };
+    const fastCounters = await counters(fastVs);
+    assert.ok(typeof fastCounters.WriteRequests === 'number' && fastCounters.WriteRequests > 40, JSON.stringify(fastCounters));
+    assert.deepEqual(fastCounters, await counters(routedVs));
   });
 
   test('a client that goes away mid-body stores nothing and the server keeps serving', async () => {
