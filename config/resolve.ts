@@ -173,6 +173,7 @@ export function resolveServerConfig(
     allowUntrustedRemoteEndpoints: bool('allowUntrustedRemoteEndpoints'),
     imagesFixOrientation: bool('imagesFixOrientation'),
     offsetBytes: num('offsetBytes') as 4 | 5,
+    fastPath: bool('fastPath'),
     configDir: expandHome(str('configDir'), opts.home),
     securityFile: str('securityFile'),
     logFormat: toLogFormat(str('logFormat')),

@@ -256,6 +256,12 @@ const VOLUME_FLAGS: FlagDef[] = [
     doc: 'needle offset width in .idx/.ecx entries: 4, or 5 as the Go 5BytesOffset build',
   }),
   volumeFlag({
+    name: 'fastPath',
+    kind: 'bool',
+    default: true,
+    doc: 'answer small plain reads and uploads without the routed handlers (false: every request is routed; answers are the same)',
+  }),
+  volumeFlag({
     name: 'config',
     kind: 'string',
     default: '',

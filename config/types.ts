@@ -101,6 +101,8 @@ export interface ServerConfig {
   allowUntrustedRemoteEndpoints: boolean;
   imagesFixOrientation: boolean;
   offsetBytes: 4 | 5;
+  /** -fastPath: small plain reads and uploads skip fastify's routing (same answers). */
+  fastPath: boolean;
   configDir: string;
   securityFile: string;
   /** '' = text on a terminal, json otherwise (core/logging.ts). */

@@ -38,17 +38,40 @@ export function createHttpServer(
   // Fast paths answer synchronously, so the start of the request being answered is the start of
   // the current server callback: one number, no per-request state.
   let fastStart = 0;
+  const writeFast = (req: IncomingMessage, res: ServerResponse, id: string, status: number, headers: string[], body: Buffer | undefined) => {
+    const all = baseHeaders(id, req.headers.origin);
+    for (let i = 0; i < headers.length; i++) all.push(headers[i]);
+    res.writeHead(status, all);
+    // A small body goes as a latin1 string: node then sends head and body in one write, instead
+    // of a writev of two buffers with its extra bookkeeping.
+    if (body !== undefined && body.length <= 16 * 1024) res.end(body.toString('latin1'), 'latin1');
+    else res.end(body);
+  };
+  // In-flight requests are tracked on the admin listener only, as for routed store requests below.
+  const onClaimedClose = function (this: ServerResponse) {
+    metrics?.finished(this.req.method);
+  };
   const fastReply: FastReply = {
     send(req, res, status, headers, body) {
       counters.count(req.method ?? '');
       if (metrics) metrics.done(req.method, status, (performance.now() - fastStart) / 1000);
-      const all = baseHeaders(newRequestId(), req.headers.origin);
-      for (let i = 0; i < headers.length; i++) all.push(headers[i]);
-      res.writeHead(status, all);
-      // A small body goes as a latin1 string: node then sends head and body in one write, instead
-      // of a writev of two buffers with its extra bookkeeping.
-      if (body !== undefined && body.length <= 16 * 1024) res.end(body.toString('latin1'), 'latin1');
-      else res.end(body);
+      writeFast(req, res, newRequestId(), status, headers, body);
+    },
+    claim(req, res) {
+      counters.count(req.method ?? '');
+      const start = fastStart;
+      if (metrics && listener === 'admin') {
+        metrics.started(req.method);
+        res.once('close', onClaimedClose);
+      }
+      const id = newRequestId();
+      return {
+        id,
+        send(status, headers, body) {
+          if (metrics) metrics.done(req.method, status, (performance.now() - start) / 1000);
+          writeFast(req, res, id, status, headers, body);
+        },
+      };
     },
   };
   const app = Fastify({

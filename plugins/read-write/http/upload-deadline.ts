@@ -74,25 +74,35 @@ function contentLengthOf(request: FastifyRequest): number | undefined {
  * answer goes out at once with `Connection: close` and the connection is closed after it.
  */
 export async function settleUnreadBody(request: FastifyRequest, reply: FastifyReply, body: BodyReader): Promise<void> {
-  const raw = request.raw;
-  if (raw.readableEnded || raw.destroyed) return;
-  const declared = contentLengthOf(request);
-  if (declared !== undefined && declared < POST_ANSWER_READ_LIMIT) return body.finish();
+  if (!(await settleUnread(request.raw, contentLengthOf(request), body))) return;
+  reply.header('Connection', 'close');
+  lingerOnClose(request.raw.socket);
+}
+
+/**
+ * settleUnreadBody on node's request (`declared`: its Content-Length): reads a small rest and
+ * resolves false, or resolves true when the answer must close the connection instead.
+ */
+export async function settleUnread(raw: IncomingMessage, declared: number | undefined, body: BodyReader): Promise<boolean> {
+  if (raw.readableEnded || raw.destroyed) return false;
+  if (declared !== undefined && declared < POST_ANSWER_READ_LIMIT) {
+    await body.finish();
+    return false;
+  }
   if (declared === undefined) {
     let seen = 0;
     try {
       for (;;) {
         const c = await body.next();
-        if (!c) return;
+        if (!c) return false;
         seen += c.length;
         if (seen > POST_ANSWER_READ_LIMIT) break;
       }
     } catch {
-      return; // the client went away: nothing to answer on
+      return false; // the client went away: nothing to answer on
     }
   }
-  reply.header('Connection', 'close');
-  lingerOnClose(raw.socket);
+  return true;
 }
 
 /**

@@ -3,28 +3,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Cradle } from '../../../core/container.js';
 import { sendJson, sendJsonError } from '../../../core/http/json.js';
-import { parseFid, parseVolumeId } from '../../../core/storage/file-id.js';
-import {
-  FLAG_HAS_LAST_MODIFIED_DATE,
-  FLAG_HAS_MIME,
-  FLAG_HAS_NAME,
-  FLAG_HAS_PAIRS,
-  FLAG_HAS_TTL,
-  FLAG_IS_CHUNK_MANIFEST,
-  FLAG_IS_COMPRESSED,
-  needleEtag,
-  newNeedle,
-} from '../../../core/storage/needle.js';
+import { parseVolumeId } from '../../../core/storage/file-id.js';
 import { tokenFromRequest } from '../../../core/security/jwt.js';
 import { checkJwt, isWriteAllowed } from './auth.js';
-import { remoteReplicas, pairsJson, replicateWrite } from './replicate.js';
 import { ThrottleAbortedError, uploadLimiter } from './throttle.js';
 import { decodedPathOf, GoForm, parseQuery, rawQueryOf } from './upload-form.js';
 import { BodyReader, parseUpload, UploadError, type ParsedUpload } from './upload-parse.js';
 import { removeStaleSpoolFiles, SpoolError, type SpoolTarget } from './upload-spool.js';
 import { armUploadDeadline, settleUnreadBody } from './upload-deadline.js';
+import { storeUpload, type StoreOutcome, type StoreRequest } from './upload-store.js';
 import { parseUrlPath } from './url-path.js';
-import type { Volume } from '../../../core/storage/volume.js';
 
 const MAX_URLENCODED_BODY = 10 << 20;
 
@@ -32,6 +20,14 @@ function contentLengthOf(request: FastifyRequest): number | undefined {
   const h = request.headers['content-length'];
   if (h === undefined || !/^[0-9]+$/.test(h)) return undefined;
   return Number(h);
+}
+
+function storeRequestOf(request: FastifyRequest): StoreRequest {
+  return {
+    requestId: String(request.id),
+    socket: request.raw.socket,
+    jwt: () => tokenFromRequest((request.query ?? {}) as Record<string, unknown>, request.headers),
+  };
 }
 
 /** An AbortSignal that fires when the client goes away before the response is sent. */
@@ -173,11 +169,20 @@ export function writeHandler(cradle: Cradle) {
       if (e instanceof SpoolError) return fail(500, e.message);
       throw e;
     }
+    let outcome: StoreOutcome;
     try {
-      return await writeParsed(request, reply, pu, form, path, vid, fail);
+      outcome = await storeUpload(cradle, storeRequestOf(request), pu, form, path, vid);
     } finally {
       await pu.spool?.remove();
     }
+    // 8./9. answers
+    if (!outcome.ok) {
+      if (outcome.writeOutcome) reply.header('X-Seaweed-Write-Outcome', outcome.writeOutcome);
+      return fail(outcome.status, outcome.message);
+    }
+    reply.header('ETag', `"${outcome.etag}"`).header('Content-MD5', outcome.contentMd5);
+    if (outcome.status === 204) return reply.code(204).send();
+    return sendJson(request, reply, 201, outcome.result);
   }
 
   /** Directories a large upload to volume `vid` may be spooled in, best first. */
@@ -187,129 +192,5 @@ export function writeHandler(cradle: Cradle) {
     if (v) dirs.push(v.dir);
     for (const loc of store.locations) if (!dirs.includes(loc.directory)) dirs.push(loc.directory);
     return dirs;
-  }
-
-  async function writeParsed(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    pu: ParsedUpload,
-    form: GoForm,
-    path: string,
-    vid: number,
-    fail: (status: number, message: string) => Promise<FastifyReply>,
-  ) {
-    const comma = path.lastIndexOf(',');
-    const dot = path.lastIndexOf('.');
-    const fidText = dot > comma ? path.slice(comma + 1, dot) : path.slice(comma + 1);
-    let idCookie;
-    try {
-      idCookie = parseFid(fidText);
-    } catch (e) {
-      return fail(400, (e as Error).message);
-    }
-
-    let flags = 0;
-    const nameBytes = Buffer.from(pu.fileName, 'utf8');
-    const mimeBytes = Buffer.from(pu.mimeType, 'utf8');
-    if (nameBytes.length < 256) flags |= FLAG_HAS_NAME;
-    if (mimeBytes.length < 256) flags |= FLAG_HAS_MIME;
-    let pairs: Buffer | undefined;
-    const storedPairs: Record<string, string> = {};
-    if (pu.pairs.size > 0) {
-      const trimmed = new Map<string, string>();
-      for (const [k, v] of pu.pairs) trimmed.set(k.slice('Seaweed-'.length), v);
-      const json = Buffer.from(pairsJson(trimmed), 'utf8');
-      if (json.length < 65536) {
-        pairs = json;
-        flags |= FLAG_HAS_PAIRS;
-        for (const [k, v] of trimmed) storedPairs[k] = v;
-      }
-    }
-    if (pu.isGzipped) flags |= FLAG_IS_COMPRESSED;
-    const lastModified = pu.modifiedTime || Math.floor(Date.now() / 1000);
-    flags |= FLAG_HAS_LAST_MODIFIED_DATE;
-    if (!pu.ttl.isEmpty()) flags |= FLAG_HAS_TTL;
-    if (pu.isChunkedFile) flags |= FLAG_IS_CHUNK_MANIFEST;
-    const needle = newNeedle({
-      cookie: idCookie.cookie,
-      id: idCookie.id,
-      data: pu.data,
-      checksum: pu.spool?.checksum,
-      flags,
-      name: flags & FLAG_HAS_NAME ? nameBytes : undefined,
-      mime: flags & FLAG_HAS_MIME ? mimeBytes : undefined,
-      pairs,
-      lastModified,
-      ttl: pu.ttl,
-    });
-    const etag = needleEtag(needle);
-
-    // 7. replicated write
-    const isReplicate = form.get('type') === 'replicate';
-    const fsync = form.get('fsync') === 'true';
-    const volume = store.findVolume(vid);
-    let remote: Awaited<ReturnType<typeof remoteReplicas>> = [];
-    let unchanged = false;
-    try {
-      // An unreplicated local volume needs no lookup (remoteReplicas would answer [] anyway).
-      if (!isReplicate && !(volume && volume.replicaPlacement.copyCount() === 1)) remote = await remoteReplicas(cradle, vid, true);
-      if (!volume && remote.length === 0) throw new Error(`volume ${vid} not found on ${config.ip}:${config.port}`);
-      const replicaTtl = volume && pu.ttl.isEmpty() && !volume.ttl.isEmpty() ? volume.ttl : pu.ttl;
-      const spooled = pu.spool;
-      const writeLocal = async (v: Volume) => {
-        try {
-          const r = spooled
-            ? await v.writeFromFile(needle, { path: spooled.path, dataSize: spooled.size, checksum: spooled.checksum }, { fsync })
-            : (v.tryWriteSync(needle, { fsync }) ?? (await v.write(needle, { fsync })));
-          unchanged = r.unchanged;
-        } catch (e) {
-          const err = new Error(`failed to write to local disk: ${(e as Error).message}`);
-          (err as { code?: unknown }).code = (e as { code?: unknown }).code;
-          throw err;
-        }
-      };
-      if (remote.length === 0) {
-        if (volume) await writeLocal(volume);
-      } else {
-        const replicas = replicateWrite(vid, remote, {
-          path,
-          data: pu.data,
-          file: spooled ? { path: spooled.path, size: spooled.size } : undefined,
-          name: pu.fileName,
-          mime: pu.mimeType,
-          isCompressed: pu.isGzipped,
-          isChunkManifest: pu.isChunkedFile,
-          lastModified,
-          ttl: replicaTtl,
-          fsync,
-          pairs: storedPairs,
-          jwt: tokenFromRequest((request.query ?? {}) as Record<string, unknown>, request.headers),
-          contentMd5: pu.contentMd5,
-          requestId: String(request.id),
-        }, request.raw.socket);
-        const [l, r] = await Promise.allSettled([volume ? writeLocal(volume) : Promise.resolve(), replicas]);
-        if (l.status === 'rejected') throw l.reason;
-        if (r.status === 'rejected') throw r.reason;
-      }
-    } catch (e) {
-      const err = e as Error & { code?: unknown };
-      if (err.code === 'VOLUME_READ_ONLY') {
-        if (remote.length === 0 && !fsync && !isReplicate) reply.header('X-Seaweed-Write-Outcome', 'refused-before-append');
-        return fail(409, err.message);
-      }
-      return fail(500, err.message);
-    }
-
-    // 8./9. answers
-    reply.header('ETag', `"${etag}"`).header('Content-MD5', pu.contentMd5);
-    if (unchanged) return reply.code(204).send();
-    const result: Record<string, unknown> = {};
-    if (flags & FLAG_HAS_NAME && pu.fileName) result.name = pu.fileName;
-    const size = pu.originalSize >>> 0;
-    if (size) result.size = size;
-    result.eTag = etag;
-    if (flags & FLAG_HAS_MIME && pu.mimeType) result.mime = pu.mimeType;
-    if (pu.contentMd5) result.contentMd5 = pu.contentMd5;
-    return sendJson(request, reply, 201, result);
   }
 }

@@ -292,6 +292,12 @@ test('WEED_OFFSET_BYTES selects the offset width', () => {
   assert.equal(err.exitCode, 2);
 });
 
+test('-fastPath is on by default and turned off by -fastPath=false or FASTPATH=false', () => {
+  assert.equal(load([]).fastPath, true);
+  assert.equal(load(['-fastPath=false']).fastPath, false);
+  assert.equal(load([], { FASTPATH: 'false' }).fastPath, false);
+});
+
 test('-options file format', () => {
   const dir = tmpDir();
   const file = path.join(dir, 'opts');
