@@ -32,10 +32,7 @@ parentPort?.on('message', async (msg: WorkerJob) => {
   try {
     const rs = codec(msg.job.dataShards, msg.job.parityShards);
     if (msg.kind === 'encode') parentPort?.postMessage({ ok: true, checksums: await encodeDatFileOverlapped(msg.job, rs, progress) });
-    else {
-      rebuildShardFiles(msg.job, rs, progress);
-      parentPort?.postMessage({ ok: true });
-    }
+    else parentPort?.postMessage({ ok: true, checksums: rebuildShardFiles(msg.job, rs, progress) });
   } catch (e) {
     parentPort?.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });
   }

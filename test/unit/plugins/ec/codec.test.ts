@@ -104,6 +104,16 @@ test('test vector B: legacy two-tier striping of a 23 456 789-byte .dat', () => 
     rebuildShardFiles({ dataShards: 10, parityShards: 4, inputs, outputs }, undefined, (b) => rebuildProgress.push(b));
     assert.deepEqual(rebuildProgress, [1_048_576, 2_097_152, 3_145_728]);
     for (const i of lost) assert.ok(readFileSync(join(dir, `r${i}`)).equals(files[i]), `rebuilt shard ${i}`);
+    // Asked for, the checksums of every shard read and written come from the same pass: the
+    // .ecsum blocks (2 MiB here: a whole one and a partial one) of each shard's bytes.
+    const sums = rebuildShardFiles({ dataShards: 10, parityShards: 4, inputs, outputs, checksumBlockSize: 2 * 1024 * 1024 });
+    assert.equal(sums.length, 14);
+    files.forEach((f, i) => {
+      assert.equal(sums[i]?.coveredSize, f.length, `shard ${i}`);
+      const want = [crc32c(f.subarray(0, 2 * 1024 * 1024)), crc32c(f.subarray(2 * 1024 * 1024))];
+      assert.deepEqual([sums[i]!.blockCrc32c.readUInt32LE(0), sums[i]!.blockCrc32c.readUInt32LE(4)], want, `shard ${i}`);
+    });
+    assert.deepEqual(rebuildShardFiles({ dataShards: 10, parityShards: 4, inputs, outputs }), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
