@@ -24,7 +24,7 @@ import {
   type ResolvedProtection,
 } from '../../../core/storage/ec-sum.js';
 import { volumeFileName } from '../../../core/storage/volume-files.js';
-import { rebuildInWorker } from '../codec/encode-pool.js';
+import { prewarmEncodeWorker, rebuildInWorker } from '../codec/encode-pool.js';
 import { rebuildEcxFile } from '../ec-files.js';
 import { ecIndexBase, fileSizeOrMissing, MAX_SHARD_COUNT, readEcMeta } from '../ec-volume.js';
 import { ecStoreOf } from '../state.js';
@@ -63,6 +63,8 @@ export function rebuildRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         } else others.push(loc);
       }
       if (!target) return { rebuilt_shard_ids: [] };
+      // The worker's start-up (modules, WASM compile) overlaps the .vif and sidecar loads below.
+      prewarmEncodeWorker();
 
       const dataBase = volumeFileName(target.directory, collection, vid);
       let meta;
