@@ -395,6 +395,26 @@ export async function mismatchedBlocks(path: string, entry: EcShardChecksums, bl
   }
 }
 
+/**
+ * mismatchedBlocks for checksums already taken over a shard's bytes (with the manifest's block
+ * size) while they were read or written: the same answer without reading the file again.
+ */
+export function mismatchedChecksums(entry: EcShardChecksums, got: { coveredSize: number; blockCrc32c: Uint8Array }): number[] {
+  const want = entry.blockCrc32c;
+  const count = Math.floor(want.length / 4);
+  if (got.coveredSize !== entry.coveredSize || got.blockCrc32c.length !== want.length) return Array.from({ length: count }, (_, i) => i);
+  const bad: number[] = [];
+  for (let i = 0; i < count; i++) {
+    for (let k = i * 4; k < i * 4 + 4; k++) {
+      if (got.blockCrc32c[k] !== want[k]) {
+        bad.push(i);
+        break;
+      }
+    }
+  }
+  return bad;
+}
+
 export interface ResolvedProtection {
   status: EcSumStatus;
   prot?: EcBitrotProtection;

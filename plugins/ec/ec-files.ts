@@ -71,7 +71,11 @@ export async function removeEcsumFiles(base: string): Promise<void> {
 
 /** Every EC artifact of a volume on one disk; the .vif only where no .idx says a volume owns it. */
 export async function removeStaleEcArtifacts(dataBase: string, indexBase: string): Promise<void> {
-  for (let i = 0; i < MAX_SHARD_COUNT; i++) await removeIfExists(dataBase + ecShardExt(i));
+  for (let i = 0; i < MAX_SHARD_COUNT; i++) {
+    await removeIfExists(dataBase + ecShardExt(i));
+    // A rebuild's temp output, left by a crash mid-rebuild (rebuild.ts writes `<shard>.rebuilding`).
+    await removeIfExists(dataBase + ecShardExt(i) + '.rebuilding');
+  }
   for (const base of dataBase === indexBase ? [indexBase] : [indexBase, dataBase]) {
     await removeIfExists(base + '.ecx');
     await removeIfExists(base + '.ecj');

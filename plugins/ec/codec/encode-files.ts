@@ -184,19 +184,31 @@ export interface RebuildJob {
   inputs: (string | undefined)[];
   /** Per missing shard id: where to write it. */
   outputs: Record<number, string>;
+  /**
+   * With a `.ecsum` block size: the per-block CRC-32C of every shard read and every shard written
+   * are taken in the same pass, so the caller checks the inputs and the outputs against the
+   * sidecar without reading any shard a second time.
+   */
+  checksumBlockSize?: number;
 }
 
-/** Go's rebuildEcFiles: regenerates every missing shard from D present ones, 1 MiB at a time. */
+/**
+ * Go's rebuildEcFiles: regenerates every missing shard from D present ones, 1 MiB at a time.
+ * Returns, per shard id, the checksums of the bytes read (inputs) or written (outputs) when the
+ * job asks for them, else an empty array.
+ */
 export function rebuildShardFiles(
   job: RebuildJob,
   rs = new ReedSolomon(job.dataShards, job.parityShards),
   onProgress?: (shardBytesDone: number) => void,
-): void {
+): (ShardChecksums | undefined)[] {
   const total = job.dataShards + job.parityShards;
   const buffers = Array.from({ length: total }, () => new Uint8Array(REBUILD_BUFFER_SIZE));
   const present = job.inputs.map((p) => p !== undefined);
   const fds: (number | undefined)[] = [];
   const outFds = new Map<number, number>();
+  const bs = job.checksumBlockSize;
+  const sums: (ShardChecksumBuilder | undefined)[] = [];
   try {
     let size = -1;
     for (let i = 0; i < total; i++) {
@@ -211,6 +223,7 @@ export function rebuildShardFiles(
     }
     if (size < 0) throw new Error('no input shards');
     for (const [id, p] of Object.entries(job.outputs)) outFds.set(Number(id), openSync(p, 'w', 0o644));
+    if (bs) for (let i = 0; i < total; i++) sums.push(fds[i] !== undefined || outFds.has(i) ? new ShardChecksumBuilder(bs) : undefined);
     for (let pos = 0; pos < size; pos += REBUILD_BUFFER_SIZE) {
       const len = Math.min(REBUILD_BUFFER_SIZE, size - pos);
       for (let i = 0; i < total; i++) {
@@ -221,6 +234,7 @@ export function rebuildShardFiles(
       }
       rs.reconstruct(buffers, present, 0, len);
       for (const [id, fd] of outFds) writeFull(fd, buffers[id].subarray(0, len));
+      if (bs) for (let i = 0; i < total; i++) sums[i]?.write(buffers[i].subarray(0, len));
       onProgress?.(pos + len);
     }
     for (const fd of outFds.values()) fsyncSync(fd);
@@ -228,4 +242,89 @@ export function rebuildShardFiles(
     for (const fd of fds) if (fd !== undefined) closeSync(fd);
     for (const fd of outFds.values()) closeSync(fd);
   }
+  return sums.map((b) => b?.finish());
+}
+
+async function readFullAtAsync(fh: FileHandle, buf: Uint8Array, position: number): Promise<number> {
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+/**
+ * rebuildShardFiles with the I/O overlapped, as encodeDatFileOverlapped: while this thread
+ * reconstructs and checksums one step, the other buffer set's outputs are written and its next
+ * inputs read on libuv's thread pool. Same bytes and checksums out; memory is two buffer sets.
+ */
+export async function rebuildShardFilesOverlapped(
+  job: RebuildJob,
+  rs = new ReedSolomon(job.dataShards, job.parityShards),
+  onProgress?: (shardBytesDone: number) => void,
+): Promise<(ShardChecksums | undefined)[]> {
+  const total = job.dataShards + job.parityShards;
+  const present = job.inputs.map((p) => p !== undefined);
+  const ins: (FileHandle | undefined)[] = [];
+  const outs = new Map<number, FileHandle>();
+  const bs = job.checksumBlockSize;
+  const sums: (ShardChecksumBuilder | undefined)[] = [];
+  const io: Promise<unknown>[] = [];
+  const track = (set: number, p: Promise<unknown>) => {
+    // Awaited later; a failure meanwhile is not an unhandled rejection.
+    p.catch(() => undefined);
+    io[set] = p;
+  };
+  try {
+    let size = -1;
+    for (let i = 0; i < total; i++) {
+      const p = job.inputs[i];
+      const fh = p === undefined ? undefined : await open(p, 'r');
+      ins.push(fh);
+      if (fh) {
+        const s = (await fh.stat()).size;
+        if (size >= 0 && s !== size) throw new Error(`ec shard size expected ${size} actual ${s}`);
+        size = s;
+      }
+    }
+    if (size < 0) throw new Error('no input shards');
+    for (const [id, p] of Object.entries(job.outputs)) outs.set(Number(id), await open(p, 'w', 0o644));
+    if (bs) for (let i = 0; i < total; i++) sums.push(ins[i] || outs.has(i) ? new ShardChecksumBuilder(bs) : undefined);
+    const sets = [0, 1].map(() => Array.from({ length: total }, () => new Uint8Array(REBUILD_BUFFER_SIZE)));
+    const steps = Math.ceil(size / REBUILD_BUFFER_SIZE);
+    const span = (k: number) => ({ pos: k * REBUILD_BUFFER_SIZE, len: Math.min(REBUILD_BUFFER_SIZE, size - k * REBUILD_BUFFER_SIZE) });
+    const read = (set: number, k: number) => {
+      const { pos, len } = span(k);
+      return Promise.all(
+        ins.map(async (fh, i) => {
+          if (!fh) return;
+          if ((await readFullAtAsync(fh, sets[set][i].subarray(0, len), pos)) !== len) throw new Error(`ec shard ${i} short read at ${pos}`);
+        }),
+      );
+    };
+    for (let k = 0; k < Math.min(2, steps); k++) track(k, read(k, k));
+    for (let k = 0; k < steps; k++) {
+      const set = k & 1;
+      await io[set];
+      const buffers = sets[set];
+      const { pos, len } = span(k);
+      rs.reconstruct(buffers, present, 0, len);
+      const writes = Promise.all([...outs].map(([id, fh]) => writeFullAt(fh, buffers[id].subarray(0, len), pos)));
+      // The writes only read the buffers: the checksums are taken meanwhile, and the set is
+      // refilled only once its writes are out.
+      track(set, k + 2 < steps ? writes.then(() => read(set, k + 2)) : writes);
+      if (bs) for (let i = 0; i < total; i++) sums[i]?.write(buffers[i].subarray(0, len));
+      onProgress?.(pos + len);
+    }
+    for (const p of io) await p;
+    for (const fh of outs.values()) await fh.sync();
+  } finally {
+    // Never close a file with I/O still in flight.
+    await Promise.allSettled(io);
+    for (const fh of ins) await fh?.close().catch(() => undefined);
+    for (const fh of outs.values()) await fh.close().catch(() => undefined);
+  }
+  return sums.map((b) => b?.finish());
 }

@@ -9,7 +9,7 @@ import type { EncodeJob, RebuildJob, ShardChecksums } from './encode-files.js';
 
 let queue: Promise<unknown> = Promise.resolve();
 
-type WorkerReply = { ok: boolean; error?: string; checksums?: { coveredSize: number; blockCrc32c: Uint8Array }[] };
+type WorkerReply = { ok: boolean; error?: string; checksums?: ({ coveredSize: number; blockCrc32c: Uint8Array } | undefined)[] };
 /** Bytes done so far (of the .dat for an encode, of each shard for a rebuild). */
 export type ProgressFn = (bytesDone: number) => void;
 export type WorkerJob = { kind: 'encode'; job: EncodeJob } | { kind: 'rebuild'; job: RebuildJob };
@@ -108,10 +108,19 @@ function serialized(data: WorkerJob, onProgress?: ProgressFn): Promise<WorkerRep
 /** Encodes the shards; resolves to each shard's block checksums (the `.ecsum` content). */
 export async function encodeInWorker(job: EncodeJob, onProgress?: ProgressFn): Promise<ShardChecksums[]> {
   const m = await serialized({ kind: 'encode', job }, onProgress);
-  // Structured clone turns a Buffer into a plain Uint8Array.
-  return (m.checksums ?? []).map((c) => ({ coveredSize: c.coveredSize, blockCrc32c: Buffer.from(c.blockCrc32c) }));
+  return (m.checksums ?? []).map((c) => asBuffers(c!));
 }
 
-export async function rebuildInWorker(job: RebuildJob, onProgress?: ProgressFn): Promise<void> {
-  await serialized({ kind: 'rebuild', job }, onProgress);
+// Structured clone turns a Buffer into a plain Uint8Array.
+function asBuffers(c: { coveredSize: number; blockCrc32c: Uint8Array }): ShardChecksums {
+  return { coveredSize: c.coveredSize, blockCrc32c: Buffer.from(c.blockCrc32c) };
+}
+
+/**
+ * Regenerates the missing shards; resolves to, per shard id, the checksums of the bytes read or
+ * written when the job names a checksum block size (rebuildShardFiles).
+ */
+export async function rebuildInWorker(job: RebuildJob, onProgress?: ProgressFn): Promise<(ShardChecksums | undefined)[]> {
+  const m = await serialized({ kind: 'rebuild', job }, onProgress);
+  return (m.checksums ?? []).map((c) => (c ? asBuffers(c) : undefined));
 }

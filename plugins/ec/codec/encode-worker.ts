@@ -2,7 +2,7 @@
 // message, and answers each with success or the error text. One codec serves every job, so the
 // WASM kernel is compiled once per worker, not once per job.
 import { parentPort } from 'node:worker_threads';
-import { encodeDatFileOverlapped, rebuildShardFiles } from './encode-files.js';
+import { encodeDatFileOverlapped, rebuildShardFilesOverlapped } from './encode-files.js';
 import type { WorkerJob } from './encode-pool.js';
 import { ReedSolomon } from './reed-solomon.js';
 
@@ -32,10 +32,7 @@ parentPort?.on('message', async (msg: WorkerJob) => {
   try {
     const rs = codec(msg.job.dataShards, msg.job.parityShards);
     if (msg.kind === 'encode') parentPort?.postMessage({ ok: true, checksums: await encodeDatFileOverlapped(msg.job, rs, progress) });
-    else {
-      rebuildShardFiles(msg.job, rs, progress);
-      parentPort?.postMessage({ ok: true });
-    }
+    else parentPort?.postMessage({ ok: true, checksums: await rebuildShardFilesOverlapped(msg.job, rs, progress) });
   } catch (e) {
     parentPort?.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });
   }

@@ -1,10 +1,11 @@
 // Reed-Solomon encode and reconstruct, byte-identical to klauspost/reedsolomon New(D, P) (the
 // codec SeaweedFS uses, weed/storage/erasure_coding/ec_encoder.go): parity rows of the systematic
 // encoding matrix for encode; for reconstruct, the inverse of the rows of the first D present
-// shards recovers missing data, then the parity rows recompute missing parity.
+// shards recovers missing data, and those rows times the parity rows give missing parity from the
+// same present shards (one pass over them for every missing shard).
 import type { CodeKernel } from './kernel.js';
 import { defaultKernel } from './kernel-select.js';
-import { encodingMatrix, invert, type Matrix } from './matrix.js';
+import { encodingMatrix, invert, multiply, type Matrix } from './matrix.js';
 
 export class ReedSolomon {
   readonly dataShards: number;
@@ -49,24 +50,29 @@ export class ReedSolomon {
 
     const missingData: number[] = [];
     for (let i = 0; i < D; i++) if (!present[i]) missingData.push(i);
+    const missingParity: number[] = [];
+    if (!dataOnly) for (let i = D; i < this.totalShards; i++) if (!present[i]) missingParity.push(i);
     if (missingData.length > 0) {
       const key = valid.join(',');
-      let inv = this.inverses.get(key);
-      if (!inv) {
-        inv = invert(valid.map((r) => this.matrix[r]));
-        this.inverses.set(key, inv);
+      let rows = this.inverses.get(key);
+      if (!rows) {
+        const inv = invert(valid.map((r) => this.matrix[r]));
+        // A parity shard is its encoding row times the data, and the data is the inverse times
+        // the valid shards: its row over the valid shards is the product.
+        rows = [...inv, ...multiply(this.parityRows, inv)];
+        this.inverses.set(key, rows);
       }
+      // Every missing shard, data and parity, in one pass over the valid ones.
+      const missing = [...missingData, ...missingParity];
       this.kernel(
-        missingData.map((i) => inv[i]),
+        missing.map((i) => rows[i]),
         valid.map((i) => shards[i]),
-        missingData.map((i) => shards[i]),
+        missing.map((i) => shards[i]),
         start,
         len,
       );
+      return;
     }
-    if (dataOnly) return;
-    const missingParity: number[] = [];
-    for (let i = D; i < this.totalShards; i++) if (!present[i]) missingParity.push(i);
     if (missingParity.length > 0) {
       this.kernel(
         missingParity.map((i) => this.matrix[i]),

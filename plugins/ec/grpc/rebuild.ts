@@ -3,7 +3,9 @@
 // files count as inputs) in a worker thread, then folds the .ecj into the .ecx. Shards are not
 // mounted by this call. With a `.ecsum` bitrot sidecar, present shards that fail their checksums
 // are regenerated too and every regenerated shard must match it (Go's generateMissingEcFiles);
-// without one, a rebuild that reaches every shard writes one (Go's bitrot backfill).
+// without one, a rebuild that reaches every shard writes one (Go's bitrot backfill). Shards are
+// written under a temp name and renamed into place once checked: a final name never holds a
+// half-written or unchecked shard.
 import { open, rename, rm } from 'node:fs/promises';
 import type { Cradle } from '../../../core/container.js';
 import type { GrpcHandler, Msg } from '../../../core/grpc/handler.js';
@@ -15,13 +17,14 @@ import {
   ecsumPath,
   findSidecar,
   mismatchedBlocks,
+  mismatchedChecksums,
   resolveProtection,
   saveSidecar,
   shardEntry,
   type ResolvedProtection,
 } from '../../../core/storage/ec-sum.js';
 import { volumeFileName } from '../../../core/storage/volume-files.js';
-import { rebuildInWorker } from '../codec/encode-pool.js';
+import { prewarmEncodeWorker, rebuildInWorker } from '../codec/encode-pool.js';
 import { rebuildEcxFile } from '../ec-files.js';
 import { ecIndexBase, fileSizeOrMissing, MAX_SHARD_COUNT, readEcMeta } from '../ec-volume.js';
 import { ecStoreOf } from '../state.js';
@@ -60,6 +63,8 @@ export function rebuildRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         } else others.push(loc);
       }
       if (!target) return { rebuilt_shard_ids: [] };
+      // The worker's start-up (modules, WASM compile) overlaps the .vif and sidecar loads below.
+      prewarmEncodeWorker();
 
       const dataBase = volumeFileName(target.directory, collection, vid);
       let meta;
@@ -97,26 +102,110 @@ export function rebuildRpcs(cradle: Cradle): Record<string, GrpcHandler> {
       if (sum.status === 'invalid') {
         if (!unsafeIgnore) throw fail(`bitrot sidecar for ${dataBase} is malformed/unverifiable; refusing to rebuild (pass unsafeIgnoreSidecar to override)`);
         logger.warn({ vid, reason: sum.reason }, 'bitrot sidecar is malformed/unverifiable; rebuilding anyway (unsafe_ignore_sidecar)');
-      } else if (sum.status === 'on' && sum.prot) {
-        const corrupt: number[] = [];
-        for (let i = 0; i < total; i++) {
-          const p = inputs[i];
-          const entry = shardEntry(sum.prot, i);
-          if (!p || !entry) continue;
-          try {
-            if ((await mismatchedBlocks(p, entry, sum.prot.blockSize)).length > 0) corrupt.push(i);
-          } catch (e) {
-            logger.warn({ vid, shardId: i, err: messageOf(e) }, 'bitrot: failed to verify present shard; excluding it');
-            corrupt.push(i);
+      }
+      // unsafe_ignore_sidecar: nothing is checked against it (no shard is excluded, no output refused).
+      const prot = sum.status === 'on' && !unsafeIgnore ? sum.prot : undefined;
+
+      /**
+       * One rebuild pass: every present input read once, the missing shards written to temp files
+       * beside their final names. With `checkInputs` (the sidecar's checksums of the present shards
+       * are not checked yet), the checksums of the bytes read are taken in the same pass, and
+       * `false` says an input failed them or could not be read: the temp files are gone and
+       * nothing is published. Otherwise the outputs are checked against the sidecar and only then
+       * renamed into place.
+       */
+      const regenerate = async (checkInputs: boolean): Promise<boolean> => {
+        const finals = new Map(missing.map((i) => [i, replaced.get(i) ?? dataBase + ecShardExt(i)]));
+        const outputs = Object.fromEntries([...finals].map(([i, final]) => [i, final + '.rebuilding']));
+        const dropOutputs = async () => {
+          for (const p of Object.values(outputs)) await rm(p, { force: true }).catch(() => undefined);
+        };
+        let sums: Awaited<ReturnType<typeof rebuildInWorker>>;
+        try {
+          const shardSize = Math.max(0, ...inputs.map((p) => (p ? fileSizeOrMissing(p) : 0)));
+          const job = { dataShards: meta.dataShards, parityShards: meta.parityShards, inputs, outputs, checksumBlockSize: prot?.blockSize };
+          sums = await jobs.run('ec.rebuild', { vid, collection, totalBytes: shardSize, detail: `shards ${missing.join(',')}` }, (j) =>
+            rebuildInWorker(job, (b) => j.progress(b)),
+          );
+        } catch (e) {
+          // A half-written shard must never be mounted later.
+          await dropOutputs();
+          if (checkInputs) return false;
+          throw fail(`rebuildEcFiles: ${messageOf(e)}`);
+        }
+        if (prot) {
+          for (let i = 0; checkInputs && i < total; i++) {
+            const entry = shardEntry(prot, i);
+            const got = sums[i];
+            if (!inputs[i] || !entry) continue;
+            if (!got || mismatchedChecksums(entry, got).length > 0) {
+              await dropOutputs();
+              return false;
+            }
+          }
+          // Reed-Solomon is deterministic: a regenerated shard that differs from the sidecar means
+          // the sidecar is stale. Publish nothing then.
+          for (const i of missing) {
+            const entry = shardEntry(prot, i);
+            if (!entry) continue;
+            const got = sums[i];
+            if (!got) {
+              await dropOutputs();
+              throw fail(`bitrot: verify regenerated shard ${i} for ${dataBase}: no checksums taken`);
+            }
+            const bad = mismatchedChecksums(entry, got);
+            if (bad.length > 0) {
+              await dropOutputs();
+              throw fail(
+                `bitrot: regenerated shard ${i} for ${dataBase} does not match sidecar (${bad.length} blocks differ); sidecar likely stale — aborting (pass unsafeIgnoreSidecar to override)`,
+              );
+            }
           }
         }
-        if (corrupt.length > 0 && !unsafeIgnore) {
+        for (const [i, final] of finals) {
+          try {
+            await rename(outputs[i], final);
+          } catch (e) {
+            await dropOutputs();
+            if (replaced.has(i)) throw fail(`bitrot: replace corrupt shard ${i} (${outputs[i]} -> ${final}): ${messageOf(e)}`);
+            throw fail(`rebuildEcFiles: publish shard ${i} (${outputs[i]} -> ${final}): ${messageOf(e)}`);
+          }
+        }
+        return true;
+      };
+
+      // A rebuild reads every present shard: their sidecar checksums are taken in that same pass
+      // instead of a read of their own first (Go's generateMissingEcFiles reads them twice). Only
+      // when one fails (or the pass fails) does the rebuild go Go's way: verify every present
+      // shard, regenerate the corrupt ones too, rebuild again from the good ones.
+      // An input of another length than the sidecar records fails it: no use reading it first.
+      const sizesMatch = () =>
+        inputs.every((p, i) => {
+          const entry = p && prot ? shardEntry(prot, i) : undefined;
+          return !entry || fileSizeOrMissing(p!) === entry.coveredSize;
+        });
+      let rebuilt = false;
+      if (missing.length > 0 && present >= meta.dataShards && sizesMatch()) rebuilt = await regenerate(prot !== undefined);
+      if (!rebuilt) {
+        if (prot) {
+          const corrupt: number[] = [];
+          for (let i = 0; i < total; i++) {
+            const p = inputs[i];
+            const entry = shardEntry(prot, i);
+            if (!p || !entry) continue;
+            try {
+              if ((await mismatchedBlocks(p, entry, prot.blockSize)).length > 0) corrupt.push(i);
+            } catch (e) {
+              logger.warn({ vid, shardId: i, err: messageOf(e) }, 'bitrot: failed to verify present shard; excluding it');
+              corrupt.push(i);
+            }
+          }
           if (corrupt.length > meta.parityShards) {
             throw fail(
               `bitrot sidecar suspect for ${dataBase}: ${corrupt.length}/${present} present shards mismatch (> parity ${meta.parityShards}); refusing to rebuild (pass unsafeIgnoreSidecar to override)`,
             );
           }
-          if (present - corrupt.length < meta.dataShards) {
+          if (corrupt.length > 0 && present - corrupt.length < meta.dataShards) {
             throw fail(
               `bitrot: only ${present - corrupt.length} verified-good shards for ${dataBase}, need ${meta.dataShards} data shards; sidecar may be stale (pass unsafeIgnoreSidecar to override)`,
             );
@@ -129,76 +218,33 @@ export function rebuildRpcs(cradle: Cradle): Record<string, GrpcHandler> {
             present--;
           }
         }
-      }
-      if (present < meta.dataShards) {
-        throw fail(
-          `not enough shards to rebuild ${dataBase}: found ${present} shards, need at least ${meta.dataShards} (data shards), missing shards: [${missing.join(' ')}]`,
-        );
-      }
-      if (missing.length > 0) {
-        const outputs = Object.fromEntries(missing.map((i) => [i, replaced.has(i) ? replaced.get(i)! + '.rebuilding' : dataBase + ecShardExt(i)]));
-        const dropOutputs = async () => {
-          for (const p of Object.values(outputs)) await rm(p, { force: true }).catch(() => undefined);
-        };
-        try {
-          const shardSize = Math.max(0, ...inputs.map((p) => (p ? fileSizeOrMissing(p) : 0)));
-          await jobs.run('ec.rebuild', { vid, collection, totalBytes: shardSize, detail: `shards ${missing.join(',')}` }, (job) =>
-            rebuildInWorker({ dataShards: meta.dataShards, parityShards: meta.parityShards, inputs, outputs }, (b) => job.progress(b)),
+        if (present < meta.dataShards) {
+          throw fail(
+            `not enough shards to rebuild ${dataBase}: found ${present} shards, need at least ${meta.dataShards} (data shards), missing shards: [${missing.join(' ')}]`,
           );
-        } catch (e) {
-          // A half-written shard must never be mounted later.
-          await dropOutputs();
-          throw fail(`rebuildEcFiles: ${messageOf(e)}`);
         }
-        // Reed-Solomon is deterministic: a regenerated shard that differs from the sidecar means the
-        // sidecar is stale. Publish nothing then.
-        if (sum.status === 'on' && sum.prot && !unsafeIgnore) {
-          for (const i of missing) {
-            const entry = shardEntry(sum.prot, i);
-            if (!entry) continue;
-            let bad: number[];
-            try {
-              bad = await mismatchedBlocks(outputs[i], entry, sum.prot.blockSize);
-            } catch (e) {
-              await dropOutputs();
-              throw fail(`bitrot: verify regenerated shard ${i} for ${dataBase}: ${messageOf(e)}`);
-            }
-            if (bad.length > 0) {
-              await dropOutputs();
-              throw fail(
-                `bitrot: regenerated shard ${i} for ${dataBase} does not match sidecar (${bad.length} blocks differ); sidecar likely stale — aborting (pass unsafeIgnoreSidecar to override)`,
-              );
-            }
-          }
-        }
-        for (const [i, final] of replaced) {
-          try {
-            await rename(outputs[i], final);
-          } catch (e) {
-            throw fail(`bitrot: replace corrupt shard ${i} (${outputs[i]} -> ${final}): ${messageOf(e)}`);
-          }
-        }
-        // A replaced shard that is mounted still reads the old inode: point it at the new file.
-        if (replaced.size > 0) {
-          await ec.serial(async () => {
-            for (const i of replaced.keys()) {
-              for (const ev of ec.findAll(vid)) {
-                const s = ev.shards.get(i);
-                if (!s) continue;
-                try {
-                  const fh = await open(s.path, 'r');
-                  const size = (await fh.stat()).size;
-                  const old = s.fh;
-                  ev.shards.set(i, { ...s, fh, size });
-                  await old.close().catch(() => undefined);
-                } catch (e) {
-                  logger.warn({ vid, shardId: i, err: messageOf(e) }, 'regenerated shard could not be reopened; unmounting it');
-                  await ev.removeShard(i);
-                }
+        if (missing.length > 0) await regenerate(false);
+      }
+      // A replaced shard that is mounted still reads the old inode: point it at the new file.
+      if (replaced.size > 0) {
+        await ec.serial(async () => {
+          for (const i of replaced.keys()) {
+            for (const ev of ec.findAll(vid)) {
+              const s = ev.shards.get(i);
+              if (!s) continue;
+              try {
+                const fh = await open(s.path, 'r');
+                const size = (await fh.stat()).size;
+                const old = s.fh;
+                ev.shards.set(i, { ...s, fh, size });
+                await old.close().catch(() => undefined);
+              } catch (e) {
+                logger.warn({ vid, shardId: i, err: messageOf(e) }, 'regenerated shard could not be reopened; unmounting it');
+                await ev.removeShard(i);
               }
             }
-          });
-        }
+          }
+        });
       }
       try {
         await rebuildEcxFile(indexBase, store.offsetWidth);

@@ -2,13 +2,13 @@
 // of a small stripe, whole-file striping of a 23 MB .dat) and reconstruction from every pattern of
 // losses up to P; the overlapped and worker encodes write the same bytes as the plain one.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { crc32c } from '../../../../core/storage/crc32c.js';
-import { encodeInWorker } from '../../../../plugins/ec/codec/encode-pool.js';
-import { encodeDatFile, encodeDatFileOverlapped, rebuildShardFiles } from '../../../../plugins/ec/codec/encode-files.js';
+import { encodeInWorker, rebuildInWorker } from '../../../../plugins/ec/codec/encode-pool.js';
+import { encodeDatFile, encodeDatFileOverlapped, rebuildShardFiles, rebuildShardFilesOverlapped } from '../../../../plugins/ec/codec/encode-files.js';
 import { gfMul } from '../../../../plugins/ec/codec/galois.js';
 import { blockLayout, locateData, uniformBlockSize } from '../../../../plugins/ec/codec/layout.js';
 import { ReedSolomon } from '../../../../plugins/ec/codec/reed-solomon.js';
@@ -104,6 +104,16 @@ test('test vector B: legacy two-tier striping of a 23 456 789-byte .dat', () => 
     rebuildShardFiles({ dataShards: 10, parityShards: 4, inputs, outputs }, undefined, (b) => rebuildProgress.push(b));
     assert.deepEqual(rebuildProgress, [1_048_576, 2_097_152, 3_145_728]);
     for (const i of lost) assert.ok(readFileSync(join(dir, `r${i}`)).equals(files[i]), `rebuilt shard ${i}`);
+    // Asked for, the checksums of every shard read and written come from the same pass: the
+    // .ecsum blocks (2 MiB here: a whole one and a partial one) of each shard's bytes.
+    const sums = rebuildShardFiles({ dataShards: 10, parityShards: 4, inputs, outputs, checksumBlockSize: 2 * 1024 * 1024 });
+    assert.equal(sums.length, 14);
+    files.forEach((f, i) => {
+      assert.equal(sums[i]?.coveredSize, f.length, `shard ${i}`);
+      const want = [crc32c(f.subarray(0, 2 * 1024 * 1024)), crc32c(f.subarray(2 * 1024 * 1024))];
+      assert.deepEqual([sums[i]!.blockCrc32c.readUInt32LE(0), sums[i]!.blockCrc32c.readUInt32LE(4)], want, `shard ${i}`);
+    });
+    assert.deepEqual(rebuildShardFiles({ dataShards: 10, parityShards: 4, inputs, outputs }), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -141,6 +151,50 @@ test('overlapped encode and the warm worker write the same shards and checksums 
     await assert.rejects(encodeInWorker({ ...job('e'), datPath: join(dir, 'missing.dat') }), /ENOENT/);
     const again = await encodeInWorker(job('f'));
     assert.ok(Buffer.from(again[13].blockCrc32c).equals(plain[13].blockCrc32c));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('overlapped rebuild and the worker write the same shards and checksums as the plain rebuild', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ec-codec-'));
+  try {
+    const N = 23_456_789;
+    const dat = Buffer.alloc(N);
+    for (let i = 0; i < N; i++) dat[i] = (i * 13) % 251;
+    writeFileSync(join(dir, 'v.dat'), dat);
+    const shardPaths = Array.from({ length: 14 }, (_, i) => join(dir, `v.ec${String(i).padStart(2, '0')}`));
+    encodeDatFile({ datPath: join(dir, 'v.dat'), shardPaths, dataShards: 10, parityShards: 4, datSize: N, layout: blockLayout(uniformBlockSize(N, 10)) });
+    // The code is bytewise: shards cut at one length still agree, and the last step is partial.
+    const size = 3 * 1024 * 1024 - 1000;
+    for (const p of shardPaths) truncateSync(p, size);
+    const files = shardPaths.map((p) => readFileSync(p));
+    const lost = [0, 4, 11, 13];
+    const inputs = shardPaths.map((p, i) => (lost.includes(i) ? undefined : p));
+    const job = (tag: string) => ({
+      dataShards: 10,
+      parityShards: 4,
+      inputs,
+      outputs: Object.fromEntries(lost.map((i) => [i, join(dir, `${tag}${i}`)])),
+      checksumBlockSize: 2 * 1024 * 1024,
+    });
+    const plain = rebuildShardFiles(job('p'));
+    const progress: number[] = [];
+    const overlapped = await rebuildShardFilesOverlapped(job('o'), undefined, (b) => progress.push(b));
+    assert.deepEqual(progress, [1_048_576, 2_097_152, size]);
+    const viaWorker = await rebuildInWorker(job('w'));
+    for (const sums of [overlapped, viaWorker]) {
+      assert.equal(sums.length, 14);
+      sums.forEach((s, i) => {
+        assert.equal(s?.coveredSize, size, `shard ${i}`);
+        assert.ok(Buffer.from(s!.blockCrc32c).equals(plain[i]!.blockCrc32c), `checksums of shard ${i}`);
+      });
+    }
+    for (const i of lost) for (const tag of ['p', 'o', 'w']) assert.ok(readFileSync(join(dir, `${tag}${i}`)).equals(files[i]), `${tag} shard ${i}`);
+    // An input shorter than the others is refused, whichever way the rebuild runs.
+    truncateSync(shardPaths[7], size - 1);
+    await assert.rejects(rebuildShardFilesOverlapped(job('x')), /ec shard size expected \d+ actual \d+/);
+    await assert.rejects(rebuildInWorker(job('y')), /ec shard size expected \d+ actual \d+/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

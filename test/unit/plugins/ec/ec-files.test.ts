@@ -62,11 +62,11 @@ for (const width of [4, 5] as OffsetWidth[]) {
 test('stale EC artifacts go; the .vif stays while a regular volume owns it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ec-stale-'));
   try {
-    const names = ['3.ec00', '3.ec13', '3.ec31', '3.ecx', '3.ecj', '3.ecsum', '3.ecsum.v2', '3.vif', '3.idx', '3.dat', '4.ec00'];
+    const names = ['3.ec00', '3.ec13', '3.ec13.rebuilding', '3.ec31', '3.ecx', '3.ecj', '3.ecsum', '3.ecsum.v2', '3.vif', '3.idx', '3.dat', '4.ec00', '4.ec01.rebuilding'];
     for (const n of names) writeFileSync(join(dir, n), 'x');
     await removeStaleEcArtifacts(join(dir, '3'), join(dir, '3'));
-    for (const n of ['3.ec00', '3.ec13', '3.ec31', '3.ecx', '3.ecj', '3.ecsum', '3.ecsum.v2']) assert.equal(existsSync(join(dir, n)), false, n);
-    for (const n of ['3.vif', '3.idx', '3.dat', '4.ec00']) assert.equal(existsSync(join(dir, n)), true, n);
+    for (const n of ['3.ec00', '3.ec13', '3.ec13.rebuilding', '3.ec31', '3.ecx', '3.ecj', '3.ecsum', '3.ecsum.v2']) assert.equal(existsSync(join(dir, n)), false, n);
+    for (const n of ['3.vif', '3.idx', '3.dat', '4.ec00', '4.ec01.rebuilding']) assert.equal(existsSync(join(dir, n)), true, n);
     rmSync(join(dir, '3.idx'));
     await removeStaleEcArtifacts(join(dir, '3'), join(dir, '3'));
     assert.equal(existsSync(join(dir, '3.vif')), false);

@@ -17,6 +17,7 @@ import {
   ecsumPath,
   loadSidecar,
   mismatchedBlocks,
+  mismatchedChecksums,
   resolveProtection,
   saveSidecar,
   ShardChecksumBuilder,
@@ -141,6 +142,26 @@ describe('.ecsum checksums', () => {
     assert.deepEqual(await mismatchedBlocks(path, entry, MiB), [1]);
     truncateSync(path, MiB);
     assert.deepEqual(await mismatchedBlocks(path, entry, MiB), [0, 1, 2]);
+  });
+
+  test('checksums taken while reading give the same blocks as reading the file again', async () => {
+    const path = join(dir, '1.ec04');
+    const bytes = randomBytes(3 * MiB + 10);
+    writeFileSync(path, bytes);
+    const entry = { shardId: 4, ...(await computeShardFileChecksums(path, MiB)) };
+    const taken = (b: Buffer) => {
+      const builder = new ShardChecksumBuilder(MiB);
+      builder.write(b);
+      return builder.finish();
+    };
+    assert.deepEqual(mismatchedChecksums(entry, taken(bytes)), []);
+    bytes[2 * MiB + 1] ^= 0x01;
+    writeFileSync(path, bytes);
+    assert.deepEqual(mismatchedChecksums(entry, taken(bytes)), [2]);
+    assert.deepEqual(mismatchedChecksums(entry, taken(bytes)), await mismatchedBlocks(path, entry, MiB));
+    // Another length is corruption of every block, as for a file.
+    assert.deepEqual(mismatchedChecksums(entry, taken(bytes.subarray(0, MiB))), [0, 1, 2, 3]);
+    assert.deepEqual(mismatchedChecksums(entry, taken(Buffer.concat([bytes, Buffer.alloc(1)]))), [0, 1, 2, 3]);
   });
 });
 
