@@ -54,16 +54,21 @@ async function main(): Promise<void> {
     gc?.();
     const before = process.memoryUsage();
     const t1 = performance.now();
+    const cpu0 = process.cpuUsage();
     const idx = await open(path, 'r');
     const { map, rows: loaded } = await NeedleMap.load(idx, width, 3);
     await idx.close();
     const loadMs = performance.now() - t1;
+    const cpu = process.cpuUsage(cpu0);
     gc?.();
     const after = process.memoryUsage();
 
     const delta = after.arrayBuffers - before.arrayBuffers + (after.heapUsed - before.heapUsed);
     console.log(`rows: ${loaded} (${mode} ids, ${width}-byte offsets, .idx ${mb(loaded * es)} generated in ${(tGen / 1000).toFixed(2)} s)`);
-    console.log(`load time: ${(loadMs / 1000).toFixed(2)} s (${((loaded / loadMs) * 1000 / 1e6).toFixed(2)} M rows/s)`);
+    console.log(
+      `load time: ${(loadMs / 1000).toFixed(2)} s (${((loaded / loadMs) * 1000 / 1e6).toFixed(2)} M rows/s), ` +
+        `CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (user + system; steadier than wall time on a busy machine)`,
+    );
     console.log(`map accounting: ${mb(map.memoryBytes())} = ${(map.memoryBytes() / loaded).toFixed(2)} bytes/entry`);
     console.log(
       `process delta (arrayBuffers + heapUsed): ${mb(delta)} = ${(delta / loaded).toFixed(2)} bytes/entry` +
