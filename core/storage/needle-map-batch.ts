@@ -23,10 +23,6 @@ export class RowBatch {
     this.sizes = new Int32Array(capacity);
   }
 
-  capacity(): number {
-    return this.hi.length;
-  }
-
   push(hi: number, lo: number, units: number, size: number): void {
     const i = this.len;
     if (i === this.hi.length) this.grow(i * 2);
@@ -41,10 +37,6 @@ export class RowBatch {
     }
     this.sizes[i] = size;
     this.len = i + 1;
-  }
-
-  units(i: number): number {
-    return this.offHi ? this.offHi[i] * TWO32 + this.offLo[i] : this.offLo[i];
   }
 
   private grow(capacity: number): void {

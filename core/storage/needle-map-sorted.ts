@@ -212,12 +212,60 @@ export class SortedTier {
   }
 
   /**
+   * First position in [0, limit) whose id is >= (hi, lo), or limit; `lbExact` tells whether that
+   * position holds (hi, lo) itself. Uses the runs as they are (positions below `limit` must not
+   * have moved since they were built).
+   */
+  private lowerBound(hi: number, lo: number, limit: number): number {
+    this.lbExact = false;
+    const rh = this.runHi;
+    let x = 0;
+    let y = this.g;
+    while (x < y) {
+      const mid = (x + y) >>> 1;
+      if (rh[mid] < hi) x = mid + 1;
+      else y = mid;
+    }
+    if (x === this.g) return limit;
+    let start = this.runStart[x];
+    if (start >= limit) return limit;
+    if (rh[x] !== hi) return start;
+    const end = Math.min(this.runStart[x + 1], limit);
+    let e = end;
+    const los = this.lo;
+    while (start < e) {
+      const mid = (start + e) >>> 1;
+      if (los[mid] < lo) start = mid + 1;
+      else e = mid;
+    }
+    this.lbExact = start < end && los[start] === lo;
+    return start;
+  }
+
+  private lbExact = false;
+
+  /** Positions [from, to) in [0, limit) of the entries of `chunk` (= hi * CHUNK_KEYS + lo >>> 16). */
+  private chunkRange(chunk: number, limit: number): [number, number] {
+    const hi = Math.floor(chunk / CHUNK_KEYS);
+    const top = chunk % CHUNK_KEYS;
+    const from = this.lowerBound(hi, top * CHUNK_KEYS, limit);
+    let to: number;
+    if (top < CHUNK_KEYS - 1) to = this.lowerBound(hi, (top + 1) * CHUNK_KEYS, limit);
+    else to = hi === TWO32 - 1 ? limit : this.lowerBound(hi + 1, 0, limit);
+    return [from, to];
+  }
+
+  /**
    * Merges `batch` (in the order `perm`, or as is when null) into the tier. With `replay`, rows are
    * .idx rows applied in order with Go's doLoading semantics (a put replaces, a deletion negates
    * the size of a live entry and keeps its offset, a deletion of an unknown id adds nothing), and
    * ids may repeat or already be stored. Without it, rows are entries with ids stored nowhere else
    * (the sparse hash emptying itself). Chunks that end up with >= PROMOTE_THRESHOLD entries move to
    * new segments in `segments`; the caller guarantees none of the batch's chunks has one already.
+   *
+   * Backwards and in place: for each batch id, from the largest down, the stored entries above it
+   * move up in one block (copyWithin), so the cost is a binary search per batch id plus moving the
+   * entries above the smallest batch id once; entries below it are not touched.
    */
   merge(batch: RowBatch, perm: Uint32Array | null, replay: boolean, segments: Map<number, Segment>): MergeTotals {
     const m = batch.len;
@@ -233,176 +281,235 @@ export class SortedTier {
     const bOffLo = batch.offLo;
     const bOffHi = batch.offHi;
     const bSizes = batch.sizes;
-    const runHi = this.runHi;
-    const runStart = this.runStart;
-    // The new runs, recorded from the top down: high half and lowest position (before the shift).
-    // Sized for an append (batch above every stored id); grown if the merge reaches further down.
-    let newHi = new Uint32Array(Math.min(this.g + m, 2 * m + 16) + 1);
-    let newBottom = new Uint32Array(newHi.length);
-    let ng = 0;
-    /** Runs [0, keep) are untouched by the merge (see the in-place exit below). */
-    let keep = 0;
+    // New entries per high half, in descending order of high half.
+    const addHi = new Uint32Array(m);
+    const addCnt = new Uint32Array(m);
+    let na = 0;
+    const promote: number[] = [];
+    let curChunk = -1;
+    let chunkCount = 0;
 
     let created = 0;
     let delCount = 0;
     let delBytes = 0;
-    let a = n0 - 1; // next base entry (downwards)
-    let ja = this.g - 1; // its run
+    let a = n0 - 1; // top stored entry not yet moved; [0, a] are where they were
     let b = m - 1; // next batch row (downwards, in perm order)
     let w = n0 + m - 1; // next output position (downwards)
-    let curChunk = -1; // chunk of the open chunk run, which spans [w + 1, runTop]
-    let curRunHi = 0;
-    let runTop = w;
-
-    for (;;) {
-      // Pick the largest remaining id: 0 = none left, 1 = base entry a, 2 = batch rows.
-      let src = 0;
-      let eh = 0;
-      let el = 0;
-      let ah = 0;
-      let al = 0;
-      if (a >= 0) {
-        while (runStart[ja] > a) ja--;
-        ah = runHi[ja];
-        al = los[a];
-        src = 1;
-        eh = ah;
-        el = al;
+    while (b >= 0) {
+      const r = perm ? perm[b] : b;
+      const bh = bHi[r];
+      const bl = bLo[r];
+      let b0 = b;
+      if (replay) {
+        while (b0 > 0) {
+          const q = perm ? perm[b0 - 1] : b0 - 1;
+          if (bHi[q] !== bh || bLo[q] !== bl) break;
+          b0--;
+        }
       }
+      const chunk = bh * CHUNK_KEYS + (bl >>> 16);
+      if (chunk !== curChunk) {
+        if (chunkCount >= PROMOTE_THRESHOLD) promote.push(curChunk);
+        curChunk = chunk;
+        // Every stored entry of this chunk is still in [0, a]: the ones moved so far are above
+        // the previous batch id, which is in a higher chunk.
+        const [from, to] = this.chunkRange(chunk, a + 1);
+        chunkCount = to - from;
+      }
+      const q = this.lowerBound(bh, bl, a + 1);
+      const equal = this.lbExact;
+      const above = a + 1 - (equal ? q + 1 : q);
+      if (above > 0) {
+        const from = a + 1 - above;
+        if (w !== a) {
+          const to = w + 1 - above;
+          los.copyWithin(to, from, a + 1);
+          offLo.copyWithin(to, from, a + 1);
+          sizes.copyWithin(to, from, a + 1);
+          if (offHi) offHi.copyWithin(to, from, a + 1);
+        }
+        w -= above;
+        a = from - 1;
+      }
+      let exists = false;
       let eUnits = 0;
       let eSize = 0;
-      if (b >= 0) {
-        const r = perm ? perm[b] : b;
-        const bh = bHi[r];
-        const bl = bLo[r];
-        const cmp = src === 0 ? 1 : bh !== ah ? (bh > ah ? 1 : -1) : bl !== al ? (bl > al ? 1 : -1) : 0;
-        if (cmp >= 0) {
-          eh = bh;
-          el = bl;
-          src = 2;
-          if (!replay) {
-            eUnits = bOffHi ? bOffHi[r] * TWO32 + bOffLo[r] : bOffLo[r];
-            eSize = bSizes[r];
-            b--;
-          } else {
-            // Every row of this id, oldest first, on top of the stored value if any.
-            let b0 = b;
-            while (b0 > 0) {
-              const q = perm ? perm[b0 - 1] : b0 - 1;
-              if (bHi[q] !== bh || bLo[q] !== bl) break;
-              b0--;
-            }
-            let exists = false;
-            if (cmp === 0) {
-              exists = true;
-              eUnits = offHi ? offHi[a] * TWO32 + offLo[a] : offLo[a];
-              eSize = sizes[a];
-              a--;
-            }
-            const existed = exists;
-            for (let t = b0; t <= b; t++) {
-              const q = perm ? perm[t] : t;
-              const u = bOffHi ? bOffHi[q] * TWO32 + bOffLo[q] : bOffLo[q];
-              const s = bSizes[q];
-              if (u !== 0 && s >= 0) {
-                if (exists && eUnits !== 0 && eSize > 0) {
-                  delCount++;
-                  delBytes += eSize;
-                }
-                exists = true;
-                eUnits = u;
-                eSize = s;
-              } else if (exists && eSize >= 0) {
-                if (eSize > 0) {
-                  delCount++;
-                  delBytes += eSize;
-                }
-                eSize = eSize === 0 ? -1 : -eSize;
-              }
-            }
-            b = b0 - 1;
-            if (!exists) continue; // only deletions of an id never stored
-            if (!existed) created++;
-          }
-        }
-      }
-
-      const c = src === 0 ? -2 : eh * CHUNK_KEYS + (el >>> 16);
-      if (c !== curChunk) {
-        if (curChunk >= 0) {
-          // Close the chunk run [w + 1, runTop]: promote it or append it to the runs.
-          const len = runTop - w;
-          if (len >= PROMOTE_THRESHOLD) {
-            segments.set(curChunk, this.toSegment(w + 1, len));
-            w = runTop;
-          } else if (ng > 0 && newHi[ng - 1] === curRunHi) {
-            newBottom[ng - 1] = w + 1;
-          } else {
-            if (ng === newHi.length) {
-              const grownHi = new Uint32Array(Math.min(this.g + m + 1, ng * 2));
-              grownHi.set(newHi);
-              newHi = grownHi;
-              const grownBottom = new Uint32Array(grownHi.length);
-              grownBottom.set(newBottom);
-              newBottom = grownBottom;
-            }
-            newHi[ng] = curRunHi;
-            newBottom[ng] = w + 1;
-            ng++;
-          }
-        }
-        if (src === 0) break;
-        curChunk = c;
-        curRunHi = eh;
-        runTop = w;
-        if (src === 1 && b < 0 && w === a) {
-          // Nothing left to merge and nothing moved: entries [0, a] are already in place, and
-          // their chunks were below the threshold at the last merge. Runs [0, ja] stay as they
-          // are; run ja absorbs the lowest new run if that has the same high half.
-          if (ng > 0 && newHi[ng - 1] === runHi[ja]) ng--;
-          keep = ja + 1;
-          w = -1;
-          break;
-        }
-      }
-
-      if (src === 1) {
-        if (w !== a) {
-          los[w] = al;
-          offLo[w] = offLo[a];
-          sizes[w] = sizes[a];
-          if (offHi) offHi[w] = offHi[a];
-        }
+      if (equal) {
+        // a === q now
+        exists = true;
+        eUnits = offHi ? offHi[a] * TWO32 + offLo[a] : offLo[a];
+        eSize = sizes[a];
         a--;
-      } else {
-        los[w] = el;
-        offLo[w] = eUnits % TWO32;
-        if (offHi) offHi[w] = Math.floor(eUnits / TWO32);
-        sizes[w] = eSize;
       }
+      const existed = exists;
+      if (!replay) {
+        exists = true;
+        eUnits = bOffHi ? bOffHi[r] * TWO32 + bOffLo[r] : bOffLo[r];
+        eSize = bSizes[r];
+      } else {
+        // Every row of this id, oldest first, on top of the stored value if any.
+        for (let t = b0; t <= b; t++) {
+          const x = perm ? perm[t] : t;
+          const u = bOffHi ? bOffHi[x] * TWO32 + bOffLo[x] : bOffLo[x];
+          const sz = bSizes[x];
+          if (u !== 0 && sz >= 0) {
+            if (exists && eUnits !== 0 && eSize > 0) {
+              delCount++;
+              delBytes += eSize;
+            }
+            exists = true;
+            eUnits = u;
+            eSize = sz;
+          } else if (exists && eSize >= 0) {
+            if (eSize > 0) {
+              delCount++;
+              delBytes += eSize;
+            }
+            eSize = eSize === 0 ? -1 : -eSize;
+          }
+        }
+      }
+      b = b0 - 1;
+      if (!exists) continue; // only deletions of an id never stored
+      if (!existed) {
+        created++;
+        chunkCount++;
+        if (na > 0 && addHi[na - 1] === bh) addCnt[na - 1]++;
+        else {
+          addHi[na] = bh;
+          addCnt[na] = 1;
+          na++;
+        }
+      }
+      los[w] = bl;
+      offLo[w] = eUnits % TWO32;
+      if (offHi) offHi[w] = Math.floor(eUnits / TWO32);
+      sizes[w] = eSize;
       w--;
     }
+    if (chunkCount >= PROMOTE_THRESHOLD) promote.push(curChunk);
 
-    const start = w + 1;
+    // Close the gap left by deletion-only ids and by batch ids that were already stored.
     const end = n0 + m;
-    const count = end - start;
-    if (start > 0 && count > 0) {
-      los.copyWithin(0, start, end);
-      offLo.copyWithin(0, start, end);
-      sizes.copyWithin(0, start, end);
-      if (offHi) offHi.copyWithin(0, start, end);
+    const gap = w - a;
+    if (gap > 0 && w + 1 < end) {
+      los.copyWithin(a + 1, w + 1, end);
+      offLo.copyWithin(a + 1, w + 1, end);
+      sizes.copyWithin(a + 1, w + 1, end);
+      if (offHi) offHi.copyWithin(a + 1, w + 1, end);
     }
-    this.n = count;
-    const g = keep + ng;
-    if (this.runHi.length < g) this.resizeRuns(g + (g >>> 3) + 16);
+    this.n = end - gap;
+    this.addToRuns(addHi, addCnt, na);
+    if (promote.length > 0) this.promoteChunks(promote, segments);
+    return { created, deletedCount: delCount, deletedBytes: delBytes };
+  }
+
+  /**
+   * Rebuilds the runs for `count[k]` new entries of high half `his[k]` (k < na, descending his),
+   * in place and backwards like the entries; this.n is already the new total.
+   */
+  private addToRuns(his: Uint32Array, count: Uint32Array, na: number): void {
+    const g0 = this.g;
+    if (this.runHi.length < g0 + na + 1) this.resizeRuns(g0 + na + ((g0 + na) >>> 3) + 16);
     const rh = this.runHi;
     const rs = this.runStart;
-    for (let k = 0; k < ng; k++) {
-      rh[keep + k] = newHi[ng - 1 - k];
-      rs[keep + k] = newBottom[ng - 1 - k] - start;
+    // Runs are written as (high half, entry count) from slot g0 + na - 1 down, then shifted down
+    // and turned back into start positions.
+    let o = g0 + na - 1;
+    let j = g0 - 1;
+    let k = 0;
+    let nextStart = rs[g0];
+    while (j >= 0 || k < na) {
+      let hi: number;
+      let cnt: number;
+      if (j >= 0 && (k >= na || rh[j] > his[k])) {
+        hi = rh[j];
+        cnt = nextStart - rs[j];
+        nextStart = rs[j];
+        j--;
+      } else if (j < 0 || his[k] > rh[j]) {
+        hi = his[k];
+        cnt = count[k];
+        k++;
+      } else {
+        hi = rh[j];
+        cnt = nextStart - rs[j] + count[k];
+        nextStart = rs[j];
+        j--;
+        k++;
+      }
+      rh[o] = hi;
+      rs[o] = cnt;
+      o--;
     }
-    rs[g] = count;
+    const g = g0 + na - 1 - o;
+    if (o + 1 > 0) {
+      rh.copyWithin(0, o + 1, g0 + na);
+      rs.copyWithin(0, o + 1, g0 + na);
+    }
+    let sum = 0;
+    for (let i = 0; i < g; i++) {
+      const c = rs[i];
+      rs[i] = sum;
+      sum += c;
+    }
+    rs[g] = sum;
     this.g = g;
-    return { created, deletedCount: delCount, deletedBytes: delBytes };
+  }
+
+  /**
+   * Moves the entries of each chunk in `chunks` (descending) into a new segment and closes the
+   * holes; rare (a chunk turning dense), so one pass over the runs and the entries above is fine.
+   */
+  private promoteChunks(chunks: number[], segments: Map<number, Segment>): void {
+    const n = this.n;
+    const ranges: number[] = []; // [from, to) pairs, descending
+    for (const chunk of chunks) {
+      const [from, to] = this.chunkRange(chunk, n);
+      segments.set(chunk, this.toSegment(from, to - from));
+      ranges.push(from, to);
+    }
+    // Runs: to entry counts, minus the promoted entries, without the emptied runs, back to starts.
+    const rh = this.runHi;
+    const rs = this.runStart;
+    const g0 = this.g;
+    for (let j = 0; j < g0; j++) rs[j] = rs[j + 1] - rs[j];
+    for (let c = 0; c < chunks.length; c++) {
+      const hi = Math.floor(chunks[c] / CHUNK_KEYS);
+      let x = 0;
+      let y = g0 - 1;
+      while (x < y) {
+        const mid = (x + y) >>> 1;
+        if (rh[mid] < hi) x = mid + 1;
+        else y = mid;
+      }
+      rs[x] -= ranges[2 * c + 1] - ranges[2 * c];
+    }
+    let g = 0;
+    let sum = 0;
+    for (let j = 0; j < g0; j++) {
+      const cnt = rs[j];
+      if (cnt === 0) continue;
+      rh[g] = rh[j];
+      rs[g] = sum;
+      sum += cnt;
+      g++;
+    }
+    rs[g] = sum;
+    this.g = g;
+    // Entries: keep what lies between the ranges, lowest first.
+    let wpos = ranges[ranges.length - 2];
+    for (let i = ranges.length - 2; i >= 0; i -= 2) {
+      const keepFrom = ranges[i + 1];
+      const keepTo = i >= 2 ? ranges[i - 2] : n;
+      if (keepTo > keepFrom && wpos !== keepFrom) {
+        this.lo.copyWithin(wpos, keepFrom, keepTo);
+        this.offLo.copyWithin(wpos, keepFrom, keepTo);
+        this.sizes.copyWithin(wpos, keepFrom, keepTo);
+        if (this.offHi) this.offHi.copyWithin(wpos, keepFrom, keepTo);
+      }
+      wpos += keepTo - keepFrom;
+    }
+    this.n = wpos;
   }
 }
