@@ -14,15 +14,20 @@
 //  * Sorted tier (needle-map-sorted.ts) — chunks with few entries (snowflake-style ids, which are
 //    scattered): one set of arrays sorted by full 64-bit id, the low id half per entry and the
 //    high half once per run of equal high halves, 12 bytes per entry. It only grows by merging a
-//    sorted batch (needle-map-batch.ts) in one pass, which also moves every chunk that reached
-//    PROMOTE_THRESHOLD entries to a segment.
+//    sorted batch (needle-map-batch.ts): an append when the batch lies above every stored id (ids
+//    that grow with time), else one backward pass that moves the stored entries above each batch
+//    id in blocks. Either also moves every chunk that reached PROMOTE_THRESHOLD entries to a
+//    segment.
 //  * Hash — a small open-addressing hash (linear probing) over full 64-bit ids that takes new
 //    sparse ids at run time; when it fills up it is merged into the sorted tier. Its capacity is
-//    kept near 1/16 of the sorted tier's entries so it adds about 1 byte per entry at most.
+//    at most 1/16 of the sorted tier's entries and 65 536 slots (~1 MiB), which bounds both its
+//    memory and the work of one merge.
 //  * Replay batch — .idx rows of a load (applyIndexRow) for chunks without a segment are appended
 //    unsorted and merged every REPLAY_BATCH_ROWS rows, applying each id's rows in file order, so a
-//    load is a few linear passes instead of one hash insert per row. Every other operation
-//    merges the pending rows first, so nothing observes the difference.
+//    load is a few linear passes instead of one hash insert per row (and sequential ids merge as
+//    soon as a chunk has PROMOTE_THRESHOLD of them, so the rest of the chunk goes straight to its
+//    segment). Every other operation merges the pending rows first, so nothing observes the
+//    difference.
 //
 // Invariants: all entries of one chunk live either in its segment or outside the dense tier; an
 // id outside the dense tier is in the hash or in the sorted tier, never both; while replay rows
@@ -52,6 +57,11 @@ const HASH_MIN_CAPACITY = 1024;
 const HASH_MAX_LOAD = 0.75;
 /** The hash's capacity stays at most 1/HASH_SHARE of the sorted tier's entries (or the minimum). */
 const HASH_SHARE = 16;
+/**
+ * And at most this: a merge of scattered ids moves the sorted entries above the smallest one, so
+ * smaller, more frequent merges keep each pause short (~50 ms at 10M entries, measured).
+ */
+const HASH_MAX_CAPACITY = 65536;
 /** .idx rows a load gathers before merging them into the sorted tier. */
 const REPLAY_BATCH_ROWS = 1 << 20;
 const REPLAY_FIRST_CAPACITY = 4096;
@@ -197,7 +207,7 @@ export class NeedleMap {
       this.sorted.merge(batch, batch.order(), false, this.segments);
     }
     let cap = HASH_MIN_CAPACITY;
-    while (cap * 2 * HASH_SHARE <= this.sorted.n) cap *= 2;
+    while (cap < HASH_MAX_CAPACITY && cap * 2 * HASH_SHARE <= this.sorted.n) cap *= 2;
     if (cap === this.sCap) {
       this.sUsed.fill(0);
       this.sCount = 0;
