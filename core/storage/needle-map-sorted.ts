@@ -161,6 +161,16 @@ export class SortedTier {
     let curChunk = -1;
     let curHi = 0;
     let runFrom = w;
+    if (w > 0) {
+      // The batch may continue the chunk of the top stored entries: count them in, so that a
+      // promotion takes the whole chunk.
+      const top = los[w - 1] >>> 16;
+      const lastRun = this.runStart[this.g - 1];
+      curHi = this.runHi[this.g - 1];
+      curChunk = curHi * CHUNK_KEYS + top;
+      runFrom = w - 1;
+      while (runFrom > lastRun && los[runFrom - 1] >>> 16 === top) runFrom--;
+    }
     for (let i = 0; i <= m; i++) {
       let c = -2;
       if (i < m) {
@@ -173,6 +183,8 @@ export class SortedTier {
           if (len >= PROMOTE_THRESHOLD) {
             segments.set(curChunk, this.toSegment(runFrom, len));
             w = runFrom;
+            // The top stored run may have held nothing but this chunk.
+            if (this.g > 0 && this.runStart[this.g - 1] === runFrom) this.g--;
           } else if (this.g === 0 || this.runHi[this.g - 1] !== curHi) {
             if (this.g + 1 >= this.runHi.length) this.resizeRuns(this.g + (this.g >>> 1) + 16);
             this.runHi[this.g] = curHi;

@@ -361,3 +361,30 @@ test('needle map: a scattered entry loaded below 32 GiB can be rewritten past it
   assert.equal(m.deletedBytes, 300);
   assert.equal(m.stats().sortedEntries, 1000, 'rewrites happen in place');
 });
+
+test('needle map: a chunk that turns dense across two loads moves to its segment whole', () => {
+  const m = new NeedleMap(4, 3);
+  for (let i = 1; i <= 40; i++) m.applyIndexRow(0, i, i, 100);
+  assert.deepEqual(m.get(5n), { offset: 40, size: 100 }); // merges the first 40: too few for a segment
+  for (let i = 41; i <= 200; i++) m.applyIndexRow(0, i, i, 100);
+  for (let i = 1; i <= 200; i++) assert.deepEqual(m.get(BigInt(i)), { offset: 8 * i, size: 100 }, `id ${i}`);
+  const stats = m.stats();
+  assert.equal(stats.segments, 1);
+  assert.equal(stats.sortedEntries, 0, 'no id of the chunk is left behind in the sorted tier');
+  // the same with a scattered id below it in the same run of high halves, and one above in another
+  const s = new NeedleMap(4, 3);
+  s.applyIndexRow(7, 0x0001_0000, 1, 10);
+  for (let i = 0; i < 30; i++) s.applyIndexRow(7, 0x0005_0000 + i, 2 + i, 10);
+  assert.equal(s.size, 31);
+  for (let i = 30; i < 200; i++) s.applyIndexRow(7, 0x0005_0000 + i, 2 + i, 10);
+  s.applyIndexRow(8, 1, 300, 10);
+  assert.equal(s.size, 202);
+  assert.deepEqual(s.get((7n << 32n) | 0x0001_0000n), { offset: 8, size: 10 });
+  for (let i = 0; i < 200; i++) assert.deepEqual(s.get((7n << 32n) | BigInt(0x0005_0000 + i)), { offset: 8 * (2 + i), size: 10 });
+  assert.deepEqual(s.get((8n << 32n) | 1n), { offset: 2400, size: 10 });
+  assert.deepEqual(s.stats().sortedEntries, 2);
+  const seen: bigint[] = [];
+  s.forEachSorted((hi, lo) => seen.push((BigInt(hi) << 32n) | BigInt(lo)));
+  assert.equal(seen.length, 202);
+  assert.deepEqual(seen, [...seen].sort(cmpBig));
+});
