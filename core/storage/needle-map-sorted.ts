@@ -14,6 +14,9 @@
 import type { RowBatch } from './needle-map-batch.js';
 import { CHUNK_KEYS, PROMOTE_THRESHOLD, Segment, TWO32 } from './needle-map-segment.js';
 
+/** Entries from which growth jumps to the size hint (smaller tiers: sequential loads). */
+const HINT_FROM = 1 << 16;
+
 export interface MergeTotals {
   /** Ids that were not in the tier before and are now (in the tier or promoted). */
   created: number;
@@ -85,12 +88,16 @@ export class SortedTier {
     return this.lo.length;
   }
 
-  /** Makes room for `need` entries: the size hint if it covers them, else 1/8 of headroom. */
+  /**
+   * Makes room for `need` entries: the size hint once the tier gets big (a load of scattered ids)
+   * and the hint covers them, else 1/8 of headroom.
+   */
   private reserve(need: number): void {
     if (this.capacity() >= need) return;
     // Untouched pages of a large zeroed array are not resident, so an over-estimated hint costs
     // address space, not memory, until trim().
-    this.resize(need <= this.sizeHint ? this.sizeHint : need + (need >>> 3) + 16);
+    const hinted = need >= HINT_FROM && need <= this.sizeHint;
+    this.resize(hinted ? this.sizeHint : need + (need >>> 3) + 16);
   }
 
   private resize(capacity: number): void {
