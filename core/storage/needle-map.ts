@@ -5,28 +5,45 @@
 // Layout, built for tens of millions of entries per volume without a JS object per entry:
 //
 //  * Dense tier — like Go's CompactMap: ids are cut into chunks of 65 536 consecutive ids
-//    (chunk = id >> 16). A chunk with many entries gets a segment: parallel typed arrays sorted by
-//    the low 16 bits of the id (Uint16), the offset in 8-byte units (Uint32, plus a Uint8 high byte
-//    allocated only once a segment holds an offset past 32 GiB, which needs 5-byte offsets) and the
-//    size (Int32): 10 bytes per entry, 11 in segments of records beyond 32 GiB.
-//    Master-assigned ids are sequential, so nearly every insert is an append to the last segment
-//    and lookups are a Map.get plus a binary search over at most 65 536 Uint16 keys.
-//  * Sparse tier — an open-addressing hash (linear probing) over full 64-bit ids kept as two
-//    Uint32 arrays, for chunks with few entries (e.g. snowflake ids, which are scattered). Whenever
-//    the hash fills up, chunks that have gathered >= 64 entries are moved to segments in bulk;
-//    only what remains is rehashed. So sequential ids cost ~10 bytes each, scattered ids ~25-45
-//    bytes each, and no distribution falls into a per-entry object or a per-entry segment.
+//    (chunk = id >> 16). A chunk with many entries gets a segment (needle-map-segment.ts):
+//    parallel typed arrays sorted by the low 16 bits of the id (Uint16), the offset in 8-byte
+//    units (Uint32, plus a Uint8 high byte allocated only once a segment holds an offset past
+//    32 GiB, which needs 5-byte offsets) and the size (Int32): 10 bytes per entry, 11 in segments
+//    of records beyond 32 GiB. Master-assigned ids are sequential, so nearly every insert is an
+//    append to the last segment and lookups are a Map.get plus a binary search.
+//  * Sorted tier (needle-map-sorted.ts) — chunks with few entries (snowflake-style ids, which are
+//    scattered): one set of arrays sorted by full 64-bit id, the low id half per entry and the
+//    high half once per run of equal high halves, 12 bytes per entry. It only grows by merging a
+//    sorted batch (needle-map-batch.ts): an append when the batch lies above every stored id (ids
+//    that grow with time), else one backward pass that moves the stored entries above each batch
+//    id in blocks. Either also moves every chunk that reached PROMOTE_THRESHOLD entries to a
+//    segment.
+//  * Hash — a small open-addressing hash (linear probing) over full 64-bit ids that takes new
+//    sparse ids at run time; when it fills up it is merged into the sorted tier. Its capacity is
+//    at most 1/16 of the sorted tier's entries and 65 536 slots (~1 MiB), which bounds both its
+//    memory and the work of one merge.
+//  * Replay batch — .idx rows of a load (applyIndexRow) for chunks without a segment are appended
+//    unsorted and merged every REPLAY_BATCH_ROWS rows, applying each id's rows in file order, so a
+//    load is a few linear passes instead of one hash insert per row (and sequential ids merge as
+//    soon as a chunk has PROMOTE_THRESHOLD of them, so the rest of the chunk goes straight to its
+//    segment). Every other operation merges the pending rows first, so nothing observes the
+//    difference.
 //
-// Invariant: all entries of one chunk live in exactly one tier (its segment if it has one).
+// Invariants: all entries of one chunk live either in its segment or outside the dense tier; an
+// id outside the dense tier is in the hash or in the sorted tier, never both; while replay rows
+// are pending the hash is empty.
 //
 // Deleted entries stay in the map with their size negated (0 becomes -1) and their old offset, as
 // Go does, so `readDeleted` can still read the old record until the next vacuum.
 import type { FileHandle } from 'node:fs/promises';
 import { walkIndexFile } from './idx.js';
+import { RowBatch } from './needle-map-batch.js';
 import { CHUNK_KEYS, PROMOTE_THRESHOLD, Segment, TWO32 } from './needle-map-segment.js';
+import { SortedTier } from './needle-map-sorted.js';
 import {
   NEEDLE_PADDING_SIZE,
   actualSize,
+  indexEntrySize,
   needleIdFromHalves,
   needleIdHi,
   needleIdLo,
@@ -36,8 +53,18 @@ import {
   type Version,
 } from './types.js';
 
-const SPARSE_MIN_CAPACITY = 1024;
-const SPARSE_MAX_LOAD = 0.75;
+const HASH_MIN_CAPACITY = 1024;
+const HASH_MAX_LOAD = 0.75;
+/** The hash's capacity stays at most 1/HASH_SHARE of the sorted tier's entries (or the minimum). */
+const HASH_SHARE = 16;
+/**
+ * And at most this: a merge of scattered ids moves the sorted entries above the smallest one, so
+ * smaller, more frequent merges keep each pause short (~50 ms at 10M entries, measured).
+ */
+const HASH_MAX_CAPACITY = 65536;
+/** .idx rows a load gathers before merging them into the sorted tier. */
+const REPLAY_BATCH_ROWS = 1 << 20;
+const REPLAY_FIRST_CAPACITY = 4096;
 
 /** Location and size of a needle as the map stores it. */
 export interface NeedleValue {
@@ -64,6 +91,14 @@ export class NeedleMap {
   private readonly wide: boolean;
 
   private readonly segments = new Map<number, Segment>();
+  private readonly sorted = new SortedTier();
+  /** Pending .idx rows (see the header); null when none are pending and the batch was released. */
+  private replay: RowBatch | null = null;
+  /** The pending rows have strictly growing ids, all above the sorted tier's. */
+  private replayAppends = false;
+  /** Chunk of the latest pending put and how many puts of it came in a row (while appending). */
+  private replayRunChunk = -1;
+  private replayRunLen = 0;
 
   private sCap = 0;
   private sMask = 0;
@@ -75,14 +110,14 @@ export class NeedleMap {
   private sOffHi: Uint8Array | null = null;
   private sSize = new Int32Array(0);
 
-  /** Entries in the map (live and deleted). */
+  /** Entries in the map (live and deleted), pending replay rows aside. */
   private entries = 0;
 
   // Counters, with Go's semantics (log counters, not live counts).
   fileCount = 0;
   fileBytes = 0;
-  deletedCount = 0;
-  deletedBytes = 0;
+  private delCount = 0;
+  private delBytes = 0;
   maxNeedleEnd = 0;
   private maxKeyHi = 0;
   private maxKeyLo = 0;
@@ -97,7 +132,17 @@ export class NeedleMap {
     this.width = width;
     this.version = version;
     this.wide = width === 5;
-    this.allocSparse(SPARSE_MIN_CAPACITY);
+    this.allocSparse(HASH_MIN_CAPACITY);
+  }
+
+  get deletedCount(): number {
+    this.settle();
+    return this.delCount;
+  }
+
+  get deletedBytes(): number {
+    this.settle();
+    return this.delBytes;
   }
 
   // ------------------------------------------------------------------ sparse hash
@@ -148,74 +193,56 @@ export class NeedleMap {
   }
 
   /**
-   * The hash is full: move every chunk with >= PROMOTE_THRESHOLD entries into a segment, then
-   * rehash the rest into a table sized for it.
+   * Empties the hash into the sorted tier (promoting chunks that reached the threshold) and sizes
+   * it for the sorted tier's new size.
    */
-  private rebuildSparse(): void {
-    const cap = this.sCap;
+  private mergeHash(): void {
     const n = this.sCount;
-    const chunks = new Float64Array(n);
-    let k = 0;
-    for (let i = 0; i < cap; i++) {
-      if (this.sUsed[i]) chunks[k++] = this.sHi[i] * CHUNK_KEYS + (this.sLo[i] >>> 16);
-    }
-    chunks.sort();
-    const promote = new Set<number>();
-    for (let i = 0; i < n; ) {
-      let j = i + 1;
-      while (j < n && chunks[j] === chunks[i]) j++;
-      if (j - i >= PROMOTE_THRESHOLD) promote.add(chunks[i]);
-      i = j;
-    }
-    const oldUsed = this.sUsed;
-    const oldHi = this.sHi;
-    const oldLo = this.sLo;
-    const oldOffLo = this.sOffLo;
-    const oldOffHi = this.sOffHi;
-    const oldSize = this.sSize;
-    const groups = new Map<number, number[]>();
-    let promoted = 0;
-    if (promote.size > 0) {
-      for (let i = 0; i < cap; i++) {
-        if (!oldUsed[i]) continue;
-        const c = oldHi[i] * CHUNK_KEYS + (oldLo[i] >>> 16);
-        if (!promote.has(c)) continue;
-        let g = groups.get(c);
-        if (!g) groups.set(c, (g = []));
-        g.push(i);
-        promoted++;
+    if (n > 0) {
+      const batch = new RowBatch(n);
+      const used = this.sUsed;
+      for (let i = 0; i < this.sCap; i++) {
+        if (used[i]) batch.push(this.sHi[i], this.sLo[i], this.sparseUnits(i), this.sSize[i]);
       }
+      this.sorted.merge(batch, batch.order(), false, this.segments);
     }
-    const remaining = n - promoted;
-    let newCap = SPARSE_MIN_CAPACITY;
-    while (newCap * 0.5 < remaining + 1) newCap *= 2;
-    if (promoted === 0) newCap = Math.max(newCap, cap * 2);
-    this.allocSparse(newCap);
-    for (const [c, slots] of groups) {
-      slots.sort((a, b) => (oldLo[a] & 0xffff) - (oldLo[b] & 0xffff));
-      const seg = new Segment(Math.min(CHUNK_KEYS, Math.max(PROMOTE_THRESHOLD, Math.ceil(slots.length * 1.5))));
-      for (let t = 0; t < slots.length; t++) {
-        const s = slots[t];
-        seg.keys[t] = oldLo[s] & 0xffff;
-        seg.setUnits(t, oldOffHi ? oldOffHi[s] * TWO32 + oldOffLo[s] : oldOffLo[s]);
-        seg.sizes[t] = oldSize[s];
-      }
-      seg.len = slots.length;
-      this.segments.set(c, seg);
+    let cap = HASH_MIN_CAPACITY;
+    while (cap < HASH_MAX_CAPACITY && cap * 2 * HASH_SHARE <= this.sorted.n) cap *= 2;
+    if (cap === this.sCap) {
+      this.sUsed.fill(0);
+      this.sCount = 0;
+    } else {
+      this.allocSparse(cap);
     }
-    for (let i = 0; i < cap; i++) {
-      if (!oldUsed[i]) continue;
-      if (promoted > 0 && promote.has(oldHi[i] * CHUNK_KEYS + (oldLo[i] >>> 16))) continue;
-      const slot = -this.sparseSlot(oldHi[i], oldLo[i]) - 1;
-      const units = oldOffHi ? oldOffHi[i] * TWO32 + oldOffLo[i] : oldOffLo[i];
-      this.sparsePutAt(slot, oldHi[i], oldLo[i], units, oldSize[i]);
+  }
+
+  // ------------------------------------------------------------------ replay batch
+
+  /** Merges pending .idx rows, keeping the batch for more. */
+  private flushReplay(): void {
+    const batch = this.replay;
+    if (batch === null || batch.len === 0) return;
+    if (this.replayAppends) {
+      this.entries += this.sorted.appendNew(batch, this.segments);
+    } else {
+      const t = this.sorted.merge(batch, batch.order(), true, this.segments);
+      this.entries += t.created;
+      this.delCount += t.deletedCount;
+      this.delBytes += t.deletedBytes;
     }
+    batch.len = 0;
+  }
+
+  /** Merges pending .idx rows and releases the batch (before anything reads or changes the map). */
+  private settle(): void {
+    if (this.replay === null) return;
+    this.flushReplay();
+    this.replay = null;
   }
 
   // ------------------------------------------------------------------ core operations
 
-  /** Looks up (hi, lo); on success fills foundUnits / foundSize. */
-  getHL(hi: number, lo: number): boolean {
+  private getRaw(hi: number, lo: number): boolean {
     const seg = this.segments.get(hi * CHUNK_KEYS + (lo >>> 16));
     if (seg !== undefined) {
       const i = seg.find(lo & 0xffff);
@@ -224,21 +251,24 @@ export class NeedleMap {
       this.foundSize = seg.sizes[i];
       return true;
     }
-    if (this.sCount === 0) return false;
-    const s = this.sparseSlot(hi, lo);
-    if (s < 0) return false;
-    this.foundUnits = this.sparseUnits(s);
-    this.foundSize = this.sSize[s];
+    if (this.sCount !== 0) {
+      const s = this.sparseSlot(hi, lo);
+      if (s >= 0) {
+        this.foundUnits = this.sparseUnits(s);
+        this.foundSize = this.sSize[s];
+        return true;
+      }
+    }
+    if (this.sorted.n === 0) return false;
+    const p = this.sorted.find(hi, lo);
+    if (p < 0) return false;
+    this.foundUnits = this.sorted.units(p);
+    this.foundSize = this.sorted.sizes[p];
     return true;
   }
 
-  /**
-   * Sets (hi, lo) → (units, size). Returns true if the key existed, with its previous value in
-   * foundUnits / foundSize (Go's CompactMap.Set).
-   */
-  setHL(hi: number, lo: number, units: number, size: number): boolean {
-    const chunk = hi * CHUNK_KEYS + (lo >>> 16);
-    const seg = this.segments.get(chunk);
+  private setRaw(hi: number, lo: number, units: number, size: number): boolean {
+    const seg = this.segments.get(hi * CHUNK_KEYS + (lo >>> 16));
     if (seg !== undefined) {
       const ck = lo & 0xffff;
       const i = seg.find(ck);
@@ -264,9 +294,19 @@ export class NeedleMap {
       this.sSize[s] = size;
       return true;
     }
-    if (this.sCount + 1 > this.sCap * SPARSE_MAX_LOAD) {
-      this.rebuildSparse();
-      return this.setHL(hi, lo, units, size); // the chunk may have moved to a segment
+    if (this.sorted.n !== 0) {
+      const p = this.sorted.find(hi, lo);
+      if (p >= 0) {
+        this.foundUnits = this.sorted.units(p);
+        this.foundSize = this.sorted.sizes[p];
+        this.sorted.setUnits(p, units);
+        this.sorted.sizes[p] = size;
+        return true;
+      }
+    }
+    if (this.sCount + 1 > this.sCap * HASH_MAX_LOAD) {
+      this.mergeHash();
+      return this.setRaw(hi, lo, units, size); // the chunk may have moved to a segment
     }
     this.sparsePutAt(-s - 1, hi, lo, units, size);
     this.entries++;
@@ -275,11 +315,7 @@ export class NeedleMap {
     return false;
   }
 
-  /**
-   * Marks (hi, lo) deleted by negating its size (0 becomes -1), keeping the offset. Returns the
-   * previous size if the entry was live (>= 0), else 0 (Go's CompactMap.Delete).
-   */
-  deleteHL(hi: number, lo: number): number {
+  private deleteRaw(hi: number, lo: number): number {
     const seg = this.segments.get(hi * CHUNK_KEYS + (lo >>> 16));
     if (seg !== undefined) {
       const i = seg.find(lo & 0xffff);
@@ -289,13 +325,44 @@ export class NeedleMap {
       seg.sizes[i] = old === 0 ? -1 : -old;
       return old;
     }
-    if (this.sCount === 0) return 0;
-    const s = this.sparseSlot(hi, lo);
-    if (s < 0) return 0;
-    const old = this.sSize[s];
+    let sizes: Int32Array;
+    let p = -1;
+    if (this.sCount !== 0) p = this.sparseSlot(hi, lo);
+    if (p >= 0) sizes = this.sSize;
+    else {
+      if (this.sorted.n === 0) return 0;
+      p = this.sorted.find(hi, lo);
+      if (p < 0) return 0;
+      sizes = this.sorted.sizes;
+    }
+    const old = sizes[p];
     if (old < 0) return 0;
-    this.sSize[s] = old === 0 ? -1 : -old;
+    sizes[p] = old === 0 ? -1 : -old;
     return old;
+  }
+
+  /** Looks up (hi, lo); on success fills foundUnits / foundSize. */
+  getHL(hi: number, lo: number): boolean {
+    if (this.replay !== null) this.settle();
+    return this.getRaw(hi, lo);
+  }
+
+  /**
+   * Sets (hi, lo) → (units, size). Returns true if the key existed, with its previous value in
+   * foundUnits / foundSize (Go's CompactMap.Set).
+   */
+  setHL(hi: number, lo: number, units: number, size: number): boolean {
+    if (this.replay !== null) this.settle();
+    return this.setRaw(hi, lo, units, size);
+  }
+
+  /**
+   * Marks (hi, lo) deleted by negating its size (0 becomes -1), keeping the offset. Returns the
+   * previous size if the entry was live (>= 0), else 0 (Go's CompactMap.Delete).
+   */
+  deleteHL(hi: number, lo: number): number {
+    if (this.replay !== null) this.settle();
+    return this.deleteRaw(hi, lo);
   }
 
   private maybeSetMaxKey(hi: number, lo: number): void {
@@ -307,28 +374,63 @@ export class NeedleMap {
 
   // ------------------------------------------------------------------ Go NeedleMapper semantics
 
-  /** Applies one .idx row while loading (Go's doLoading). `units` = offset / 8. */
+  /**
+   * Applies one .idx row while loading (Go's doLoading). `units` = offset / 8. Rows of chunks
+   * without a segment are batched (see the header); their deletion counters are settled when the
+   * batch is merged, which happens before any read of them.
+   */
   applyIndexRow(hi: number, lo: number, units: number, size: Size): void {
     this.maybeSetMaxKey(hi, lo);
     if (units !== 0 && size > 0) {
       const end = units * NEEDLE_PADDING_SIZE + actualSize(size, this.version);
       if (end > this.maxNeedleEnd) this.maxNeedleEnd = end;
     }
-    if (units !== 0 && size >= 0) {
+    const put = units !== 0 && size >= 0;
+    if (put) {
       this.fileCount++;
       this.fileBytes += size;
-      if (this.setHL(hi, lo, units, size) && this.foundUnits !== 0 && this.foundSize > 0) {
-        this.deletedCount++;
-        this.deletedBytes += this.foundSize;
+    }
+    if (this.segments.size !== 0 && this.segments.has(hi * CHUNK_KEYS + (lo >>> 16))) {
+      // No pending row can belong to a chunk with a segment: apply it now.
+      if (put) {
+        if (this.setRaw(hi, lo, units, size) && this.foundUnits !== 0 && this.foundSize > 0) {
+          this.delCount++;
+          this.delBytes += this.foundSize;
+        }
+      } else {
+        // The pinned Go reference counts a deletion only when it hit a live entry with size > 0
+        // (a naive reading counts every deletion row; Go's doLoading in needle_map_memory.go does not).
+        const old = this.deleteRaw(hi, lo);
+        if (old > 0) {
+          this.delCount++;
+          this.delBytes += old;
+        }
       }
-    } else {
-      // The pinned Go reference counts a deletion only when it hit a live entry with size > 0
-      // (a naive reading counts every deletion row; Go's doLoading in needle_map_memory.go does not).
-      const old = this.deleteHL(hi, lo);
-      if (old > 0) {
-        this.deletedCount++;
-        this.deletedBytes += old;
-      }
+      return;
+    }
+    let batch = this.replay;
+    if (batch === null) batch = this.replay = new RowBatch(REPLAY_FIRST_CAPACITY);
+    const chunk = hi * CHUNK_KEYS + (lo >>> 16);
+    if (batch.len === 0) {
+      if (this.sCount !== 0) this.mergeHash();
+      const st = this.sorted;
+      const last = st.n - 1;
+      this.replayAppends = last < 0 || hi > st.runHi[st.g - 1] || (hi === st.runHi[st.g - 1] && lo > st.lo[last]);
+      this.replayRunChunk = -1;
+    } else if (this.replayAppends) {
+      const prev = batch.len - 1;
+      const pHi = batch.hi[prev];
+      this.replayAppends = hi > pHi || (hi === pHi && lo > batch.lo[prev]);
+    }
+    batch.push(hi, lo, units, size);
+    if (batch.len >= REPLAY_BATCH_ROWS) this.flushReplay();
+    else if (this.replayAppends && put) {
+      // Sequential ids: once a chunk has PROMOTE_THRESHOLD new ids in a row, merge now (an append,
+      // so it costs only the batch) so the chunk gets its segment and its next rows go straight there.
+      if (chunk !== this.replayRunChunk) {
+        this.replayRunChunk = chunk;
+        this.replayRunLen = 1;
+      } else if (++this.replayRunLen >= PROMOTE_THRESHOLD) this.flushReplay();
     }
   }
 
@@ -344,8 +446,8 @@ export class NeedleMap {
     this.fileCount++;
     this.fileBytes += size;
     if (existed && this.foundSize > 0) {
-      this.deletedCount++;
-      this.deletedBytes += this.foundSize;
+      this.delCount++;
+      this.delBytes += this.foundSize;
     }
     if (units !== 0 && size > 0) {
       const end = offset + actualSize(size, this.version);
@@ -357,8 +459,8 @@ export class NeedleMap {
   remove(id: NeedleId): number {
     const old = this.deleteHL(needleIdHi(id), needleIdLo(id));
     if (old > 0) {
-      this.deletedCount++;
-      this.deletedBytes += old;
+      this.delCount++;
+      this.delBytes += old;
     }
     return old;
   }
@@ -385,11 +487,12 @@ export class NeedleMap {
   }
 
   counters(): NeedleMapCounters {
+    this.settle();
     return {
       fileCount: this.fileCount,
       fileBytes: this.fileBytes,
-      deletedCount: this.deletedCount,
-      deletedBytes: this.deletedBytes,
+      deletedCount: this.delCount,
+      deletedBytes: this.delBytes,
       maxFileKey: this.maxFileKey(),
       maxNeedleEnd: this.maxNeedleEnd,
     };
@@ -397,6 +500,7 @@ export class NeedleMap {
 
   /** Number of entries held (live and deleted). */
   get size(): number {
+    this.settle();
     return this.entries;
   }
 
@@ -404,26 +508,26 @@ export class NeedleMap {
 
   /** Visits every entry (live and deleted) in ascending id order. Offsets in bytes. */
   forEachSorted(fn: NeedleMapVisitor): void {
-    // Sparse entries sorted by (hi, lo).
-    const slots = new Uint32Array(this.sCount);
-    let k = 0;
-    for (let i = 0; i < this.sCap; i++) if (this.sUsed[i]) slots[k++] = i;
-    const sHi = this.sHi;
-    const sLo = this.sLo;
-    slots.sort((a, b) => (sHi[a] !== sHi[b] ? sHi[a] - sHi[b] : sLo[a] - sLo[b]));
-    const chunkIds = Float64Array.from(this.segments.keys()).sort();
-    let sp = 0;
-    const emitSparseBelow = (chunkLimit: number) => {
-      while (sp < slots.length) {
-        const s = slots[sp];
-        if (sHi[s] * CHUNK_KEYS + (sLo[s] >>> 16) >= chunkLimit) break;
-        fn(sHi[s], sLo[s], this.sparseUnits(s) * NEEDLE_PADDING_SIZE, this.sSize[s]);
-        sp++;
+    this.settle();
+    if (this.sCount !== 0) this.mergeHash();
+    const st = this.sorted;
+    const n = st.n;
+    let p = 0;
+    let j = 0;
+    const emitSortedBelow = (chunkLimit: number) => {
+      while (p < n) {
+        while (st.runStart[j + 1] <= p) j++;
+        const hi = st.runHi[j];
+        const lo = st.lo[p];
+        if (hi * CHUNK_KEYS + (lo >>> 16) >= chunkLimit) break;
+        fn(hi, lo, st.units(p) * NEEDLE_PADDING_SIZE, st.sizes[p]);
+        p++;
       }
     };
+    const chunkIds = Float64Array.from(this.segments.keys()).sort();
     for (let c = 0; c < chunkIds.length; c++) {
       const chunk = chunkIds[c];
-      emitSparseBelow(chunk);
+      emitSortedBelow(chunk);
       const seg = this.segments.get(chunk)!;
       const hi = Math.floor(chunk / CHUNK_KEYS);
       const base = (chunk % CHUNK_KEYS) * CHUNK_KEYS;
@@ -431,12 +535,12 @@ export class NeedleMap {
         fn(hi, base + seg.keys[i], seg.units(i) * NEEDLE_PADDING_SIZE, seg.sizes[i]);
       }
     }
-    emitSparseBelow(Infinity);
+    emitSortedBelow(Infinity);
   }
 
   /** Visits every entry in ascending offset order (ties by id). Offsets in bytes. */
   forEachByOffset(fn: NeedleMapVisitor): void {
-    const n = this.entries;
+    const n = this.size;
     const his = new Uint32Array(n);
     const los = new Uint32Array(n);
     const units = new Float64Array(n);
@@ -460,11 +564,13 @@ export class NeedleMap {
 
   // ------------------------------------------------------------------ memory
 
-  /** Shrinks segments whose spare capacity exceeds 1/8 (called after a bulk load). */
+  /** Shrinks segments and the sorted tier whose spare capacity exceeds 1/8 (after a bulk load). */
   trim(): void {
+    this.settle();
     for (const seg of this.segments.values()) {
       if (seg.capacity() > seg.len + (seg.len >>> 3)) seg.resize(Math.max(seg.len, 1));
     }
+    this.sorted.trim();
   }
 
   /** Bytes held in typed arrays by this map (its own accounting). */
@@ -475,14 +581,31 @@ export class NeedleMap {
       this.sLo.byteLength +
       this.sOffLo.byteLength +
       this.sSize.byteLength +
-      (this.sOffHi?.byteLength ?? 0);
+      (this.sOffHi?.byteLength ?? 0) +
+      this.sorted.bytes() +
+      (this.replay?.bytes() ?? 0);
     for (const seg of this.segments.values()) b += seg.bytes();
     return b;
   }
 
-  /** Diagnostics: entries and segments per tier. */
-  stats(): { entries: number; segments: number; sparseEntries: number; sparseCapacity: number } {
-    return { entries: this.entries, segments: this.segments.size, sparseEntries: this.sCount, sparseCapacity: this.sCap };
+  /** Diagnostics: entries per tier (sparseEntries = hash + sorted tier). */
+  stats(): {
+    entries: number;
+    segments: number;
+    sparseEntries: number;
+    sparseCapacity: number;
+    sortedEntries: number;
+    sortedRuns: number;
+  } {
+    this.settle();
+    return {
+      entries: this.entries,
+      segments: this.segments.size,
+      sparseEntries: this.sCount + this.sorted.n,
+      sparseCapacity: this.sCap,
+      sortedEntries: this.sorted.n,
+      sortedRuns: this.sorted.g,
+    };
   }
 
   // ------------------------------------------------------------------ loading
@@ -497,8 +620,10 @@ export class NeedleMap {
     version: Version,
   ): Promise<{ map: NeedleMap; rows: number }> {
     const map = new NeedleMap(width, version);
+    map.sorted.sizeHint = Math.floor((await file.stat()).size / indexEntrySize(width));
     const rows = await walkIndexFile(file, width, (hi, lo, u, size) => map.applyIndexRow(hi, lo, u, size));
     map.trim();
+    map.sorted.sizeHint = 0;
     return { map, rows };
   }
 }
