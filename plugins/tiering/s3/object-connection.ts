@@ -86,9 +86,13 @@ export class ObjectConnection {
 
   constructor(private readonly target: ObjectTarget) {}
 
-  /** Whether another request may go over this connection. */
+  /** Whether another request may go over this connection (a closed one opens a new socket). */
   get usable(): boolean {
-    return this.reusable && this.state === 'idle' && (this.socket === undefined || !this.socket.destroyed);
+    return this.state === 'idle';
+  }
+
+  private get open(): boolean {
+    return this.socket !== undefined && !this.socket.destroyed && this.reusable;
   }
 
   close(): void {
@@ -120,10 +124,15 @@ export class ObjectConnection {
     const socket = secure
       ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], onread } as ConnectionOptions & { onread: OnReadOpts })
       : netConnect({ host, port, onread });
+    this.socket?.destroy();
     this.socket = socket;
+    this.reusable = true;
     this.closeError = undefined;
-    socket.on('error', (e) => (this.closeError ??= e));
+    socket.on('error', (e) => {
+      if (this.socket === socket) this.closeError ??= e;
+    });
     socket.on('close', () => {
+      if (this.socket !== socket) return;
       this.reusable = false;
       this.onClose(this.closeError);
     });
@@ -148,9 +157,10 @@ export class ObjectConnection {
    * write is in flight; a body cut short throws ShortBodyError after what came is written.
    */
   async get(req: GetRequest): Promise<void> {
-    if (!this.usable) throw new Error('the connection is not reusable');
+    if (this.state !== 'idle') throw new Error('a request is already running on this connection');
     if (req.signal?.aborted) throw req.signal.reason;
-    const socket = this.socket && !this.socket.destroyed ? this.socket : await this.connect(req.signal);
+    const socket = this.open ? this.socket! : await this.connect(req.signal);
+    if (this.state !== 'idle') throw new Error('a request is already running on this connection');
     const { url, keys, region } = this.target;
     const path = url.pathname + url.search;
     const extra: Record<string, string> = req.range ? { range: req.range } : {};

@@ -27,14 +27,9 @@ class ConnectionPool {
 
   constructor(private readonly target: ObjectTarget) {}
 
-  /** One GET over an idle connection (or a new one); the connection is kept only after a clean answer. */
+  /** One GET over an idle connection (or a new one); the connection is kept only after a clean answer (it reconnects if the server closed it meanwhile). */
   async get(req: GetRequest): Promise<void> {
-    let conn = this.idle.pop();
-    while (conn && !conn.usable) {
-      this.drop(conn);
-      conn = this.idle.pop();
-    }
-    conn ??= new ObjectConnection(this.target);
+    const conn = this.idle.pop() ?? new ObjectConnection(this.target);
     this.all.add(conn);
     try {
       await conn.get(req);
