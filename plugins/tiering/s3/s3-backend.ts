@@ -8,9 +8,11 @@ import { stat } from 'node:fs/promises';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { VolumeInfo } from '../../../core/storage/volume-info.js';
 import { makeS3Client, s3ErrorText } from '../remote/remote-client.js';
+import type { ObjectTarget } from './object-connection.js';
 import { downloadObject } from './s3-download.js';
 import { S3BackendStorageFile } from './s3-file.js';
 import { uploadFile } from './s3-upload.js';
+import { encodeKeyPath } from './sigv4.js';
 import { partsInFlight, type Progress } from './transfer-support.js';
 
 export type { Progress } from './transfer-support.js';
@@ -117,10 +119,33 @@ export class S3BackendStorage {
    */
   async downloadFile(path: string, key: string, progress: Progress, concurrency = 0): Promise<number> {
     try {
-      return await downloadObject({ client: this.client, bucket: this.bucket, key }, path, progress, partsInFlight(concurrency, this.downloadConcurrency));
+      return await downloadObject(this.objectTarget(key), path, progress, partsInFlight(concurrency, this.downloadConcurrency));
     } catch (e) {
       throw new Error(`failed to download file ${key}: ${s3ErrorText(e)}`, { cause: e });
     }
+  }
+
+  /**
+   * Where object `key` is and how to sign requests to it, for the download's own GETs: the URL the
+   * S3 client's endpoint rules give for this bucket (path or virtual-hosted style, AWS or the
+   * configured endpoint) with the key appended as the client's serializer does.
+   */
+  objectTarget(key: string): ObjectTarget {
+    const region = this.region || 'us-east-1';
+    const resolved = this.client.config.endpointProvider({
+      Bucket: this.bucket,
+      Region: region,
+      Endpoint: this.endpoint || undefined,
+      ForcePathStyle: this.forcePathStyle,
+      UseFIPS: false,
+      UseDualStack: false,
+      Accelerate: false,
+    });
+    const url = new URL(resolved.url.href);
+    url.pathname = `${url.pathname.replace(/\/$/, '')}/${encodeKeyPath(key)}`;
+    const scheme = (resolved.properties?.authSchemes as { signingRegion?: string }[] | undefined)?.[0];
+    const signed = this.accessKey !== '' && this.secretKey !== '';
+    return { url, region: scheme?.signingRegion || region, keys: signed ? { accessKey: this.accessKey, secretKey: this.secretKey } : undefined };
   }
 
   async deleteFile(key: string): Promise<void> {

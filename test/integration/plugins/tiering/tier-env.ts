@@ -109,32 +109,61 @@ export function readVif(path: string): { files?: Row[] } {
  * A loopback HTTP proxy in front of the real S3 that forwards requests unchanged (the Host header
  * too, so SigV4 signatures still match), optionally pausing before each request or each MiB of a
  * response, or answering S3's 500 InternalError to every request from the (failAfter+1)-th on.
+ * GETs alone can be failed (the next `failGets` answer 500), cut (the next `cutGets` answers end
+ * the connection after `cutAfterBytes` of body) or sent without their Content-Length (chunked).
  */
 export interface S3Proxy {
   endpoint: string;
-  /** Requests seen so far (method and path). */
+  /** Requests seen so far (method and path, then the Range header if any). */
   seen: string[];
   delayMs: number;
   /** Pause per MiB of a response body (slows a download). */
   responseDelayMsPerMiB: number;
   failAfter: number;
+  failGets: number;
+  cutGets: number;
+  cutAfterBytes: number;
+  chunkedGets: boolean;
   close(): Promise<void>;
 }
 
 export async function startS3Proxy(target: string): Promise<S3Proxy> {
   const t = new URL(target);
-  const state = { seen: [] as string[], delayMs: 0, responseDelayMsPerMiB: 0, failAfter: Number.POSITIVE_INFINITY };
+  const state = { seen: [] as string[], delayMs: 0, responseDelayMsPerMiB: 0, failAfter: Number.POSITIVE_INFINITY, failGets: 0, cutGets: 0, cutAfterBytes: 0, chunkedGets: false };
+  const internalError = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected failure</Message></Error>';
   const server: Server = createServer((req, res) => {
-    const n = state.seen.push(`${req.method} ${req.url}`);
+    const n = state.seen.push(`${req.method} ${req.url}${req.headers.range ? ` ${req.headers.range}` : ''}`);
+    const isGet = req.method === 'GET';
     const go = () => {
-      if (n > state.failAfter) {
+      if (n > state.failAfter || (isGet && state.failGets > 0)) {
+        if (isGet && state.failGets > 0) state.failGets--;
         req.resume();
         res.writeHead(500, { 'Content-Type': 'application/xml' });
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected failure</Message></Error>');
+        res.end(internalError);
         return;
       }
+      const cut = isGet && state.cutGets > 0;
+      if (cut) state.cutGets--;
       const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
+        const headers = { ...r.headers };
+        if (isGet && state.chunkedGets) delete headers['content-length'];
+        res.writeHead(r.statusCode ?? 502, headers);
+        if (cut) {
+          let left = state.cutAfterBytes;
+          r.on('data', (c: Buffer) => {
+            if (left <= 0) return;
+            res.write(c.subarray(0, left));
+            left -= c.length;
+            if (left <= 0) {
+              r.destroy();
+              // the bytes written go out before the connection ends
+              res.socket?.end();
+            }
+          });
+          r.on('end', () => res.end());
+          r.on('error', () => res.destroy());
+          return;
+        }
         if (state.responseDelayMsPerMiB <= 0) {
           r.pipe(res);
           return;
@@ -183,6 +212,30 @@ export async function startS3Proxy(target: string): Promise<S3Proxy> {
     },
     set failAfter(v: number) {
       state.failAfter = v;
+    },
+    get failGets() {
+      return state.failGets;
+    },
+    set failGets(v: number) {
+      state.failGets = v;
+    },
+    get cutGets() {
+      return state.cutGets;
+    },
+    set cutGets(v: number) {
+      state.cutGets = v;
+    },
+    get cutAfterBytes() {
+      return state.cutAfterBytes;
+    },
+    set cutAfterBytes(v: number) {
+      state.cutAfterBytes = v;
+    },
+    get chunkedGets() {
+      return state.chunkedGets;
+    },
+    set chunkedGets(v: boolean) {
+      state.chunkedGets = v;
     },
     close: () =>
       new Promise<void>((resolve) => {
