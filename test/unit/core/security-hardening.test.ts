@@ -130,7 +130,9 @@ test('process policy: an unhandled rejection is logged (fatal, with the error) a
   assert.equal(fatal.origin, 'unhandled rejection');
   assert.equal((fatal.err as { message: string }).message, 'lost promise');
   assert.match((fatal.err as { stack: string }).stack, /lost promise/);
-  assert.deepEqual(r.lines.at(-1), { exitCalled: 1 });
+  // The policy called exit(1). Where that line lands among pino's is not fixed: pino's stdout writes
+  // may still be queued when console.log writes it, and a loaded machine shows either order.
+  assert.deepEqual(r.lines.filter((l) => 'exitCalled' in l), [{ exitCalled: 1 }]);
 });
 
 test('process policy: an uncaught exception is logged and the process exits 1 instead of serving on', () => {
