@@ -9,18 +9,8 @@ import { join } from 'node:path';
 import { NeedleMap } from '../../../core/storage/needle-map.js';
 import { idxEntryBytes } from '../../../core/storage/idx.js';
 import { actualSize, needleIdHi, needleIdLo, type OffsetWidth } from '../../../core/storage/types.js';
+import { rng } from '../../helpers/rng.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 const cmpBig = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { NeedleMap } from '../../../core/storage/needle-map.js';
 import { idxEntryBytes } from '../../../core/storage/idx.js';
 import { actualSize, type OffsetWidth } from '../../../core/storage/types.js';
+import { rng } from '../../helpers/rng.js';
 
 test('needle map counters follow Go doLoading (weed/storage/needle_map_memory.go)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nm-test-'));
@@ -56,17 +57,6 @@ test('needle map counters follow Go doLoading (weed/storage/needle_map_memory.go
   }
 });
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 for (const width of [4, 5] as OffsetWidth[]) {
   test(`needle map randomized model check against a Map (${width}-byte offsets)`, () => {

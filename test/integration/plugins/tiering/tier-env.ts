@@ -190,57 +190,13 @@ export async function startS3Proxy(target: string): Promise<S3Proxy> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  return {
+  // The controls are the state the proxy reads on every request: setting one takes effect at once.
+  return Object.assign(state, {
     endpoint: `http://127.0.0.1:${port}`,
-    get seen() {
-      return state.seen;
-    },
-    get delayMs() {
-      return state.delayMs;
-    },
-    set delayMs(v: number) {
-      state.delayMs = v;
-    },
-    get responseDelayMsPerMiB() {
-      return state.responseDelayMsPerMiB;
-    },
-    set responseDelayMsPerMiB(v: number) {
-      state.responseDelayMsPerMiB = v;
-    },
-    get failAfter() {
-      return state.failAfter;
-    },
-    set failAfter(v: number) {
-      state.failAfter = v;
-    },
-    get failGets() {
-      return state.failGets;
-    },
-    set failGets(v: number) {
-      state.failGets = v;
-    },
-    get cutGets() {
-      return state.cutGets;
-    },
-    set cutGets(v: number) {
-      state.cutGets = v;
-    },
-    get cutAfterBytes() {
-      return state.cutAfterBytes;
-    },
-    set cutAfterBytes(v: number) {
-      state.cutAfterBytes = v;
-    },
-    get chunkedGets() {
-      return state.chunkedGets;
-    },
-    set chunkedGets(v: boolean) {
-      state.chunkedGets = v;
-    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  };
+  });
 }
