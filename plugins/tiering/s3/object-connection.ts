@@ -81,6 +81,8 @@ export class ObjectConnection {
   private readonly stages = [Buffer.allocUnsafeSlow(STAGE_SIZE), Buffer.allocUnsafeSlow(STAGE_SIZE)];
   private cur = 0;
   private fill = 0;
+  /** The buffer node reads into next: the one handed out at the end of the previous read. */
+  private handed = { stage: 0, at: 0 };
   private state: State = 'idle';
   /** What the socket's events go to while a request is active. */
   private onRead: (n: number) => void = () => this.drop();
@@ -119,8 +121,21 @@ export class ObjectConnection {
     const onread: OnReadOpts = {
       // after each read: the rest of the current staging buffer (never empty: a full one is
       // handed to its write, and the other taken, before this is asked)
-      buffer: () => this.stages[this.cur].subarray(this.fill),
+      buffer: () => {
+        this.handed = { stage: this.cur, at: this.fill };
+        return this.stages[this.cur].subarray(this.fill);
+      },
       callback: (n: number) => {
+        // node asks for the next buffer only after a read, so bytes that arrive after cur/fill
+        // were reset between requests land where the last read left off: move them into place
+        const h = this.handed;
+        if (h.stage !== this.cur || h.at !== this.fill) {
+          if (n > STAGE_SIZE - this.fill) {
+            this.drop();
+            return true;
+          }
+          this.stages[h.stage].copy(this.stages[this.cur], this.fill, h.at, h.at + n);
+        }
         this.onRead(n);
         return true;
       },
@@ -327,6 +342,8 @@ export class ObjectConnection {
           fail(failure?.e ?? err ?? new Error('the S3 server closed the connection before answering'));
         } else if (this.state === 'error-body') {
           endError();
+        } else if (this.state === 'body' && remaining === 0) {
+          // the whole body came and its last write is running: a close now ends nothing
         } else if (this.state === 'body') {
           // what came is written, so a retry resumes after it
           const cut = new ShortBodyError(`the object's body ended ${remaining - this.fill} bytes short at ${pos + this.fill}${err ? ` (${err.message})` : ''}`);
