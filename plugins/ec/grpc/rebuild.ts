@@ -130,7 +130,11 @@ export function rebuildRpcs(cradle: Cradle): Record<string, GrpcHandler> {
         } catch (e) {
           // A half-written shard must never be mounted later.
           await dropOutputs();
-          if (checkInputs) return false;
+          if (checkInputs) {
+            // the slower verify-then-rebuild follows; keep why the one-pass rebuild gave up
+            logger.warn({ vid, err: messageOf(e) }, 'ec rebuild: one-pass rebuild failed; verifying every present shard first');
+            return false;
+          }
           throw fail(`rebuildEcFiles: ${messageOf(e)}`);
         }
         if (prot) {

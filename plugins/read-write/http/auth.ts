@@ -42,11 +42,6 @@ export function jwtAllows(
   return claims.fid === expected;
 }
 
-/** The TCP peer address of the request (no X-Forwarded-For), as the whitelist sees it. */
-export function clientIp(request: FastifyRequest): string {
-  return request.raw.socket.remoteAddress ?? '';
-}
-
 /** Whitelist check for writes and deletes on the admin port: false → 401 empty. */
 export function isWriteAllowed(cradle: Cradle, request: FastifyRequest): boolean {
   return isWriteAllowedFrom(cradle, request.raw.socket.remoteAddress);
