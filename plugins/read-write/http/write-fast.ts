@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Cradle } from '../../../core/container.js';
 import { toHttpStatus } from '../../../core/errors.js';
 import type { FastAnswer, FastPath } from '../../../core/http/fast-path.js';
-import { goJsonStringify } from '../../../core/http/json.js';
+import { goJsonStringify, JSON_ANSWER_HEADERS } from '../../../core/http/json.js';
 import { tokenFromRequest } from '../../../core/security/jwt.js';
 import { parseFid, parseVolumeId } from '../../../core/storage/file-id.js';
 import { isWriteAllowedFrom, jwtAllows } from './auth.js';
@@ -51,10 +51,10 @@ function hasPairHeaders(rawHeaders: string[]): boolean {
   return false;
 }
 
-/** The JSON answer headers sendJson gives (core/http/json.ts), after `before`. */
+/** A JSON answer with the headers sendJson gives (core/http/json.ts), after `before`. */
 function jsonAnswer(answer: FastAnswer, status: number, value: unknown, before: string[]): void {
   const body = Buffer.from(goJsonStringify(value, false), 'utf8');
-  before.push('Content-Type', 'application/json; charset=utf-8', 'X-Content-Type-Options', 'nosniff', 'Content-Length', String(body.length));
+  before.push(...JSON_ANSWER_HEADERS, 'Content-Length', String(body.length));
   answer.send(status, before, body);
 }
 
