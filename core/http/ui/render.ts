@@ -2,6 +2,7 @@
 // the whole page with them (readable without JavaScript), and the same compiled module is served to
 // the browser, which re-renders the live part from /ui/state.json. Every value from the server goes
 // through esc(): volume collections, disk paths and job errors are not trusted as HTML.
+import type { JobView } from '../../jobs/job-registry.js';
 
 export interface UiVolume {
   id: number;
@@ -19,20 +20,11 @@ export interface UiVolume {
   remote: string;
 }
 
-export interface UiJob {
-  id: number;
-  kind: string;
-  state: string;
-  vid?: number;
-  detail?: string;
-  bytesDone: number;
-  totalBytes: number;
-  percent?: number;
-  bytesPerSecond: number;
-  etaSeconds?: number;
-  elapsedSeconds: number;
-  error?: string;
-}
+/** A job as the page shows it: the registry's view (a type import, erased: the module still loads nothing). */
+export type UiJob = Pick<
+  JobView,
+  'id' | 'kind' | 'state' | 'vid' | 'detail' | 'bytesDone' | 'totalBytes' | 'percent' | 'bytesPerSecond' | 'etaSeconds' | 'elapsedSeconds' | 'error'
+>;
 
 export interface UiState {
   version: string;
