@@ -197,17 +197,19 @@ export async function scrubEcIndex(ev: EcVolumeAccess, width: OffsetWidth, hooks
   }
 }
 
+/** What a walk over the live needles starts from: the index check's errors, the interval locator, the local shards, no broken shard yet. */
+async function beginWalk(ev: EcVolumeAccess, width: OffsetWidth, hooks: ScanHooks) {
+  const { errors } = await scrubEcIndex(ev, width, hooks);
+  return { errors, locate: locator(ev), local: new LocalShards(ev), broken: new Map<number, BrokenShard>(), version: ev.version as Version };
+}
+
 /**
  * Go's EcVolume.ScrubLocal: the index check, then every live needle's intervals on local shards
  * read (a short or unreadable local shard is reported broken), and a needle held wholly here
  * decoded and its CRC checked. Intervals on other servers' shards are not read.
  */
 export async function scrubEcLocal(ev: EcVolumeAccess, width: OffsetWidth, hooks: ScanHooks = {}): Promise<EcScrubOutcome> {
-  const { errors } = await scrubEcIndex(ev, width, hooks);
-  const locate = locator(ev);
-  const local = new LocalShards(ev);
-  const broken = new Map<number, BrokenShard>();
-  const version = ev.version as Version;
+  const { errors, locate, local, broken, version } = await beginWalk(ev, width, hooks);
   let count = 0;
   const flag = (s: LocalEcShard, text: string) => {
     broken.set(s.shardId, brokenOf(ev, s.shardId, s.size));
@@ -303,11 +305,7 @@ export async function scrubEcReads(
   hooks: ScanHooks = {},
   signal?: AbortSignal,
 ): Promise<EcScrubOutcome> {
-  const { errors } = await scrubEcIndex(ev, width, hooks);
-  const locate = locator(ev);
-  const local = new LocalShards(ev);
-  const broken = new Map<number, BrokenShard>();
-  const version = ev.version as Version;
+  const { errors, locate, local, broken, version } = await beginWalk(ev, width, hooks);
   let count = 0;
   try {
     await walkEcx(ev, width, async (id, offset, size) => {
