@@ -80,3 +80,55 @@ export function sendStream(url: string, method: string, headers: Record<string, 
     pump();
   });
 }
+
+export interface FreshRequestOptions {
+  headers?: Record<string, string>;
+  /** One buffer: sent with its Content-Length (unless `headers` sets one). Several: sent chunked. */
+  body?: Buffer | Buffer[];
+  /** Waits this long before each body piece after the first (a slow client). */
+  pieceDelayMs?: number;
+  /** Sends `Expect: 100-continue` and the body only once the server said 100 Continue. */
+  expectContinue?: boolean;
+  /** The client address to connect from (any 127.x.y.z is loopback on Linux). */
+  localAddress?: string;
+}
+
+/**
+ * One request on a connection of its own (no agent, `Connection: close`): on a server whose port
+ * several threads listen on, each request is a new connection the kernel may give to any of them.
+ * Resolves with the answer even when the server answered early and closed before taking the body.
+ */
+export function freshRequest(method: string, url: string, opts: FreshRequestOptions = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    const pieces = opts.body === undefined ? [] : Array.isArray(opts.body) ? opts.body : [opts.body];
+    if (!Array.isArray(opts.body) && opts.body !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) {
+      headers['Content-Length'] = String(opts.body.length);
+    }
+    if (opts.expectContinue) headers.Expect = '100-continue';
+    const req = request(url, { method, headers, agent: false, localAddress: opts.localAddress });
+    let answer: RawResponse | undefined;
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        answer = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
+        resolve(answer);
+      });
+      res.on('error', (e) => (answer ? undefined : reject(e)));
+    });
+    req.on('error', (e) => (answer ? undefined : reject(e)));
+    const sendBody = async () => {
+      for (let i = 0; i < pieces.length; i++) {
+        if (answer || req.destroyed) return;
+        if (i > 0 && opts.pieceDelayMs) await new Promise((r) => setTimeout(r, opts.pieceDelayMs));
+        if (!req.write(pieces[i])) await new Promise((r) => req.once('drain', r));
+      }
+      if (!req.destroyed) req.end();
+    };
+    if (opts.expectContinue) req.on('continue', () => void sendBody());
+    else if (pieces.length === 0) req.end();
+    else void sendBody();
+    if (opts.expectContinue) req.flushHeaders();
+  });
+}

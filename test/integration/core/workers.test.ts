@@ -1,0 +1,685 @@
+// The multi-core mode (-workers=N, issue 14) against a real Go master. Every request goes on a
+// connection of its own, so the kernel spreads them over the threads listening on the port; the
+// same assertions run on a single-thread server (-workers=1, the reference) and on one with four
+// worker threads: read-after-write and read-after-delete, volume state changes seen by every
+// thread before their RPC returns, answers identical header for header, the whitelist applied to
+// the true client address, and a graceful stop that finishes what was in flight.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent, request, type IncomingMessage } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { ReplicaPlacement, Ttl } from '../../../core/storage/types.js';
+import { Volume } from '../../../core/storage/volume.js';
+import { eachLimited, fidOf } from '../../helpers/cluster.js';
+import { drainStream, volumeClient } from '../../helpers/grpc.js';
+import { freshRequest, multipartBody, type FreshRequestOptions, type RawResponse } from '../../helpers/http.js';
+import { cleanup, freePort, startMaster, startVolumeServer, tempDir, type Master, type VolumeServer } from '../../helpers/processes.js';
+
+const WORKER_COUNTS = [1, 4] as const;
+const COOKIE = '1234abcd';
+const OCTETS = { 'Content-Type': 'application/octet-stream' };
+/**
+ * -fileSizeLimitMB of the servers here: an upload over it stays cheap to send (views of one
+ * zeroed buffer), and a needle under it is still larger than loopback socket buffers hold, so a
+ * paused download keeps the server's answer in flight.
+ */
+const LIMIT_MB = 32;
+
+/**
+ * The volumes of each part. Each server has its own ids: the servers share one master, and a
+ * write or read for a volume that is not local is looked up there and sent on to whichever
+ * server has it (Go's proxy read mode and replicated write), which would hide a volume that
+ * disappeared. Only the volume the answers are compared on is on both, and it never moves.
+ */
+const VOLUMES = { rw: 1, readonly: 2, mount: 3, del: 4, vacuum: 5, stop: 7 } as const;
+const SAME_VOLUME = 6;
+type Volumes = { [K in keyof typeof VOLUMES]: number };
+function volumesOf(workers: number): Volumes {
+  const base = workers === 1 ? 10 : 20;
+  return Object.fromEntries(Object.entries(VOLUMES).map(([k, v]) => [k, base + v])) as Volumes;
+}
+
+interface Served extends VolumeServer {
+  workers: number;
+  publicPort: number;
+  publicUrl: string;
+}
+
+function workerArgs(n: number): string[] {
+  return [`-workers=${n}`];
+}
+
+/** How many sockets listen on 127.0.0.1:<port> (each reusePort listener is one, /proc/net/tcp). */
+function listeningSockets(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  let n = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let rows: string[];
+    try {
+      rows = readFileSync(table, 'utf8').split('\n').slice(1);
+    } catch {
+      continue; // no IPv6 on this machine
+    }
+    for (const line of rows) {
+      const f = line.trim().split(/\s+/);
+      // local_address is ADDR:PORT in hex; state 0A is LISTEN
+      if (f.length > 3 && f[1].endsWith(`:${hex}`) && f[3] === '0A') n++;
+    }
+  }
+  return n;
+}
+
+async function startServed(master: Master, workers: number, extraArgs: string[] = [], dir?: string): Promise<Served> {
+  const publicPort = await freePort();
+  const vs = await startVolumeServer({
+    master: master.address,
+    dir,
+    extraArgs: [...workerArgs(workers), `-port.public=${publicPort}`, `-fileSizeLimitMB=${LIMIT_MB}`, ...extraArgs],
+  });
+  return { ...vs, workers, publicPort, publicUrl: `http://127.0.0.1:${publicPort}` };
+}
+
+function fid(vid: number, key: number): string {
+  return fidOf(vid, BigInt(key), COOKIE);
+}
+
+function post(url: string, body: Buffer, opts: FreshRequestOptions = {}): Promise<RawResponse> {
+  return freshRequest('POST', url, { ...opts, headers: { ...OCTETS, ...opts.headers }, body });
+}
+
+function postForm(url: string, name: string, mime: string, data: Buffer): Promise<RawResponse> {
+  const m = multipartBody(name, mime, data);
+  return freshRequest('POST', url, { headers: { 'Content-Type': m.contentType }, body: m.body });
+}
+
+function text(r: RawResponse): string {
+  return `${r.status} ${r.body.toString('utf8', 0, 300)}`;
+}
+
+async function vacuumRpcs(address: string, vid: number): Promise<number> {
+  const c = volumeClient(address);
+  try {
+    const check = await c.call<{ garbage_ratio: number }>('VacuumVolumeCheck', { volume_id: vid });
+    const compact = await drainStream(address, 'VacuumVolumeCompact', { volume_id: vid }, 60_000);
+    assert.equal(compact.error, undefined, compact.error?.message);
+    await c.call('VacuumVolumeCommit', { volume_id: vid });
+    await c.call('VacuumVolumeCleanup', { volume_id: vid });
+    return check.garbage_ratio;
+  } finally {
+    c.close();
+  }
+}
+
+/** `count` requests each on a fresh connection; every answer must pass `check` (collects the failures). */
+async function onFreshConnections(count: number, send: (i: number) => Promise<RawResponse>, check: (r: RawResponse, i: number) => string | undefined): Promise<void> {
+  const problems: string[] = [];
+  await eachLimited([...Array(count).keys()], 4, async (i) => {
+    const p = check(await send(i), i);
+    if (p) problems.push(p);
+  });
+  assert.deepEqual(problems, []);
+}
+
+let master: Master;
+const servers = new Map<number, Served>();
+
+before(async () => {
+  master = await startMaster();
+  for (const n of WORKER_COUNTS) servers.set(n, await startServed(master, n));
+  for (const vs of servers.values()) {
+    const c = volumeClient(vs.grpcAddress);
+    try {
+      for (const vid of [SAME_VOLUME, ...Object.values(volumesOf(vs.workers))]) await c.call('AllocateVolume', { volume_id: vid, replication: '000', version: 3 });
+    } finally {
+      c.close();
+    }
+  }
+});
+
+after(async () => {
+  for (const vs of servers.values()) {
+    await vs.stop('SIGKILL');
+    cleanup(vs.dir);
+  }
+  await master.stop();
+  cleanup(master.dir);
+});
+
+for (const workers of WORKER_COUNTS) {
+  describe(`-workers=${workers}`, () => {
+    let vs: Served;
+    const VOL = volumesOf(workers);
+    before(() => {
+      vs = servers.get(workers)!;
+    });
+
+    test('each port has one listening socket per worker thread (the main thread listens itself only with -workers=1)', () => {
+      assert.equal(listeningSockets(vs.port), workers, `admin port ${vs.port}`);
+      assert.equal(listeningSockets(vs.publicPort), workers, `public port ${vs.publicPort}`);
+    });
+
+    test('a read after a write’s 201 sees it, a read after a delete’s 202 sees the delete, on any thread', async () => {
+      const problems: string[] = [];
+      const small = [...Array(200).keys()];
+      await eachLimited(small, 6, async (i) => {
+        const f = fid(VOL.rw, i + 1);
+        const data = randomBytes(1024);
+        const w = i % 2 === 0 ? await post(`${vs.url}/${f}`, data) : await postForm(`${vs.url}/${f}`, `n${i}.bin`, 'application/octet-stream', data);
+        if (w.status !== 201) return void problems.push(`${f} write: ${text(w)}`);
+        for (const base of [vs.url, vs.publicUrl]) {
+          const r = await freshRequest('GET', `${base}/${f}`);
+          if (r.status !== 200 || !r.body.equals(data)) problems.push(`${f} read after write via ${base}: ${r.status}, ${r.body.length} bytes`);
+        }
+        const d = await freshRequest('DELETE', `${vs.url}/${f}`);
+        if (d.status !== 202) return void problems.push(`${f} delete: ${text(d)}`);
+        for (const base of [vs.url, vs.publicUrl]) {
+          const r = await freshRequest('GET', `${base}/${f}`);
+          if (r.status !== 404) problems.push(`${f} read after delete via ${base}: ${r.status}`);
+        }
+      });
+      assert.deepEqual(problems.slice(0, 10), [], `${problems.length} of ${small.length} small needles went wrong`);
+    });
+
+    test('a 300 KB write (past the fast path) reads back at once, whole and by range, on any thread', async () => {
+      const problems: string[] = [];
+      await eachLimited([...Array(12).keys()], 3, async (i) => {
+        const f = fid(VOL.rw, 1000 + i);
+        const data = randomBytes(300 * 1024 + i);
+        const w = i % 2 === 0 ? await post(`${vs.url}/${f}`, data) : await postForm(`${vs.url}/${f}`, `big${i}.bin`, 'application/octet-stream', data);
+        if (w.status !== 201) return void problems.push(`${f} write: ${text(w)}`);
+        const r = await freshRequest('GET', `${vs.url}/${f}`);
+        if (r.status !== 200 || !r.body.equals(data)) problems.push(`${f} read: ${r.status}, ${r.body.length} bytes`);
+        const part = await freshRequest('GET', `${vs.publicUrl}/${f}`, { headers: { Range: 'bytes=100000-200009' } });
+        if (part.status !== 206 || !part.body.equals(data.subarray(100000, 200010))) problems.push(`${f} range read: ${part.status}, ${part.body.length} bytes`);
+        const d = await freshRequest('DELETE', `${vs.url}/${f}`);
+        if (d.status !== 202) return void problems.push(`${f} delete: ${text(d)}`);
+        const gone = await freshRequest('GET', `${vs.url}/${f}`);
+        if (gone.status !== 404) problems.push(`${f} read after delete: ${gone.status}`);
+      });
+      assert.deepEqual(problems, []);
+    });
+
+    test('a keep-alive connection (one thread) serves a write then its read, many times over', async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const send = (method: string, path: string, body?: Buffer) =>
+        new Promise<RawResponse>((resolve, reject) => {
+          const req = request(`${vs.url}${path}`, { method, agent, headers: body ? { ...OCTETS, 'Content-Length': String(body.length) } : {} }, (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (c: Buffer) => parts.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      try {
+        for (let i = 0; i < 40; i++) {
+          const f = fid(VOL.rw, 2000 + i);
+          const data = randomBytes(i % 5 === 4 ? 100_000 : 700);
+          const w = await send('POST', `/${f}`, data);
+          assert.equal(w.status, 201, text(w));
+          const r = await send('GET', `/${f}`);
+          assert.equal(r.status, 200);
+          assert.ok(r.body.equals(data), `${f} body`);
+        }
+      } finally {
+        agent.destroy();
+      }
+    });
+
+    test('mark readonly refuses writes on every thread before the RPC returns; mark writable lets them in again', async () => {
+      const c = volumeClient(vs.grpcAddress);
+      try {
+        const kept = randomBytes(2000);
+        assert.equal((await post(`${vs.url}/${fid(VOL.readonly, 1)}`, kept)).status, 201);
+        await c.call('VolumeMarkReadonly', { volume_id: VOL.readonly });
+        // What the single-thread (routed) server answers: 409, nothing appended.
+        const refused = JSON.stringify({ error: `failed to write to local disk: volume ${VOL.readonly} is read only` });
+        await onFreshConnections(
+          12,
+          (i) => post(`${vs.url}/${fid(VOL.readonly, 100 + i)}`, randomBytes(i % 3 === 2 ? 200_000 : 1000)),
+          (r, i) =>
+            r.status === 409 && r.body.toString() === refused && r.headers['x-seaweed-write-outcome'] === 'refused-before-append'
+              ? undefined
+              : `write ${i} on a readonly volume: ${text(r)} ${JSON.stringify(r.headers)}`,
+        );
+        await onFreshConnections(
+          4,
+          () => freshRequest('DELETE', `${vs.url}/${fid(VOL.readonly, 1)}`),
+          (r) => (r.status === 500 && r.body.toString() === JSON.stringify({ error: `Deletion Failed: volume ${VOL.readonly} is read only` }) ? undefined : `delete: ${text(r)}`),
+        );
+        await onFreshConnections(
+          8,
+          () => freshRequest('GET', `${vs.url}/${fid(VOL.readonly, 1)}`),
+          (r) => (r.status === 200 && r.body.equals(kept) ? undefined : `read on a readonly volume: ${r.status}`),
+        );
+        await onFreshConnections(
+          8,
+          (i) => freshRequest('GET', `${vs.url}/${fid(VOL.readonly, 100 + i)}`),
+          (r, i) => (r.status === 404 ? undefined : `refused write ${i} reads ${r.status}`),
+        );
+
+        await c.call('VolumeMarkWritable', { volume_id: VOL.readonly });
+        const bodies = [...Array(12).keys()].map((i) => randomBytes(i % 3 === 2 ? 200_000 : 1000));
+        await onFreshConnections(
+          12,
+          (i) => post(`${vs.url}/${fid(VOL.readonly, 200 + i)}`, bodies[i]),
+          (r, i) => (r.status === 201 ? undefined : `write ${i} after mark writable: ${text(r)}`),
+        );
+        await onFreshConnections(
+          12,
+          (i) => freshRequest('GET', `${vs.url}/${fid(VOL.readonly, 200 + i)}`),
+          (r, i) => (r.status === 200 && r.body.equals(bodies[i]) ? undefined : `read ${i} after mark writable: ${r.status}`),
+        );
+      } finally {
+        c.close();
+      }
+    });
+
+    test('unmount hides a volume from every thread before the RPC returns, mount brings it back', async () => {
+      const c = volumeClient(vs.grpcAddress);
+      try {
+        const bodies = [...Array(6).keys()].map((i) => randomBytes(500 + i * 20_000));
+        for (let i = 0; i < bodies.length; i++) assert.equal((await post(`${vs.url}/${fid(VOL.mount, i + 1)}`, bodies[i])).status, 201);
+        await c.call('VolumeUnmount', { volume_id: VOL.mount });
+        await onFreshConnections(
+          12,
+          (i) => freshRequest(i % 3 === 0 ? 'HEAD' : 'GET', `${i % 2 ? vs.publicUrl : vs.url}/${fid(VOL.mount, (i % 6) + 1)}`),
+          (r, i) => (r.status === 404 ? undefined : `read ${i} of an unmounted volume: ${r.status}`),
+        );
+        const notFound = JSON.stringify({ error: `volume ${VOL.mount} not found on 127.0.0.1:${vs.port}` });
+        await onFreshConnections(
+          8,
+          (i) => post(`${vs.url}/${fid(VOL.mount, 100 + i)}`, randomBytes(1000)),
+          (r, i) => (r.status === 500 && r.body.toString() === notFound ? undefined : `write ${i} to an unmounted volume: ${text(r)}`),
+        );
+        await c.call('VolumeMount', { volume_id: VOL.mount });
+        await onFreshConnections(
+          12,
+          (i) => freshRequest('GET', `${i % 2 ? vs.publicUrl : vs.url}/${fid(VOL.mount, (i % 6) + 1)}`),
+          (r, i) => (r.status === 200 && r.body.equals(bodies[i % 6]) ? undefined : `read ${i} after mount: ${r.status}, ${r.body.length} bytes`),
+        );
+        const more = randomBytes(3000);
+        assert.equal((await post(`${vs.url}/${fid(VOL.mount, 50)}`, more)).status, 201);
+        await onFreshConnections(
+          6,
+          () => freshRequest('GET', `${vs.url}/${fid(VOL.mount, 50)}`),
+          (r) => (r.status === 200 && r.body.equals(more) ? undefined : `read of a write after mount: ${r.status}`),
+        );
+      } finally {
+        c.close();
+      }
+    });
+
+    test('volume delete is seen by every thread before the RPC returns', async () => {
+      const c = volumeClient(vs.grpcAddress);
+      try {
+        for (let i = 1; i <= 4; i++) assert.equal((await post(`${vs.url}/${fid(VOL.del, i)}`, randomBytes(800))).status, 201);
+        await c.call('VolumeDelete', { volume_id: VOL.del });
+        await onFreshConnections(
+          12,
+          (i) => freshRequest('GET', `${i % 2 ? vs.publicUrl : vs.url}/${fid(VOL.del, (i % 4) + 1)}`),
+          (r, i) => (r.status === 404 ? undefined : `read ${i} of a deleted volume: ${r.status}`),
+        );
+        const notFound = JSON.stringify({ error: `volume ${VOL.del} not found on 127.0.0.1:${vs.port}` });
+        await onFreshConnections(
+          8,
+          (i) => post(`${vs.url}/${fid(VOL.del, 100 + i)}`, randomBytes(1000)),
+          (r, i) => (r.status === 500 && r.body.toString() === notFound ? undefined : `write ${i} to a deleted volume: ${text(r)}`),
+        );
+      } finally {
+        c.close();
+      }
+    });
+
+    test('after deleting half and a vacuum, every thread reads the compacted volume: live needles exact, deleted ones 404, new writes land after', async () => {
+      const bodies = [...Array(60).keys()].map((i) => randomBytes(i % 10 === 9 ? 150_000 : 200 + i * 97));
+      await onFreshConnections(
+        bodies.length,
+        (i) => post(`${vs.url}/${fid(VOL.vacuum, i + 1)}`, bodies[i]),
+        (r, i) => (r.status === 201 ? undefined : `write ${i}: ${text(r)}`),
+      );
+      const deleted = (i: number) => i % 2 === 1;
+      await onFreshConnections(
+        bodies.length / 2,
+        (j) => freshRequest('DELETE', `${vs.url}/${fid(VOL.vacuum, 2 * j + 2)}`),
+        (r, j) => (r.status === 202 ? undefined : `delete ${2 * j + 1}: ${text(r)}`),
+      );
+      const garbage = await vacuumRpcs(vs.grpcAddress, VOL.vacuum);
+      assert.ok(garbage > 0.3, `garbage ratio ${garbage} before the vacuum`);
+      const readAll = () =>
+        onFreshConnections(
+          bodies.length,
+          (i) => freshRequest('GET', `${i % 3 === 0 ? vs.publicUrl : vs.url}/${fid(VOL.vacuum, i + 1)}`),
+          (r, i) =>
+            deleted(i)
+              ? r.status === 404
+                ? undefined
+                : `deleted ${i} reads ${r.status}`
+              : r.status === 200 && r.body.equals(bodies[i])
+                ? undefined
+                : `live ${i} reads ${r.status}, ${r.body.length} bytes`,
+        );
+      await readAll();
+      // Appends after the compaction go where the compacted files end, for every thread.
+      const fresh = [...Array(20).keys()].map((i) => randomBytes(300 + i * 5000));
+      await onFreshConnections(
+        fresh.length,
+        (i) => post(`${vs.url}/${fid(VOL.vacuum, 500 + i)}`, fresh[i]),
+        (r, i) => (r.status === 201 ? undefined : `write ${i} after vacuum: ${text(r)}`),
+      );
+      await onFreshConnections(
+        fresh.length,
+        (i) => freshRequest('GET', `${vs.url}/${fid(VOL.vacuum, 500 + i)}`),
+        (r, i) => (r.status === 200 && r.body.equals(fresh[i]) ? undefined : `read ${i} of a write after vacuum: ${r.status}`),
+      );
+      await readAll();
+      const c = volumeClient(vs.grpcAddress);
+      try {
+        const st = await c.call<{ file_count: string }>('VolumeStatus', { volume_id: VOL.vacuum });
+        assert.equal(Number(st.file_count), 30 + fresh.length);
+      } finally {
+        c.close();
+      }
+    });
+  });
+}
+
+/** Bytes that are the same on every run and both servers (a text body compresses; a binary one does not). */
+function seeded(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+function* zeroPieces(total: number, piece = 1 << 20): Generator<Buffer> {
+  const z = Buffer.alloc(piece);
+  for (let sent = 0; sent < total; sent += piece) yield sent + piece <= total ? z : z.subarray(0, total - sent);
+}
+
+/** Headers that differ between any two answers (time, a fresh id) are left out; Last-Modified counts by presence. */
+const VOLATILE = new Set(['date', 'x-amz-request-id']);
+
+function comparable(r: RawResponse, vs: Served, opts: { body?: 'exact' | 'status-json' | 'none' } = {}): unknown {
+  const headers = Object.entries(r.headers)
+    .filter(([k]) => !VOLATILE.has(k))
+    .map(([k, v]) => [k, k === 'last-modified' ? 'present' : v] as const)
+    .sort(([a], [b]) => a.localeCompare(b));
+  const mode = opts.body ?? 'exact';
+  if (mode === 'none') return { status: r.status, headers: headers.filter(([k]) => k !== 'content-length') };
+  if (mode === 'status-json') {
+    // The parts of /status that depend only on what was written: disk figures and times differ.
+    const s = JSON.parse(r.body.toString()) as { Volumes: Record<string, unknown>[]; DiskStatuses: unknown[] } & Record<string, unknown>;
+    // The volume both servers were given the same writes: the others differ in id.
+    const same = s.Volumes.filter((v) => v.Id === SAME_VOLUME).map((v) => ({ Size: v.Size, FileCount: v.FileCount, DeleteCount: v.DeleteCount, DeletedByteCount: v.DeletedByteCount, ReadOnly: v.ReadOnly }));
+    const keys = s.Volumes.map((v) => Object.keys(v).join());
+    return { status: r.status, headers: headers.filter(([k]) => k !== 'content-length'), keys: Object.keys(s), volumeKeys: keys, volumeCount: s.Volumes.length, same, disks: s.DiskStatuses.length, version: s.Version };
+  }
+  const body = r.body.toString('latin1').replaceAll(`:${vs.port}`, ':PORT').replaceAll(`:${vs.publicPort}`, ':PUBLIC');
+  return { status: r.status, headers, body };
+}
+
+describe('answers are the same with -workers=1 and -workers=4', () => {
+  test('status, body and headers of each request match between the two servers', async () => {
+    const one = servers.get(1)!;
+    const four = servers.get(4)!;
+    const v = SAME_VOLUME;
+    const f = (key: number, cookie = COOKIE) => fidOf(v, BigInt(key), cookie);
+    const textBody = Buffer.from('All work and no play makes Jack a dull boy.\n'.repeat(100));
+    const raw1k = seeded(1024, 1);
+    const big = seeded(300 * 1024, 2);
+    const form = (name: string, mime: string, data: Buffer) => {
+      // A fixed boundary: the form bytes must be the same for both servers.
+      const boundary = '----tsweedworkers';
+      const body = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${mime}\r\n\r\n`),
+        data,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      return { headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` }, body };
+    };
+    const overLimit = (LIMIT_MB << 20) + 4096;
+    /** A request, the status the single-thread server answers it with, and what of the answer is compared. */
+    type Step = [name: string, status: number, send: (vs: Served) => Promise<RawResponse>, body?: 'exact' | 'status-json' | 'none'];
+    const admin = (method: string, path: string, opts?: FreshRequestOptions) => (vs: Served) => freshRequest(method, `${vs.url}${path}`, opts);
+    const pub = (method: string, path: string, opts?: FreshRequestOptions) => (vs: Served) => freshRequest(method, `${vs.publicUrl}${path}`, opts);
+    const steps: Step[] = [
+      // writes
+      ['raw 1 KB upload', 201, admin('POST', `/${f(1)}`, { headers: OCTETS, body: raw1k })],
+      ['multipart upload', 201, admin('POST', `/${f(2)}`, form('photo.bin', 'application/octet-stream', seeded(5000, 3)))],
+      ['multipart text upload (stored compressed)', 201, admin('POST', `/${f(3)}`, form('notes.txt', 'text/plain', textBody))],
+      ['300 KB upload', 201, admin('POST', `/${f(4)}`, { headers: OCTETS, body: big })],
+      ['upload with Expect: 100-continue', 201, admin('POST', `/${f(5)}`, { headers: OCTETS, body: seeded(2000, 5), expectContinue: true })],
+      ['chunked upload', 201, admin('POST', `/${f(6)}`, { headers: OCTETS, body: [seeded(700, 6), seeded(900, 7), seeded(11, 8)] })],
+      ['chunked 300 KB upload', 201, admin('POST', `/${f(7)}`, { headers: OCTETS, body: [big.subarray(0, 100_000), big.subarray(100_000, 250_000), big.subarray(250_000)] })],
+      ['PUT upload', 201, admin('PUT', `/${f(9)}`, { headers: { 'Content-Type': 'image/png' }, body: seeded(333, 9) })],
+      ['unchanged rewrite', 204, admin('POST', `/${f(1)}`, { headers: OCTETS, body: raw1k })],
+      ['upload with a wrong Content-MD5', 400, admin('POST', `/${f(10)}`, { headers: { ...OCTETS, 'Content-MD5': 'AAAAAAAAAAAAAAAAAAAAAA==' }, body: seeded(100, 10) })],
+      ['upload over -fileSizeLimitMB (Content-Length)', 400, admin('POST', `/${f(11)}`, { headers: { ...OCTETS, 'Content-Length': String(overLimit) }, body: [...zeroPieces(overLimit)] })],
+      ['upload over -fileSizeLimitMB (chunked)', 400, admin('POST', `/${f(12)}`, { headers: OCTETS, body: [...zeroPieces(overLimit)] })],
+      ['upload over -fileSizeLimitMB (Expect: 100-continue)', 400, admin('POST', `/${f(13)}`, { headers: { ...OCTETS, 'Content-Length': String(overLimit) }, body: [...zeroPieces(overLimit)], expectContinue: true })],
+      ['upload to a bad fid', 400, admin('POST', '/6,zz', { headers: OCTETS, body: seeded(10, 11) })],
+      ['upload to a missing volume', 500, admin('POST', `/99,1${COOKIE}`, { headers: OCTETS, body: seeded(10, 12) })],
+      ['multipart upload without a file part', 400, admin('POST', `/${f(14)}`, { headers: { 'Content-Type': 'multipart/form-data; boundary=xyz' }, body: Buffer.from('--xyz--\r\n') })],
+      // reads
+      ['GET raw', 200, admin('GET', `/${f(1)}`)],
+      ['GET multipart', 200, admin('GET', `/${f(2)}`)],
+      ['GET text, no Accept-Encoding', 200, admin('GET', `/${f(3)}`)],
+      ['GET text, Accept-Encoding: gzip', 200, admin('GET', `/${f(3)}`, { headers: { 'Accept-Encoding': 'gzip' } })],
+      ['GET 300 KB', 200, admin('GET', `/${f(4)}`)],
+      ['GET Expect upload', 200, admin('GET', `/${f(5)}`)],
+      ['GET chunked upload', 200, admin('GET', `/${f(6)}`)],
+      ['GET chunked 300 KB upload', 200, admin('GET', `/${f(7)}`)],
+      ['GET PUT upload', 200, admin('GET', `/${f(9)}`)],
+      ['GET refused uploads', 404, admin('GET', `/${f(10)}`)],
+      ['GET over-limit upload', 404, admin('GET', `/${f(11)}`)],
+      ['HEAD raw', 200, admin('HEAD', `/${f(1)}`)],
+      ['HEAD 300 KB', 200, admin('HEAD', `/${f(4)}`)],
+      ['HEAD missing', 404, admin('HEAD', `/${f(999)}`)],
+      ['GET missing key', 404, admin('GET', `/${f(999)}`)],
+      ['GET wrong cookie', 404, admin('GET', `/${f(1, 'deadbeef')}`)],
+      ['GET missing volume', 404, admin('GET', `/99,1${COOKIE}`)],
+      ['GET bad fid', 400, admin('GET', '/6,zz')],
+      ['GET a path that is no route', 400, admin('GET', '/a/b/c/d')],
+      ['GET with an extension', 200, admin('GET', `/${f(2)}.bin`)],
+      ['GET vid/fid/filename form', 200, admin('GET', `/${v}/${f(2).split(',')[1]}/other.txt`)],
+      ['GET ?dl=true', 200, admin('GET', `/${f(2)}?dl=true`)],
+      ['Range 10-99', 206, admin('GET', `/${f(1)}`, { headers: { Range: 'bytes=10-99' } })],
+      ['Range suffix', 206, admin('GET', `/${f(4)}`, { headers: { Range: 'bytes=-10' } })],
+      ['Range past the end', 416, admin('GET', `/${f(1)}`, { headers: { Range: 'bytes=5000-6000' } })],
+      ['Range of a compressed needle', 206, admin('GET', `/${f(3)}`, { headers: { Range: 'bytes=0-99' } })],
+      ['If-Modified-Since in the future', 304, admin('GET', `/${f(1)}`, { headers: { 'If-Modified-Since': 'Sat, 01 Jan 2100 00:00:00 GMT' } })],
+      ['GET with Origin', 200, admin('GET', `/${f(1)}`, { headers: { Origin: 'https://x.example' } })],
+      ['OPTIONS', 200, admin('OPTIONS', `/${f(1)}`)],
+      ['PATCH', 400, admin('PATCH', `/${f(1)}`)],
+      ['/status', 200, admin('GET', '/status'), 'status-json'],
+      ['/status?pretty=y', 200, admin('GET', '/status?pretty=y'), 'status-json'],
+      ['/healthz', 200, admin('GET', '/healthz')],
+      ['/readyz', 200, admin('GET', '/readyz')],
+      ['/ui/index.html', 200, admin('GET', '/ui/index.html'), 'none'],
+      ['public GET', 200, pub('GET', `/${f(1)}`)],
+      ['public HEAD', 200, pub('HEAD', `/${f(4)}`)],
+      ['public Range', 206, pub('GET', `/${f(4)}`, { headers: { Range: 'bytes=1000-1999' } })],
+      ['public GET missing', 404, pub('GET', `/${f(999)}`)],
+      ['public POST', 200, pub('POST', `/${f(20)}`, { headers: OCTETS, body: seeded(100, 20) })],
+      ['public DELETE', 200, pub('DELETE', `/${f(1)}`)],
+      ['public /status', 400, pub('GET', '/status')],
+      // deletes
+      ['DELETE', 202, admin('DELETE', `/${f(6)}`)],
+      ['DELETE again', 404, admin('DELETE', `/${f(6)}`)],
+      ['GET deleted', 404, admin('GET', `/${f(6)}`)],
+      ['GET deleted ?readDeleted=true', 200, admin('GET', `/${f(6)}?readDeleted=true`)],
+      ['DELETE wrong cookie', 400, admin('DELETE', `/${f(1, 'deadbeef')}`)],
+      ['DELETE missing volume', 404, admin('DELETE', `/99,1${COOKIE}`)],
+      ['GET raw after the deletes', 200, admin('GET', `/${f(1)}`)],
+    ];
+    const differences: string[] = [];
+    for (const [name, status, send, body] of steps) {
+      const first = await send(one);
+      assert.equal(first.status, status, `${name} with -workers=1: ${text(first)}`);
+      const a = comparable(first, one, { body });
+      const b = comparable(await send(four), four, { body });
+      try {
+        assert.deepEqual(b, a);
+      } catch {
+        differences.push(`${name}:\n  -workers=1: ${JSON.stringify(a).slice(0, 600)}\n  -workers=4: ${JSON.stringify(b).slice(0, 600)}`);
+      }
+    }
+    // Conditional reads with the ETag the servers gave (the same one, or GET raw differed above).
+    const etag = (await freshRequest('GET', `${one.url}/${f(1)}`)).headers.etag as string;
+    for (const [name, headers] of [
+      ['If-None-Match', { 'If-None-Match': etag }],
+      ['If-None-Match, another tag', { 'If-None-Match': '"0000"' }],
+    ] as const) {
+      const a = comparable(await freshRequest('GET', `${one.url}/${f(1)}`, { headers }), one);
+      const b = comparable(await freshRequest('GET', `${four.url}/${f(1)}`, { headers }), four);
+      if (JSON.stringify(a) !== JSON.stringify(b)) differences.push(`${name}:\n  -workers=1: ${JSON.stringify(a)}\n  -workers=4: ${JSON.stringify(b)}`);
+    }
+    assert.equal((await freshRequest('GET', `${one.url}/${f(1)}`, { headers: { 'If-None-Match': etag } })).status, 304);
+    assert.deepEqual(differences, []);
+  });
+
+  test('/stats/counter counts the requests every thread served', async () => {
+    const counted = async (vs: Served) => {
+      const read = async () => (JSON.parse((await freshRequest('GET', `${vs.url}/stats/counter`)).body.toString()) as { Counters: Record<string, number> }).Counters;
+      const before = await read();
+      for (let i = 0; i < 24; i++) await freshRequest('GET', `${vs.url}/${fid(SAME_VOLUME, 1)}`);
+      for (let i = 0; i < 6; i++) await post(`${vs.url}/${fid(SAME_VOLUME, 3000 + i)}`, seeded(100, i));
+      await freshRequest('DELETE', `${vs.url}/${fid(SAME_VOLUME, 3000)}`);
+      const after = await read();
+      return Object.fromEntries(Object.keys(after).filter((k) => k !== 'StartedAt').map((k) => [k, after[k] - before[k]]));
+    };
+    const a = await counted(servers.get(1)!);
+    const b = await counted(servers.get(4)!);
+    assert.deepEqual(b, a);
+    assert.ok(a.Requests >= 31, JSON.stringify(a));
+  });
+});
+
+/** The header a worker uses to pass the client address on to the main thread. */
+const FORWARDED_PEER_HEADER = 'X-Seaweed-Forwarded-Peer';
+
+describe('the whitelist applies to the true client address through the workers', () => {
+  const answers = new Map<number, Map<string, unknown>>();
+  for (const workers of WORKER_COUNTS) {
+    test(`-workers=${workers}: 127.0.0.1 is refused, 127.0.0.2 (listed) may write; spoofed headers grant nothing`, async () => {
+      const dir = tempDir('workers-wl-');
+      const vol = await Volume.create({ dir, collection: '', id: 1, offsetWidth: 4, create: { replicaPlacement: ReplicaPlacement.parse('000'), ttl: Ttl.EMPTY } });
+      await vol.close();
+      const vs = await startServed(master, workers, ['-whiteList=10.9.9.9,127.0.0.2'], dir);
+      const seen = new Map<string, unknown>();
+      answers.set(workers, seen);
+      try {
+        const listed = { localAddress: '127.0.0.2' };
+        const check = async (name: string, r: Promise<RawResponse>, status: number) => {
+          const a = await r;
+          seen.set(name, comparable(a, vs));
+          assert.equal(a.status, status, `${name}: ${text(a)}`);
+        };
+        const small = seeded(1000, 1);
+        const large = seeded(200_000, 2);
+        for (const [spoof, headers] of [
+          ['', {}],
+          [` with ${FORWARDED_PEER_HEADER}`, { [FORWARDED_PEER_HEADER]: '127.0.0.2' }],
+          [` with ${FORWARDED_PEER_HEADER} (port)`, { [FORWARDED_PEER_HEADER]: '127.0.0.2:40000' }],
+          [' with X-Forwarded-For', { 'X-Forwarded-For': '127.0.0.2' }],
+          [' with X-Real-IP', { 'X-Real-IP': '10.9.9.9' }],
+        ] as const) {
+          await check(`small POST from 127.0.0.1${spoof}`, post(`${vs.url}/${fid(1, 1)}`, small, { headers }), 401);
+          await check(`large POST from 127.0.0.1${spoof}`, post(`${vs.url}/${fid(1, 2)}`, large, { headers }), 401);
+          await check(`DELETE from 127.0.0.1${spoof}`, freshRequest('DELETE', `${vs.url}/${fid(1, 1)}`, { headers }), 401);
+        }
+        await check('GET of a needle never written', freshRequest('GET', `${vs.url}/${fid(1, 1)}`), 404);
+        await check('small POST from 127.0.0.2', post(`${vs.url}/${fid(1, 1)}`, small, listed), 201);
+        await check('large POST from 127.0.0.2', post(`${vs.url}/${fid(1, 2)}`, large, listed), 201);
+        await check('GET from 127.0.0.1 (reads are not whitelisted)', freshRequest('GET', `${vs.url}/${fid(1, 2)}`), 200);
+        await check('DELETE from 127.0.0.1 of a stored needle', freshRequest('DELETE', `${vs.url}/${fid(1, 1)}`), 401);
+        await check('DELETE from 127.0.0.2', freshRequest('DELETE', `${vs.url}/${fid(1, 1)}`, listed), 202);
+        await check('GET after the delete', freshRequest('GET', `${vs.url}/${fid(1, 1)}`), 404);
+      } finally {
+        await vs.stop('SIGKILL');
+        cleanup(dir);
+      }
+    });
+  }
+  test('the refusals and answers are the same with -workers=1 and -workers=4', () => {
+    assert.deepEqual(answers.get(4), answers.get(1));
+  });
+});
+
+function pieces(data: Buffer, count: number): Buffer[] {
+  const size = Math.ceil(data.length / count);
+  return [...Array(count).keys()].map((i) => data.subarray(i * size, (i + 1) * size));
+}
+
+describe('graceful stop', () => {
+  for (const workers of WORKER_COUNTS) {
+    test(`-workers=${workers}: SIGTERM lets in-flight uploads and a download finish, exits 0, and the data is there after a restart`, async () => {
+      const vs = servers.get(workers)!;
+      const VOL = volumesOf(workers);
+      const big = randomBytes(24 << 20);
+      const w = await post(`${vs.url}/${fid(VOL.stop, 1)}`, big);
+      assert.equal(w.status, 201, text(w));
+
+      // A download whose reader stops after its first bytes: the server's answer stays in flight.
+      let resume!: () => void;
+      let started!: () => void;
+      const downloadStarted = new Promise<void>((r) => (started = r));
+      const download = new Promise<RawResponse>((resolve, reject) => {
+        const req = request(`${vs.url}/${fid(VOL.stop, 1)}`, { agent: false }, (res: IncomingMessage) => {
+          const parts: Buffer[] = [];
+          res.once('data', () => {
+            res.pause();
+            resume = () => res.resume();
+            started();
+          });
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      await downloadStarted;
+      // Uploads whose bodies come in ten pieces over about a second: one small (the workers' own
+      // path) and one past the small-upload size (forwarded to the main thread).
+      const small = randomBytes(40_000);
+      const large = randomBytes(400_000);
+      const slow = (key: number, data: Buffer) =>
+        freshRequest('POST', `${vs.url}/${fid(VOL.stop, key)}`, { headers: { ...OCTETS, 'Content-Length': String(data.length) }, body: pieces(data, 10), pieceDelayMs: 100 });
+      const uploads = [slow(2, small), slow(3, large)];
+      await new Promise((r) => setTimeout(r, 300));
+      vs.proc.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 400));
+      resume();
+      const [u1, u2] = await Promise.all(uploads);
+      assert.equal(u1.status, 201, `small slow upload: ${text(u1)}`);
+      assert.equal(u2.status, 201, `large slow upload: ${text(u2)}`);
+      const d = await download;
+      assert.equal(d.status, 200);
+      assert.equal(d.body.length, big.length, 'downloaded bytes');
+      assert.ok(d.body.equals(big), 'the download is exact');
+      const timer = setTimeout(() => vs.proc.kill('SIGKILL'), 20_000);
+      const code = await vs.exited;
+      clearTimeout(timer);
+      assert.equal(code, 0, vs.log().slice(-3000));
+
+      const again = await startServed(master, workers, [], vs.dir);
+      try {
+        for (const [key, data] of [[1, big], [2, small], [3, large]] as const) {
+          const r = await freshRequest('GET', `${again.url}/${fid(VOL.stop, key)}`);
+          assert.equal(r.status, 200, `needle ${key} after the restart`);
+          assert.ok(r.body.equals(data), `needle ${key} after the restart: ${r.body.length} bytes`);
+        }
+      } finally {
+        await again.stop('SIGKILL');
+      }
+    });
+  }
+});
