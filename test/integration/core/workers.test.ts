@@ -6,15 +6,17 @@
 // the true client address, and a graceful stop that finishes what was in flight.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { signFileIdJwt } from '../../../core/security/jwt.js';
 import { ReplicaPlacement, Ttl } from '../../../core/storage/types.js';
 import { Volume } from '../../../core/storage/volume.js';
 import { eachLimited, fidOf } from '../../helpers/cluster.js';
 import { drainStream, volumeClient } from '../../helpers/grpc.js';
 import { freshRequest, multipartBody, type FreshRequestOptions, type RawResponse } from '../../helpers/http.js';
-import { cleanup, freePort, startMaster, startVolumeServer, tempDir, type Master, type VolumeServer } from '../../helpers/processes.js';
+import { cleanup, freePort, startMaster, startVolumeServer, tempDir, waitFor, type Master, type VolumeServer } from '../../helpers/processes.js';
 
 const WORKER_COUNTS = [1, 4] as const;
 const COOKIE = '1234abcd';
@@ -34,6 +36,8 @@ const LIMIT_MB = 32;
  */
 const VOLUMES = { rw: 1, readonly: 2, mount: 3, del: 4, vacuum: 5, stop: 7 } as const;
 const SAME_VOLUME = 6;
+/** Replication 001 on both servers: each is the other's replica. */
+const REPLICATED_VOLUME = 8;
 type Volumes = { [K in keyof typeof VOLUMES]: number };
 function volumesOf(workers: number): Volumes {
   const base = workers === 1 ? 10 : 20;
@@ -44,6 +48,8 @@ interface Served extends VolumeServer {
   workers: number;
   publicPort: number;
   publicUrl: string;
+  /** The server's -securityFile (empty at start), rewritten and reloaded with SIGHUP by the tests. */
+  securityFile: string;
 }
 
 function workerArgs(n: number): string[] {
@@ -72,12 +78,15 @@ function listeningSockets(port: number): number {
 
 async function startServed(master: Master, workers: number, extraArgs: string[] = [], dir?: string): Promise<Served> {
   const publicPort = await freePort();
+  const dataDir = dir ?? tempDir('ts-weed-workers-');
+  const securityFile = join(dataDir, 'security.toml');
+  if (!existsSync(securityFile)) writeFileSync(securityFile, '');
   const vs = await startVolumeServer({
     master: master.address,
-    dir,
-    extraArgs: [...workerArgs(workers), `-port.public=${publicPort}`, `-fileSizeLimitMB=${LIMIT_MB}`, ...extraArgs],
+    dir: dataDir,
+    extraArgs: [...workerArgs(workers), `-port.public=${publicPort}`, `-fileSizeLimitMB=${LIMIT_MB}`, `-securityFile=${securityFile}`, ...extraArgs],
   });
-  return { ...vs, workers, publicPort, publicUrl: `http://127.0.0.1:${publicPort}` };
+  return { ...vs, workers, publicPort, publicUrl: `http://127.0.0.1:${publicPort}`, securityFile };
 }
 
 function fid(vid: number, key: number): string {
@@ -131,6 +140,7 @@ before(async () => {
     const c = volumeClient(vs.grpcAddress);
     try {
       for (const vid of [SAME_VOLUME, ...Object.values(volumesOf(vs.workers))]) await c.call('AllocateVolume', { volume_id: vid, replication: '000', version: 3 });
+      await c.call('AllocateVolume', { volume_id: REPLICATED_VOLUME, replication: '001', version: 3 });
     } finally {
       c.close();
     }
@@ -613,6 +623,168 @@ describe('the whitelist applies to the true client address through the workers',
   });
 });
 
+/**
+ * The .dat of each volume in `dir` is a run of whole needle records from its super block to its
+ * end (records never interleave), and every .idx entry points at the start of a record of its key
+ * (version 3 records: header 16 + size + checksum 4 + append time 8, then 1 to 8 bytes of padding,
+ * weed/storage/needle/needle_read_tail.go PaddingLength; 4-byte .idx offsets in 8-byte units).
+ */
+function assertVolumeFilesConsistent(dir: string): void {
+  const dats = readdirSync(dir).filter((n) => /^\d+\.dat$/.test(n));
+  assert.ok(dats.length > 0, `no volumes in ${dir}`);
+  for (const name of dats) {
+    const dat = readFileSync(join(dir, name));
+    const idx = readFileSync(join(dir, name.replace(/\.dat$/, '.idx')));
+    assert.equal(dat[0], 3, `${name}: version`);
+    const records = new Map<number, { key: bigint; size: number }>();
+    let pos = 8 + dat.readUInt16BE(6);
+    while (pos + 16 <= dat.length) {
+      const size = dat.readUInt32BE(pos + 12);
+      records.set(pos, { key: dat.readBigUInt64BE(pos + 4), size });
+      const length = 16 + size + 4 + 8;
+      pos += length + (8 - (length % 8));
+    }
+    assert.equal(pos, dat.length, `${name}: the records do not end where the file does`);
+    assert.equal(idx.length % 16, 0, `${name.replace(/\.dat$/, '.idx')}: length`);
+    for (let i = 0; i < idx.length; i += 16) {
+      const key = idx.readBigUInt64BE(i);
+      const offset = idx.readUInt32BE(i + 8) * 8;
+      const size = idx.readUInt32BE(i + 12);
+      if (offset === 0) continue; // a delete recorded without a record of its own
+      const record = records.get(offset);
+      assert.ok(record, `${name}: .idx entry ${i / 16} (key ${key}) points at ${offset}, inside a record`);
+      assert.equal(record.key, key, `${name}: .idx entry ${i / 16} points at the record of another key`);
+      // A delete's entry carries the tombstone size (-1); its record has an empty body.
+      assert.equal(record.size, size === 0xffffffff ? 0 : size, `${name}: .idx entry ${i / 16} (key ${key}) size`);
+    }
+  }
+}
+
+/** Rewrites a server's security.toml and waits until it says it reloaded it (SIGHUP). */
+async function reloadSecurity(vs: Served, toml: string): Promise<void> {
+  writeFileSync(vs.securityFile, toml);
+  const reloads = () => (vs.log().match(/reloaded security config/g) ?? []).length;
+  const before = reloads();
+  vs.proc.kill('SIGHUP');
+  await waitFor(async () => reloads() > before, 10_000, `security reload of ${vs.port}`);
+}
+
+describe('a security.toml reload (SIGHUP) holds on every thread once the server says it is done', () => {
+  for (const workers of WORKER_COUNTS) {
+    test(`-workers=${workers}: write and read JWT keys, then a whitelist, come and go`, async () => {
+      const vs = servers.get(workers)!;
+      const VOL = volumesOf(workers);
+      const writeKey = 'workers-test-write-key';
+      const readKey = 'workers-test-read-key';
+      const data = [...Array(12).keys()].map((i) => seeded(i % 3 === 2 ? 150_000 : 900, 100 + i));
+      const f = (i: number) => fid(VOL.rw, 5000 + i);
+      try {
+        await reloadSecurity(vs, `[jwt.signing]\nkey = "${writeKey}"\n[jwt.signing.read]\nkey = "${readKey}"\n`);
+        await onFreshConnections(
+          12,
+          (i) => post(`${vs.url}/${f(i)}`, data[i]),
+          (r, i) => (r.status === 401 ? undefined : `write ${i} without a token: ${text(r)}`),
+        );
+        await onFreshConnections(
+          12,
+          (i) => post(`${vs.url}/${f(i)}`, data[i], { headers: { Authorization: `Bearer ${signFileIdJwt(readKey, f(i), 60)}` } }),
+          (r, i) => (r.status === 401 ? undefined : `write ${i} with a read token: ${text(r)}`),
+        );
+        await onFreshConnections(
+          12,
+          (i) => post(`${vs.url}/${f(i)}`, data[i], { headers: { Authorization: `Bearer ${signFileIdJwt(writeKey, f(i), 60)}` } }),
+          (r, i) => (r.status === 201 ? undefined : `write ${i} with its token: ${text(r)}`),
+        );
+        await onFreshConnections(
+          12,
+          (i) => freshRequest('GET', `${i % 2 ? vs.publicUrl : vs.url}/${f(i)}`),
+          (r, i) => (r.status === 401 ? undefined : `read ${i} without a token: ${text(r)}`),
+        );
+        await onFreshConnections(
+          12,
+          (i) => freshRequest('GET', `${i % 2 ? vs.publicUrl : vs.url}/${f(i)}?jwt=${signFileIdJwt(readKey, f(i), 60)}`),
+          (r, i) => (r.status === 200 && r.body.equals(data[i]) ? undefined : `read ${i} with its token: ${r.status}`),
+        );
+
+        // Keys gone, a whitelist in: writes from 127.0.0.1 refused, from the listed 127.0.0.2 let in.
+        await reloadSecurity(vs, `[guard]\nwhite_list = "127.0.0.2"\n`);
+        await onFreshConnections(
+          12,
+          (i) => freshRequest('GET', `${vs.url}/${f(i)}`),
+          (r, i) => (r.status === 200 && r.body.equals(data[i]) ? undefined : `read ${i} after the keys went: ${r.status}`),
+        );
+        await onFreshConnections(
+          12,
+          (i) => post(`${vs.url}/${f(100 + i)}`, data[i]),
+          (r, i) => (r.status === 401 ? undefined : `write ${i} from outside the reloaded whitelist: ${text(r)}`),
+        );
+        await onFreshConnections(
+          12,
+          (i) => post(`${vs.url}/${f(100 + i)}`, data[i], { localAddress: '127.0.0.2' }),
+          (r, i) => (r.status === 201 ? undefined : `write ${i} from inside the reloaded whitelist: ${text(r)}`),
+        );
+      } finally {
+        await reloadSecurity(vs, '');
+      }
+      await onFreshConnections(
+        12,
+        (i) => post(`${vs.url}/${f(200 + i)}`, data[i]),
+        (r, i) => (r.status === 201 ? undefined : `write ${i} after the whitelist went: ${text(r)}`),
+      );
+    });
+  }
+});
+
+describe('replicated writes between a -workers=1 and a -workers=4 server', () => {
+  test('a write or delete on either is on both at once, read on any thread', async () => {
+    const one = servers.get(1)!;
+    const four = servers.get(4)!;
+    await waitFor(
+      async () => {
+        const r = (await (await fetch(`${master.url}/dir/lookup?volumeId=${REPLICATED_VOLUME}`)).json()) as { locations?: unknown[] };
+        return (r.locations?.length ?? 0) === 2;
+      },
+      15_000,
+      `both copies of volume ${REPLICATED_VOLUME} known to the master`,
+    );
+    const f = (i: number) => fid(REPLICATED_VOLUME, i + 1);
+    const data = [...Array(24).keys()].map((i) => randomBytes(i % 6 === 5 ? 200_000 : 1000 + i));
+    // Even ones written to the -workers=4 server, odd ones to the -workers=1 server.
+    const writer = (i: number) => (i % 2 === 0 ? four : one);
+    await onFreshConnections(
+      data.length,
+      (i) => (i % 4 < 2 ? post(`${writer(i).url}/${f(i)}`, data[i]) : postForm(`${writer(i).url}/${f(i)}`, `r${i}.bin`, 'application/octet-stream', data[i])),
+      (r, i) => (r.status === 201 ? undefined : `replicated write ${i}: ${text(r)}`),
+    );
+    for (const vs of [one, four]) {
+      await onFreshConnections(
+        data.length,
+        (i) => freshRequest('GET', `${vs.url}/${f(i)}`),
+        (r, i) => (r.status === 200 && r.body.equals(data[i]) ? undefined : `read ${i} on -workers=${vs.workers}: ${r.status}, ${r.body.length} bytes`),
+      );
+    }
+    await onFreshConnections(
+      data.length / 2,
+      (j) => freshRequest('DELETE', `${writer(j).url}/${f(2 * j)}`),
+      (r, j) => (r.status === 202 ? undefined : `replicated delete ${2 * j}: ${text(r)}`),
+    );
+    for (const vs of [one, four]) {
+      await onFreshConnections(
+        data.length,
+        (i) => freshRequest('GET', `${vs.url}/${f(i)}`),
+        (r, i) =>
+          i % 2 === 0
+            ? r.status === 404
+              ? undefined
+              : `deleted ${i} reads ${r.status} on -workers=${vs.workers}`
+            : r.status === 200 && r.body.equals(data[i])
+              ? undefined
+              : `live ${i} reads ${r.status} on -workers=${vs.workers}`,
+      );
+    }
+  });
+});
+
 function pieces(data: Buffer, count: number): Buffer[] {
   const size = Math.ceil(data.length / count);
   return [...Array(count).keys()].map((i) => data.subarray(i * size, (i + 1) * size));
@@ -669,6 +841,7 @@ describe('graceful stop', () => {
       const code = await vs.exited;
       clearTimeout(timer);
       assert.equal(code, 0, vs.log().slice(-3000));
+      assertVolumeFilesConsistent(vs.dir);
 
       const again = await startServed(master, workers, [], vs.dir);
       try {
