@@ -34,7 +34,7 @@ const LIMIT_MB = 32;
  * server has it (Go's proxy read mode and replicated write), which would hide a volume that
  * disappeared. Only the volume the answers are compared on is on both, and it never moves.
  */
-const VOLUMES = { rw: 1, readonly: 2, mount: 3, del: 4, vacuum: 5, stop: 7 } as const;
+const VOLUMES = { rw: 1, readonly: 2, mount: 3, del: 4, vacuum: 5, stop: 7, ec: 9 } as const;
 const SAME_VOLUME = 6;
 /** Replication 001 on both servers: each is the other's replica. */
 const REPLICATED_VOLUME = 8;
@@ -84,7 +84,7 @@ async function startServed(master: Master, workers: number, extraArgs: string[] 
   const vs = await startVolumeServer({
     master: master.address,
     dir: dataDir,
-    extraArgs: [...workerArgs(workers), `-port.public=${publicPort}`, `-fileSizeLimitMB=${LIMIT_MB}`, `-securityFile=${securityFile}`, ...extraArgs],
+    extraArgs: [...workerArgs(workers), `-max=20`, `-port.public=${publicPort}`, `-fileSizeLimitMB=${LIMIT_MB}`, `-securityFile=${securityFile}`, ...extraArgs],
   });
   return { ...vs, workers, publicPort, publicUrl: `http://127.0.0.1:${publicPort}`, securityFile };
 }
@@ -337,6 +337,51 @@ for (const workers of WORKER_COUNTS) {
           (i) => post(`${vs.url}/${fid(VOL.del, 100 + i)}`, randomBytes(1000)),
           (r, i) => (r.status === 500 && r.body.toString() === notFound ? undefined : `write ${i} to a deleted volume: ${text(r)}`),
         );
+      } finally {
+        c.close();
+      }
+    });
+
+    test('EC encode and mount, EC deletes and EC unmount are seen by every thread before their RPC returns', async () => {
+      const c = volumeClient(vs.grpcAddress);
+      const all = [...Array(14).keys()];
+      const bodies = [...Array(12).keys()].map((i) => randomBytes(i % 4 === 3 ? 200_000 : 100 + i * 3000));
+      const f = (i: number) => fid(VOL.ec, i + 1);
+      const deleted = (i: number) => i % 3 === 0;
+      const readAll = (what: string, gone: (i: number) => boolean) =>
+        onFreshConnections(
+          bodies.length,
+          (i) => freshRequest('GET', `${i % 2 ? vs.publicUrl : vs.url}/${f(i)}`),
+          (r, i) =>
+            gone(i)
+              ? r.status === 404
+                ? undefined
+                : `${what}: ${i} reads ${r.status}, want 404`
+              : r.status === 200 && r.body.equals(bodies[i])
+                ? undefined
+                : `${what}: ${i} reads ${r.status}, ${r.body.length} bytes`,
+        );
+      try {
+        await onFreshConnections(
+          bodies.length,
+          (i) => post(`${vs.url}/${f(i)}`, bodies[i]),
+          (r, i) => (r.status === 201 ? undefined : `write ${i}: ${text(r)}`),
+        );
+        await c.call('VolumeMarkReadonly', { volume_id: VOL.ec, persist: true });
+        await c.call('VolumeEcShardsGenerate', { volume_id: VOL.ec, collection: '' }, 60_000);
+        await c.call('VolumeEcShardsMount', { volume_id: VOL.ec, collection: '', shard_ids: all });
+        await c.call('VolumeUnmount', { volume_id: VOL.ec });
+        await readAll('EC-mounted, normal volume unmounted', () => false);
+        await onFreshConnections(
+          bodies.length / 3,
+          (j) => freshRequest('DELETE', `${vs.url}/${f(3 * j)}`),
+          (r, j) => (r.status === 202 ? undefined : `EC delete ${3 * j}: ${text(r)}`),
+        );
+        await readAll('after the EC deletes', deleted);
+        await c.call('VolumeEcShardsUnmount', { volume_id: VOL.ec, shard_ids: all });
+        await readAll('EC shards unmounted', () => true);
+        await c.call('VolumeEcShardsMount', { volume_id: VOL.ec, collection: '', shard_ids: all });
+        await readAll('EC shards mounted again', deleted);
       } finally {
         c.close();
       }
