@@ -5,10 +5,14 @@
 // thread before their RPC returns, answers identical header for header, the whitelist applied to
 // the true client address, and a graceful stop that finishes what was in flight.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { signFileIdJwt } from '../../../core/security/jwt.js';
 import { ReplicaPlacement, Ttl } from '../../../core/storage/types.js';
@@ -237,6 +241,41 @@ for (const workers of WORKER_COUNTS) {
       }
     });
 
+    test('clients that go away mid-body store nothing, and a burst of connections is served whole', async () => {
+      const cut = (key: number, declared: number, sent: number) =>
+        new Promise<void>((resolve) => {
+          const sock = connect({ host: '127.0.0.1', port: vs.port }, () => {
+            sock.write(`POST /${fid(VOL.rw, key)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`);
+            sock.write(Buffer.alloc(sent, 7));
+            setTimeout(() => {
+              sock.destroy();
+              resolve();
+            }, 50);
+          });
+          sock.on('error', () => undefined);
+        });
+      // Small ones (the threads' own upload path) and large ones (forwarded), cut short.
+      await Promise.all([...Array(16).keys()].map((i) => (i % 2 ? cut(7000 + i, 300_000, 100_000) : cut(7000 + i, 1000, 100))));
+      await onFreshConnections(
+        16,
+        (i) => freshRequest('GET', `${vs.url}/${fid(VOL.rw, 7000 + i)}`),
+        (r, i) => (r.status === 404 ? undefined : `cut upload ${i} reads ${r.status}`),
+      );
+      const bodies = [...Array(48).keys()].map((i) => randomBytes(i % 8 === 7 ? 100_000 : 600));
+      const burst = async (send: (i: number) => Promise<RawResponse>, check: (r: RawResponse, i: number) => string | undefined) => {
+        const answers = await Promise.all(bodies.map((_, i) => send(i)));
+        assert.deepEqual(answers.map((r, i) => check(r, i)).filter(Boolean), []);
+      };
+      await burst(
+        (i) => post(`${vs.url}/${fid(VOL.rw, 8000 + i)}`, bodies[i]),
+        (r, i) => (r.status === 201 ? undefined : `burst write ${i}: ${text(r)}`),
+      );
+      await burst(
+        (i) => freshRequest('GET', `${i % 2 ? vs.publicUrl : vs.url}/${fid(VOL.rw, 8000 + i)}`),
+        (r, i) => (r.status === 200 && r.body.equals(bodies[i]) ? undefined : `burst read ${i}: ${r.status}, ${r.body.length} bytes`),
+      );
+    });
+
     test('mark readonly refuses writes on every thread before the RPC returns; mark writable lets them in again', async () => {
       const c = volumeClient(vs.grpcAddress);
       try {
@@ -440,6 +479,54 @@ for (const workers of WORKER_COUNTS) {
   });
 }
 
+describe('how many threads listen', () => {
+  test('-workers=0 and no flag mean one per core, WORKERS=3 in the environment three, and HTTPS keeps a single thread', async () => {
+    const certDir = tempDir('workers-tls-');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'volume.key', '-out', 'volume.crt', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+      { cwd: certDir, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const tomlFile = join(certDir, 'security.toml');
+    writeFileSync(tomlFile, `[https.volume]\ncert = "${join(certDir, 'volume.crt')}"\nkey = "${join(certDir, 'volume.key')}"\n`);
+    const started: VolumeServer[] = [];
+    try {
+      // Every start settles before any failure is thrown, so that the finally stops each one.
+      const starts = await Promise.allSettled([
+        startVolumeServer({ extraArgs: ['-workers=0'] }),
+        startVolumeServer({}),
+        startVolumeServer({ env: { WORKERS: '3' } }),
+        startVolumeServer({ extraArgs: ['-workers=4', `-securityFile=${tomlFile}`], waitReady: false }),
+      ]);
+      for (const s of starts) if (s.status === 'fulfilled') started.push(s.value);
+      for (const s of starts) if (s.status === 'rejected') throw s.reason;
+      const [zero, unset, env, https] = started;
+      const httpsStatus = () =>
+        new Promise<number>((resolve, reject) => {
+          const req = httpsRequest(`https://127.0.0.1:${https.port}/status`, { rejectUnauthorized: false, agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      await waitFor(async () => (await httpsStatus()) === 200, 20_000, 'our HTTPS server');
+      const cores = availableParallelism();
+      assert.equal(listeningSockets(zero.port), cores, '-workers=0');
+      assert.equal(listeningSockets(unset.port), cores, 'no -workers flag');
+      assert.equal(listeningSockets(env.port), 3, 'WORKERS=3');
+      assert.equal(listeningSockets(https.port), 1, '-workers=4 with [https.volume]');
+      for (let i = 0; i < 6; i++) assert.equal(await httpsStatus(), 200);
+    } finally {
+      for (const vs of started) {
+        await vs.stop('SIGKILL');
+        cleanup(vs.dir);
+      }
+      cleanup(certDir);
+    }
+  });
+});
+
 /** Bytes that are the same on every run and both servers (a text body compresses; a binary one does not). */
 function seeded(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
@@ -478,6 +565,89 @@ function comparable(r: RawResponse, vs: Served, opts: { body?: 'exact' | 'status
   }
   const body = r.body.toString('latin1').replaceAll(`:${vs.port}`, ':PORT').replaceAll(`:${vs.publicPort}`, ':PUBLIC');
   return { status: r.status, headers, body };
+}
+
+/**
+ * Writes `raw` on a new connection and returns every byte the server sent until it closed the
+ * connection (or `timeoutMs` passed: then `timedOut`).
+ */
+function rawExchange(port: number, raw: Buffer, timeoutMs = 5000): Promise<{ data: Buffer; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const sock = connect({ host: '127.0.0.1', port });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      sock.destroy();
+    }, timeoutMs);
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('error', () => undefined); // a reset after the answer: what was read stands
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve({ data: Buffer.concat(chunks), timedOut });
+    });
+    sock.write(raw);
+  });
+}
+
+/**
+ * The answers in a byte stream, each as its status line, its header lines (names lower-cased,
+ * sorted, Date and the request id left out, Last-Modified by presence) and its body; `methods`
+ * says which answers carry no body (HEAD). Server ports in bodies are replaced by a placeholder.
+ */
+function parseAnswers(data: Buffer, methods: string[], ports: number[]): unknown[] {
+  const out: unknown[] = [];
+  let pos = 0;
+  let n = 0;
+  while (pos < data.length) {
+    const end = data.indexOf('\r\n\r\n', pos);
+    if (end < 0) {
+      out.push({ trailing: data.subarray(pos).toString('latin1') });
+      break;
+    }
+    const [statusLine, ...lines] = data.subarray(pos, end).toString('latin1').split('\r\n');
+    pos = end + 4;
+    const headers = new Map<string, string>();
+    for (const l of lines) {
+      const colon = l.indexOf(':');
+      headers.set(l.slice(0, colon).trim().toLowerCase(), l.slice(colon + 1).trim());
+    }
+    const status = Number(statusLine.split(' ')[1]);
+    let body: Buffer = Buffer.alloc(0);
+    if (status >= 200 && status !== 204 && status !== 304 && methods[n] !== 'HEAD') {
+      if (headers.has('content-length')) {
+        const len = Number(headers.get('content-length'));
+        body = data.subarray(pos, pos + len);
+        pos += len;
+      } else if (headers.get('transfer-encoding') === 'chunked') {
+        const parts: Buffer[] = [];
+        for (;;) {
+          const lineEnd = data.indexOf('\r\n', pos);
+          const size = parseInt(data.subarray(pos, lineEnd).toString('latin1'), 16);
+          pos = lineEnd + 2;
+          if (!size) {
+            pos = data.indexOf('\r\n\r\n', pos - 2) + 4;
+            break;
+          }
+          parts.push(data.subarray(pos, pos + size));
+          pos += size + 2;
+        }
+        body = Buffer.concat(parts);
+      } else {
+        body = data.subarray(pos);
+        pos = data.length;
+      }
+    }
+    if (status >= 200) n++; // a 100 Continue is not the answer of a request
+    let text = body.toString('latin1');
+    for (const p of ports) text = text.replaceAll(`:${p}`, ':PORT');
+    const kept = [...headers]
+      .filter(([k]) => !VOLATILE.has(k))
+      .map(([k, v]) => `${k}: ${k === 'last-modified' ? 'present' : v}`)
+      .sort();
+    out.push({ statusLine, headers: kept, body: text });
+  }
+  return out;
 }
 
 describe('answers are the same with -workers=1 and -workers=4', () => {
@@ -597,6 +767,75 @@ describe('answers are the same with -workers=1 and -workers=4', () => {
       if (JSON.stringify(a) !== JSON.stringify(b)) differences.push(`${name}:\n  -workers=1: ${JSON.stringify(a)}\n  -workers=4: ${JSON.stringify(b)}`);
     }
     assert.equal((await freshRequest('GET', `${one.url}/${f(1)}`, { headers: { 'If-None-Match': etag } })).status, 304);
+    assert.deepEqual(differences, []);
+  });
+
+  test('pipelined, malformed and unusual requests on a raw connection get the same bytes back', async () => {
+    const one = servers.get(1)!;
+    const four = servers.get(4)!;
+    const v = SAME_VOLUME;
+    const f = (key: number) => fidOf(v, BigInt(key), COOKIE);
+    const small = seeded(1500, 40);
+    const cases: { name: string; methods: string[]; raw: (vs: Served) => Buffer; timeoutMs?: number }[] = [
+      {
+        name: 'pipelined reads, a write, its read, its delete and a read after it',
+        methods: ['GET', 'HEAD', 'POST', 'GET', 'GET', 'DELETE', 'GET', 'GET'],
+        raw: () =>
+          Buffer.concat([
+            Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+            Buffer.from(`HEAD /${f(4)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+            Buffer.from(`POST /${f(4000)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${small.length}\r\n\r\n`),
+            small,
+            Buffer.from(`GET /${f(4000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+            Buffer.from(`GET /${f(4)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+            Buffer.from(`DELETE /${f(4000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+            Buffer.from(`GET /${f(4000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+            Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+          ]),
+      },
+      {
+        name: 'pipelined chunked upload with an extension and a trailer, then its read',
+        methods: ['POST', 'GET'],
+        raw: () =>
+          Buffer.from(
+            `POST /${f(4001)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n` +
+              `5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n` +
+              `GET /${f(4001)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+          ),
+      },
+      {
+        name: 'Expect: 100-continue with the body sent at once',
+        methods: ['POST'],
+        raw: () => Buffer.concat([Buffer.from(`POST /${f(4002)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nExpect: 100-continue\r\nContent-Length: ${small.length}\r\nConnection: close\r\n\r\n`), small]),
+      },
+      {
+        name: 'Content-Length and Transfer-Encoding both',
+        methods: ['POST'],
+        raw: () => Buffer.from(`POST /${f(4003)} HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /${f(1)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      },
+      { name: 'no Host in HTTP/1.1', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nConnection: close\r\n\r\n`) },
+      { name: 'HTTP/1.0 without Host', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.0\r\n\r\n`) },
+      { name: 'absolute-form request target', methods: ['GET'], raw: (vs) => Buffer.from(`GET http://127.0.0.1:${vs.port}/${f(1)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`) },
+      { name: 'a request line that is no HTTP', methods: ['GET'], raw: () => Buffer.from('GARBAGE\r\n\r\n') },
+      { name: 'headers past the size limit', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`) },
+      { name: 'a NUL in a header value', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\nConnection: close\r\n\r\n`) },
+      { name: 'OPTIONS *', methods: ['OPTIONS'], raw: () => Buffer.from('OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n') },
+      // The server keeps this connection open (so both exchanges end by the client's timeout).
+      { name: 'a websocket upgrade', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`), timeoutMs: 1000 },
+      { name: 'CONNECT', methods: ['CONNECT'], raw: () => Buffer.from('CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n') },
+      { name: 'an escaped path', methods: ['GET'], raw: () => Buffer.from(`GET /${f(2)}%2Ebin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`) },
+      { name: 'a path with dot segments', methods: ['GET'], raw: () => Buffer.from(`GET /../../${f(2)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`) },
+    ];
+    const differences: string[] = [];
+    for (const c of cases) {
+      const a = await rawExchange(one.port, c.raw(one), c.timeoutMs);
+      const b = await rawExchange(four.port, c.raw(four), c.timeoutMs);
+      const pa = { timedOut: a.timedOut, answers: parseAnswers(a.data, c.methods, [one.port, one.publicPort]) };
+      const pb = { timedOut: b.timedOut, answers: parseAnswers(b.data, c.methods, [four.port, four.publicPort]) };
+      if (JSON.stringify(pa) !== JSON.stringify(pb)) {
+        differences.push(`${c.name}:\n  -workers=1: ${JSON.stringify(pa).slice(0, 1500)}\n  -workers=4: ${JSON.stringify(pb).slice(0, 1500)}`);
+      }
+    }
     assert.deepEqual(differences, []);
   });
 
