@@ -1,9 +1,12 @@
 // The multi-core mode (-workers=N, issue 14) against a real Go master. Every request goes on a
 // connection of its own, so the kernel spreads them over the threads listening on the port; the
 // same assertions run on a single-thread server (-workers=1, the reference) and on one with four
-// worker threads: read-after-write and read-after-delete, volume state changes seen by every
-// thread before their RPC returns, answers identical header for header, the whitelist applied to
-// the true client address, and a graceful stop that finishes what was in flight.
+// worker threads: read-after-write and read-after-delete; volume state changes (readonly,
+// mount, delete, vacuum, EC) seen by every thread before their RPC returns; answers identical
+// header for header, on parsed and on raw connections; the whitelist applied to the true client
+// address and security.toml reloads held by every thread; replicated writes between the two; the
+// worker count flag, env and HTTPS; a dead worker replaced; and a graceful stop that finishes
+// what was in flight and leaves whole records in the .dat and .idx.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -1073,6 +1076,117 @@ function pieces(data: Buffer, count: number): Buffer[] {
   const size = Math.ceil(data.length / count);
   return [...Array(count).keys()].map((i) => data.subarray(i * size, (i + 1) * size));
 }
+
+/**
+ * The HTTP worker threads of a server started with NODE_OPTIONS=--inspect=127.0.0.1:0, reached
+ * through the inspector's NodeWorker domain: the way to make one of them fail from outside, as a
+ * bug in it would (an uncaught exception, or process.exit, which in a worker ends the thread).
+ */
+class WorkerInspector {
+  private ws!: WebSocket;
+  private next = 0;
+  private readonly pending = new Map<number, (m: { result?: unknown; error?: unknown }) => void>();
+  readonly attached = new Map<string, { sessionId: string; url: string; title: string }>();
+
+  static async open(log: () => string): Promise<WorkerInspector> {
+    let url = '';
+    await waitFor(async () => !!(url = /Debugger listening on (ws:\/\/\S+)/.exec(log())?.[1] ?? ''), 10_000, 'the inspector address');
+    const wi = new WorkerInspector();
+    wi.ws = new WebSocket(url);
+    wi.ws.onmessage = (ev) => {
+      const m = JSON.parse(String(ev.data)) as { id?: number; method?: string; params?: Record<string, unknown>; result?: unknown; error?: unknown };
+      if (m.id !== undefined) {
+        wi.pending.get(m.id)?.(m);
+        wi.pending.delete(m.id);
+      }
+      if (m.method === 'NodeWorker.attachedToWorker') {
+        const p = m.params as { sessionId: string; workerInfo: { url: string; title: string } };
+        wi.attached.set(p.sessionId, { sessionId: p.sessionId, url: p.workerInfo.url, title: p.workerInfo.title });
+      }
+      if (m.method === 'NodeWorker.detachedFromWorker') wi.attached.delete((m.params as { sessionId: string }).sessionId);
+    };
+    await new Promise<void>((resolve, reject) => {
+      wi.ws.onopen = () => resolve();
+      wi.ws.onerror = () => reject(new Error(`inspector ${url} refused the connection`));
+    });
+    await wi.call('NodeWorker.enable', { waitForDebuggerOnStart: false });
+    return wi;
+  }
+
+  call(method: string, params: object): Promise<{ result?: unknown; error?: unknown }> {
+    const id = ++this.next;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  /** The attached workers that serve HTTP (other pools, e.g. EC encoding, run other scripts). */
+  httpWorkers(): { sessionId: string; url: string; title: string }[] {
+    return [...this.attached.values()].filter((w) => HTTP_WORKER_SCRIPT.test(w.url));
+  }
+
+  /** Runs `expression` in the worker's own isolate. */
+  async evaluate(sessionId: string, expression: string): Promise<void> {
+    const r = await this.call('NodeWorker.sendMessageToWorker', {
+      sessionId,
+      message: JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression } }),
+    });
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** The script URL of an HTTP worker thread. */
+const HTTP_WORKER_SCRIPT = /\/core\/http\/workers\//;
+
+describe('a worker thread that dies', () => {
+  test('is logged and replaced, and the server keeps serving on every thread', async () => {
+    const dir = tempDir('workers-die-');
+    const vs = await startVolumeServer({ master: master.address, dir, extraArgs: ['-workers=4'], env: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
+    const inspector = await WorkerInspector.open(() => vs.log());
+    const c = volumeClient(vs.grpcAddress);
+    const vid = 41;
+    const exits = () => vs.log().split('\n').filter((l) => l.includes('http worker exited')).length;
+    const serves = async (what: string) => {
+      const bodies = [...Array(16).keys()].map((i) => randomBytes(i % 4 === 3 ? 100_000 : 500));
+      const base = Math.floor(Math.random() * 1e9);
+      await onFreshConnections(16, (i) => post(`${vs.url}/${fid(vid, base + i)}`, bodies[i]), (r, i) => (r.status === 201 ? undefined : `${what}: write ${i}: ${text(r)}`));
+      await onFreshConnections(16, (i) => freshRequest('GET', `${vs.url}/${fid(vid, base + i)}`), (r, i) => (r.status === 200 && r.body.equals(bodies[i]) ? undefined : `${what}: read ${i}: ${r.status}`));
+    };
+    try {
+      await c.call('AllocateVolume', { volume_id: vid, replication: '000', version: 3 });
+      await waitFor(async () => inspector.httpWorkers().length === 4, 10_000, 'four HTTP workers attached to the inspector');
+      assert.equal(listeningSockets(vs.port), 4);
+      await serves('before');
+
+      // One worker throws an uncaught exception.
+      const [victim] = inspector.httpWorkers();
+      await inspector.evaluate(victim.sessionId, "setTimeout(() => { throw new Error('injected by workers.test') }, 0); 0");
+      await waitFor(async () => exits() >= 1, 10_000, 'the log line of the exited worker');
+      await waitFor(async () => inspector.httpWorkers().length === 4 && !inspector.attached.has(victim.sessionId), 10_000, 'a replacement worker');
+      await waitFor(async () => listeningSockets(vs.port) === 4, 10_000, 'four listening sockets again');
+      await serves('after one worker threw');
+
+      // Every worker at once ends itself.
+      const all = inspector.httpWorkers();
+      await Promise.all(all.map((w) => inspector.evaluate(w.sessionId, 'process.exit(3)')));
+      await waitFor(async () => exits() >= 5, 10_000, 'a log line for each exited worker');
+      await waitFor(async () => inspector.httpWorkers().length === 4 && all.every((w) => !inspector.attached.has(w.sessionId)), 10_000, 'four replacement workers');
+      await waitFor(async () => listeningSockets(vs.port) === 4, 10_000, 'four listening sockets again');
+      await serves('after every worker exited');
+      assert.equal(exits(), 5, vs.log().slice(-3000));
+    } finally {
+      c.close();
+      inspector.close();
+      await vs.stop('SIGKILL');
+      cleanup(dir);
+    }
+  });
+});
 
 describe('graceful stop', () => {
   for (const workers of WORKER_COUNTS) {
