@@ -1,6 +1,7 @@
 // Derived values: everything Go's `weed volume` computes from its flags after parsing (ports, ip and id
 // defaults, per-dir lists, tags, timeouts, masters), with the same validation rules.
 
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 import { valueAt } from './schema.js';
 import type { MinFreeSpace, PluginFamily, ReadMode, ServerConfig } from './types.js';
@@ -53,6 +54,12 @@ function perDir<T>(flag: string, text: string, items: T[], dirCount: number): T[
     throw invalidFlag(flag, text, `${items.length} values but -dir has ${dirCount} entries (must be ${want})`);
   }
   return items;
+}
+
+/** -workers: 0 = one per core; more than 64 threads only costs memory, so it is refused. */
+function workerCount(n: number): number {
+  if (n < 0 || n > 64) throw invalidFlag('workers', String(n), 'want 0 (one per core) to 64');
+  return n === 0 ? Math.max(1, availableParallelism()) : n;
 }
 
 function toLogFormat(v: string): '' | 'text' | 'json' {
@@ -174,6 +181,7 @@ export function resolveServerConfig(
     imagesFixOrientation: bool('imagesFixOrientation'),
     offsetBytes: num('offsetBytes') as 4 | 5,
     fastPath: bool('fastPath'),
+    workers: workerCount(num('workers')),
     configDir: expandHome(str('configDir'), opts.home),
     securityFile: str('securityFile'),
     logFormat: toLogFormat(str('logFormat')),

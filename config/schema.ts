@@ -262,6 +262,13 @@ const VOLUME_FLAGS: FlagDef[] = [
     doc: 'answer small plain reads and uploads without the routed handlers (false: every request is routed; answers are the same)',
   }),
   volumeFlag({
+    name: 'workers',
+    kind: 'int',
+    default: 1,
+    env: ['WORKERS'],
+    doc: 'HTTP threads: 1 = the main thread serves HTTP; N ≥ 2 = N worker threads share the ports and ask the main thread for volume work (0 = one per core)',
+  }),
+  volumeFlag({
     name: 'config',
     kind: 'string',
     default: '',

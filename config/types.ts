@@ -103,6 +103,11 @@ export interface ServerConfig {
   offsetBytes: 4 | 5;
   /** -fastPath: small plain reads and uploads skip fastify's routing (same answers). */
   fastPath: boolean;
+  /**
+   * -workers resolved: HTTP worker threads (core/http/workers/); 1 = the main thread serves HTTP
+   * itself. 0 on the command line means one per core. 1 by default: see README "HTTP worker threads".
+   */
+  workers: number;
   configDir: string;
   securityFile: string;
   /** '' = text on a terminal, json otherwise (core/logging.ts). */

@@ -2,6 +2,7 @@
 // admin), heartbeat starts; on a signal heartbeat stops (master told), pre-stop wait, listeners
 // close, plugins stop, volumes close.
 import type * as grpc from '@grpc/grpc-js';
+import type { IncomingMessage } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import type { AwilixContainer } from 'awilix';
@@ -16,7 +17,10 @@ import type { GrpcHandler } from './grpc/handler.js';
 import { bindGrpc, buildVolumeServerImplementation, createGrpcServer } from './grpc/server.js';
 import { volumeServerService } from './grpc/proto-loader.js';
 import { listenLoopbackCompanion, stopAccepting, wantsLoopbackCompanion } from './http/loopback.js';
-import { createHttpServer, type Listener } from './http/servers.js';
+import { serverHeaderOf } from './http/answer.js';
+import { createCompanionServer, createHttpServer, type Listener } from './http/servers.js';
+import { HttpWorkerPool } from './http/workers/pool.js';
+import type { WorkerCallHandler } from './http/workers/protocol.js';
 import { MetricsListener } from './metrics/metrics-listener.js';
 import { refreshIntervalMs, TlsManager } from './tls/tls-manager.js';
 import { checkPluginRpcs, loadEnabledPlugins, type LoadedPlugins } from './plugins/registry.js';
@@ -45,6 +49,8 @@ export class Lifecycle {
   private tls: TlsManager | undefined;
   /** Loopback companions of the HTTP listeners (-ip.bind unset, as Go). */
   private loopback: NetServer[] = [];
+  /** The HTTP worker threads (-workers ≥ 2). */
+  private workers: HttpWorkerPool | undefined;
 
   private resolved: Cradle | undefined;
 
@@ -112,16 +118,20 @@ export class Lifecycle {
       );
     }
 
-    // HTTP
+    // HTTP: on the main thread, or on worker threads that forward to it (core/http/workers/).
     const separatePublic = config.publicPort !== config.port;
+    const useWorkers = config.workers > 1 && !tls.httpsEnabled;
+    if (config.workers > 1 && !useWorkers) logger.info({ workers: config.workers }, 'HTTPS listeners: serving HTTP on the main thread only');
+    const host = hostForListen(config.bindIp);
     if (separatePublic) {
       this.publicApp = await this.buildHttp('public');
-      await this.publicApp.listen({ host: hostForListen(config.bindIp), port: config.publicPort });
+      if (!useWorkers) await this.publicApp.listen({ host, port: config.publicPort });
       if (companions) await this.addLoopback(this.publicApp, config.publicPort);
     }
     this.admin = await this.buildHttp('admin');
-    await this.admin.listen({ host: hostForListen(config.bindIp), port: config.port });
+    if (!useWorkers) await this.admin.listen({ host, port: config.port });
     if (companions) await this.addLoopback(this.admin, config.port);
+    if (useWorkers) await this.startWorkers(host, separatePublic);
 
     tls.watch(refreshIntervalMs(process.env));
 
@@ -148,6 +158,36 @@ export class Lifecycle {
       },
       'volume server started',
     );
+  }
+
+  private async startWorkers(host: string, separatePublic: boolean): Promise<void> {
+    const { config, logger, requestCounters } = this.cradle;
+    const calls = new Map<string, WorkerCallHandler>();
+    const modules: string[] = [];
+    for (const p of this.plugins.enabled) {
+      const w = p.workerFastPath?.(this.cradle);
+      if (!w) continue;
+      modules.push(w.module);
+      for (const [kind, handler] of Object.entries(w.calls)) calls.set(kind, handler);
+    }
+    const listeners = [];
+    const admin = this.admin;
+    if (admin) listeners.push({ listener: 'admin' as const, host, port: config.port, server: (prepare: (req: IncomingMessage) => void) => createCompanionServer(admin, prepare) });
+    const publicApp = this.publicApp;
+    if (separatePublic && publicApp) {
+      listeners.push({ listener: 'public' as const, host, port: config.publicPort, server: (prepare: (req: IncomingMessage) => void) => createCompanionServer(publicApp, prepare) });
+    }
+    this.workers = new HttpWorkerPool({
+      count: config.workers,
+      listeners,
+      serverHeader: serverHeaderOf(config.offsetBytes),
+      idleTimeoutSeconds: config.idleTimeoutSeconds,
+      fastPathModules: config.fastPath ? modules : [],
+      calls,
+      counters: requestCounters,
+      logger,
+    });
+    await this.workers.start();
   }
 
   private async addLoopback(app: FastifyInstance, port: number): Promise<void> {
@@ -220,6 +260,8 @@ export class Lifecycle {
     const t0 = Date.now();
     // The loopback companions stop accepting first; their sockets belong to the main servers.
     for (const l of this.loopback) stopAccepting(l);
+    // Workers first: they stop accepting and finish their requests, forwarded ones included.
+    await this.workers?.stop(LISTENER_CLOSE_TIMEOUT_MS);
     await closeHttp(this.publicApp);
     await closeHttp(this.admin);
     logger.debug({ ms: Date.now() - t0 }, 'http listeners closed');

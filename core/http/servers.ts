@@ -1,6 +1,6 @@
 // The admin and public fastify instances with the headers every Go store-handler response
 // carries (Server, request id, CORS reflection) and the error → status mapping for HTTP.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import Fastify, { LogController, type FastifyInstance, type onRequestHookHandler, type onResponseHookHandler } from 'fastify';
@@ -8,14 +8,37 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../../config/types.js';
 import { toHttpStatus } from '../errors.js';
 import { NOT_STORE_ROUTES } from '../metrics/request-metrics.js';
-import { serverVersion } from '../version.js';
+import { baseHeaders, serverHeaderOf, writeCompleteAnswer } from './answer.js';
 import type { FastPath, FastReply } from './fast-path.js';
 import { sendJsonError } from './json.js';
 import type { RequestCounters } from './request-counters.js';
 import { applyConnectionTimeouts } from './timeouts.js';
-import { newRequestId, REQUEST_ID_HEADER } from './request-id.js';
+import { newRequestId } from './request-id.js';
 
 export type Listener = 'admin' | 'public';
+
+type Dispatch = (req: IncomingMessage, res: ServerResponse) => void;
+/** Each listener's request handler (fast paths, then fastify), for servers that serve the same requests. */
+const dispatchers = new WeakMap<object, Dispatch>();
+
+/**
+ * A plain HTTP server answering exactly as `app` does, for connections that reach it another way
+ * than its port (the HTTP worker threads' forwarded requests, core/http/workers/). `prepare` runs
+ * first on every request. Its connections have no timeouts: the worker's client connection has them.
+ */
+export function createCompanionServer(app: FastifyInstance, prepare: (req: IncomingMessage) => void): Server {
+  const dispatch = dispatchers.get(app.server);
+  if (!dispatch) throw new Error('not a listener made by createHttpServer');
+  const server = createServer((req, res) => {
+    prepare(req);
+    dispatch(req, res);
+  });
+  server.setTimeout(0);
+  server.keepAliveTimeout = 0;
+  server.requestTimeout = 0;
+  server.headersTimeout = 0;
+  return server;
+}
 
 export function createHttpServer(
   config: ServerConfig,
@@ -26,27 +49,13 @@ export function createHttpServer(
   /** Set: the listener serves HTTPS with these options (security.toml [https.volume]). */
   tls?: HttpsServerOptions,
 ): FastifyInstance {
-  const serverHeader = `SeaweedFS Volume ${serverVersion(config.offsetBytes)}`;
-  /** What every answer carries (flat name/value list): Server, request id, CORS reflection. */
-  const baseHeaders = (requestId: string, origin: string | undefined): string[] => {
-    // Any client-sent request id is ignored, as Go's middleware does.
-    const h = ['Server', serverHeader, REQUEST_ID_HEADER, requestId];
-    if (origin) h.push('Access-Control-Allow-Origin', '*', 'Access-Control-Allow-Credentials', 'true');
-    return h;
-  };
+  const serverHeader = serverHeaderOf(config.offsetBytes);
   const metrics = counters.metrics;
   // Fast paths answer synchronously, so the start of the request being answered is the start of
   // the current server callback: one number, no per-request state.
   let fastStart = 0;
-  const writeFast = (req: IncomingMessage, res: ServerResponse, id: string, status: number, headers: string[], body: Buffer | undefined) => {
-    const all = baseHeaders(id, req.headers.origin);
-    for (let i = 0; i < headers.length; i++) all.push(headers[i]);
-    res.writeHead(status, all);
-    // A small body goes as a latin1 string: node then sends head and body in one write, instead
-    // of a writev of two buffers with its extra bookkeeping.
-    if (body !== undefined && body.length <= 16 * 1024) res.end(body.toString('latin1'), 'latin1');
-    else res.end(body);
-  };
+  const writeFast = (req: IncomingMessage, res: ServerResponse, id: string, status: number, headers: string[], body: Buffer | undefined) =>
+    writeCompleteAnswer(req, res, serverHeader, id, status, headers, body);
   // In-flight requests are tracked on the admin listener only, as for routed store requests below.
   const onClaimedClose = function (this: ServerResponse) {
     metrics?.finished(this.req.method);
@@ -95,6 +104,7 @@ export function createHttpServer(
       };
       const server = tls ? createHttpsServer(tls, dispatch) : createServer(dispatch);
       applyConnectionTimeouts(server, config.idleTimeoutSeconds);
+      dispatchers.set(server, dispatch);
       return server;
     },
     loggerInstance: logger.child({ listener }),
@@ -119,7 +129,7 @@ export function createHttpServer(
   // in small-request profiles.
   app.addHook('onRequest', (request, reply, done) => {
     counters.count(request.method);
-    const base = baseHeaders(request.id, request.headers.origin);
+    const base = baseHeaders(serverHeader, request.id, request.headers.origin);
     for (let i = 0; i < base.length; i += 2) reply.header(base[i], base[i + 1]);
     done();
   });

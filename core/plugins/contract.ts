@@ -5,6 +5,7 @@ import type { PluginFamily } from '../../config/types.js';
 import type { Cradle } from '../container.js';
 import type { GrpcHandler } from '../grpc/handler.js';
 import type { FastPath } from '../http/fast-path.js';
+import type { WorkerCallHandler } from '../http/workers/protocol.js';
 
 /** Which HTTP listener a route plugin is being registered on. */
 export interface HttpPluginOptions {
@@ -18,6 +19,12 @@ export interface VolumePlugin {
   http?: (cradle: Cradle) => FastifyPluginAsync<HttpPluginOptions>;
   /** Synchronous answers for the hottest requests, tried before fastify routes (http/fast-path.ts). */
   httpFastPath?: (cradle: Cradle, opts: HttpPluginOptions) => FastPath;
+  /**
+   * The same for the HTTP worker threads (-workers ≥ 2, core/http/workers/): `module` (a file URL)
+   * exports createWorkerFastPath, run in each worker; `calls` are the main thread's answers to
+   * what it asks (the store lives on the main thread only).
+   */
+  workerFastPath?: (cradle: Cradle) => { module: string; calls: Record<string, WorkerCallHandler> };
   /** gRPC method implementations keyed by RPC name; every key must belong to this family. */
   grpc?: (cradle: Cradle) => Partial<Record<string, GrpcHandler>>;
   /**

@@ -23,7 +23,7 @@ export function checkPluginShape(family: PluginFamily, candidate: unknown): Volu
   if (!candidate || typeof candidate !== 'object') throw new PluginLoadError(family, 'default export is not an object');
   const p = candidate as Record<string, unknown>;
   if (p.name !== family) throw new PluginLoadError(family, `name is ${JSON.stringify(p.name)}, expected "${family}"`);
-  for (const hook of ['http', 'httpFastPath', 'grpc', 'prepare', 'start', 'stop']) {
+  for (const hook of ['http', 'httpFastPath', 'workerFastPath', 'grpc', 'prepare', 'start', 'stop']) {
     if (p[hook] !== undefined && typeof p[hook] !== 'function') {
       throw new PluginLoadError(family, `${hook} must be a function`);
     }

@@ -10,6 +10,7 @@ import { SYNC_READ_LIMIT } from '../../../core/storage/volume.js';
 import { readEcNeedleSync } from '../ec-read.js';
 import { isChunkManifest, isCompressed, needleEtag, type Needle } from '../../../core/storage/needle.js';
 import { formatHttpDate } from './conditional.js';
+import { isPlainReadRequest } from './fast-requests.js';
 import { contentDisposition } from './media-type.js';
 import { bytesToString, detectContentType, headerSafe, storedMimeType, typeForName } from './mime.js';
 import { isGzipMagic } from './inflate.js';
@@ -46,44 +47,69 @@ function plainNeedle(cradle: Cradle, url: string): Needle | undefined {
   return n;
 }
 
+export interface PlainReadAnswer {
+  /** The answer's headers (flat name/value list) besides those every answer carries. */
+  headers: string[];
+  body: Buffer | undefined;
+}
+
+/** The 200 answer to a plain read (isPlainReadRequest) of `url`, or undefined to decline. */
+export function answerPlainRead(
+  cradle: Cradle,
+  limiter: ReturnType<typeof downloadLimiter>,
+  method: 'GET' | 'HEAD',
+  url: string,
+  acceptEncoding: string | undefined,
+): PlainReadAnswer | undefined {
+  if (limiter.limited || cradle.config.security.jwtSigningRead.key !== '') return undefined;
+  const n = plainNeedle(cradle, url);
+  if (!n) return undefined;
+  const data = Buffer.from(n.data.buffer, n.data.byteOffset, n.data.length);
+  let gzip = false;
+  if (isCompressed(n)) {
+    // Stored gzip goes out as stored only to a client that takes gzip; inflating is read.ts's.
+    if (!isGzipMagic(data) || !(acceptEncoding ?? '').includes('gzip')) return undefined;
+    gzip = true;
+  }
+  const filename = bytesToString(n.name);
+  const mtype = typeForName(storedMimeType(n.mime), filename);
+
+  const headers: string[] = [];
+  if (n.lastModified !== 0) headers.push('Last-Modified', formatHttpDate(n.lastModified));
+  headers.push('ETag', `"${needleEtag(n)}"`);
+  if (gzip) headers.push('Content-Encoding', 'gzip');
+  // HEAD and empty bodies are not sniffed (read-response.ts).
+  if (mtype !== '') headers.push('Content-Type', headerSafe(mtype));
+  else if (method === 'GET' && data.length > 0) headers.push('Content-Type', detectContentType(data));
+  headers.push('Accept-Ranges', 'bytes');
+  if (filename !== '') {
+    const disposition = contentDisposition('inline', filename);
+    if (disposition !== '') headers.push('Content-Disposition', disposition);
+  }
+  headers.push('Content-Length', String(data.length));
+  return { headers, body: method === 'GET' && data.length > 0 ? data : undefined };
+}
+
 export function readFastPath(cradle: Cradle): FastPath {
-  const { config } = cradle;
-  const limiter = downloadLimiter(config);
+  const limiter = downloadLimiter(cradle.config);
   return (req, res, reply) => {
     const method = req.method;
-    if (method !== 'GET' && method !== 'HEAD') return false;
     const url = req.url ?? '';
-    if (url.indexOf('?') >= 0 || url.indexOf('%') >= 0) return false;
-    const h = req.headers;
-    if (h.range !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) return false;
-    if (limiter.limited || config.security.jwtSigningRead.key !== '') return false;
-
-    const n = plainNeedle(cradle, url);
-    if (!n) return false;
-    const data = Buffer.from(n.data.buffer, n.data.byteOffset, n.data.length);
-    let gzip = false;
-    if (isCompressed(n)) {
-      // Stored gzip goes out as stored only to a client that takes gzip; inflating is read.ts's.
-      if (!isGzipMagic(data) || !(h['accept-encoding'] ?? '').includes('gzip')) return false;
-      gzip = true;
-    }
-    const filename = bytesToString(n.name);
-    const mtype = typeForName(storedMimeType(n.mime), filename);
-
-    const headers: string[] = [];
-    if (n.lastModified !== 0) headers.push('Last-Modified', formatHttpDate(n.lastModified));
-    headers.push('ETag', `"${needleEtag(n)}"`);
-    if (gzip) headers.push('Content-Encoding', 'gzip');
-    // HEAD and empty bodies are not sniffed (read-response.ts).
-    if (mtype !== '') headers.push('Content-Type', headerSafe(mtype));
-    else if (method === 'GET' && data.length > 0) headers.push('Content-Type', detectContentType(data));
-    headers.push('Accept-Ranges', 'bytes');
-    if (filename !== '') {
-      const disposition = contentDisposition('inline', filename);
-      if (disposition !== '') headers.push('Content-Disposition', disposition);
-    }
-    headers.push('Content-Length', String(data.length));
-    reply.send(req, res, 200, headers, method === 'GET' && data.length > 0 ? data : undefined);
+    if (!isPlainReadRequest(method, url, req.headers)) return false;
+    const answer = answerPlainRead(cradle, limiter, method as 'GET' | 'HEAD', url, req.headers['accept-encoding']);
+    if (!answer) return false;
+    reply.send(req, res, 200, answer.headers, answer.body);
     return true;
+  };
+}
+
+/** The main thread's answer to a worker thread's plain read: [method, url, accept-encoding]. */
+export function plainReadCall(cradle: Cradle): (payload: unknown) => { headers: string[]; body: Uint8Array | undefined } | undefined {
+  const limiter = downloadLimiter(cradle.config);
+  return (payload) => {
+    const [method, url, acceptEncoding] = payload as ['GET' | 'HEAD', string, string | undefined];
+    const answer = answerPlainRead(cradle, limiter, method, url, acceptEncoding);
+    // A copy of just the needle's bytes: a view would carry its whole buffer across threads.
+    return answer && { headers: answer.headers, body: answer.body && new Uint8Array(answer.body) };
   };
 }

@@ -1,7 +1,7 @@
 // The request body of an upload, pulled from the socket chunk by chunk with backpressure, and the
 // error an upload the client got wrong raises. Go reads the body through the request's io.Reader
 // (weed/storage/needle/needle_parse_upload.go parseUpload, io.LimitReader(r.Body, sizeLimit+1)).
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 
 /** An upload the client got wrong: the write answers 400 with this text. */
 export class UploadError extends Error {}
@@ -16,7 +16,7 @@ export function fileOverLimit(limit: number): UploadError {
 export class BodyReader {
   private failure: Error | undefined;
 
-  constructor(private readonly s: IncomingMessage) {
+  constructor(private readonly s: Readable) {
     s.on('error', (e) => {
       this.failure ??= e;
     });
@@ -57,7 +57,7 @@ export class BodyReader {
 }
 
 /** Reads and discards whatever is left of a request body; resolves at its end (or when the socket goes). */
-export function drainRequest(s: IncomingMessage): Promise<void> {
+export function drainRequest(s: Readable): Promise<void> {
   if (s.readableEnded || s.destroyed) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const done = () => {

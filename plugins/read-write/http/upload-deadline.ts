@@ -7,17 +7,14 @@
 // moves it MIN_UPLOAD_BYTES_PER_SECOND⁻¹ seconds later. When it passes, the request is destroyed:
 // the upload fails like a dropped connection and its spool file is removed.
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { lingerOnClose } from '../../../core/http/linger.js';
 import type { BodyReader } from './upload-parse.js';
 
 export const MIN_UPLOAD_BYTES_PER_SECOND = 500;
 
 /** Go's maxPostHandlerReadBytes: how much unread body an answer may still read to keep the connection. */
 export const POST_ANSWER_READ_LIMIT = 256 * 1024;
-
-/** Go's rstAvoidanceDelay: how long a connection closed with unread data lingers after its answer. */
-export const CLOSE_LINGER_MS = 500;
 
 export class UploadDeadlineError extends Error {
   constructor(readonly received: number) {
@@ -103,18 +100,4 @@ export async function settleUnread(raw: IncomingMessage, declared: number | unde
     }
   }
   return true;
-}
-
-/**
- * Go's closeWriteAndWait: the answer is followed by a FIN, and the socket is kept (not read) a
- * moment before it is closed. Closed at once with unread data, the kernel answers the client's
- * next write with a reset, and a client still sending its body may lose the answer to it.
- */
-function lingerOnClose(socket: Socket): void {
-  // node's server ends a `Connection: close` exchange with socket.destroySoon().
-  socket.destroySoon = function (this: Socket) {
-    this.pause();
-    this.end();
-    setTimeout(() => this.destroy(), CLOSE_LINGER_MS).unref();
-  };
 }

@@ -8,6 +8,7 @@ import type { Cradle } from '../../../core/container.js';
 import { parseFid } from '../../../core/storage/file-id.js';
 import { FLAG_HAS_LAST_MODIFIED_DATE, FLAG_HAS_MIME, FLAG_HAS_NAME, FLAG_HAS_PAIRS, FLAG_HAS_TTL, FLAG_IS_CHUNK_MANIFEST, FLAG_IS_COMPRESSED, needleEtag, newNeedle } from '../../../core/storage/needle.js';
 import type { Volume } from '../../../core/storage/volume.js';
+import { fidTextOf } from './url-path.js';
 import { pairsJson, remoteReplicas, replicateWrite } from './replicate.js';
 import type { GoForm } from './upload-form.js';
 import type { ParsedUpload } from './upload-parse.js';
@@ -15,7 +16,8 @@ import type { ParsedUpload } from './upload-parse.js';
 /** What of the request the store needs beyond the parsed upload. */
 export interface StoreRequest {
   requestId: string;
-  socket: Socket;
+  /** The client's connection (replication stops when it goes); none for a worker thread's call. */
+  socket: Socket | undefined;
   /** The request's JWT (forwarded to the replicas). */
   jwt: () => string;
 }
@@ -25,13 +27,6 @@ export type StoreOutcome =
   | { ok: true; status: 201 | 204; etag: string; contentMd5: string; result: Record<string, unknown> }
   /** A JSON error; `writeOutcome` is the X-Seaweed-Write-Outcome header when set. */
   | { ok: false; status: number; message: string; writeOutcome?: string };
-
-/** The fid text of a decoded write path: after the last comma, without an extension. */
-export function fidTextOf(path: string): string {
-  const comma = path.lastIndexOf(',');
-  const dot = path.lastIndexOf('.');
-  return dot > comma ? path.slice(comma + 1, dot) : path.slice(comma + 1);
-}
 
 export async function storeUpload(cradle: Cradle, req: StoreRequest, pu: ParsedUpload, form: GoForm, path: string, vid: number): Promise<StoreOutcome> {
   const { config, store } = cradle;

@@ -48,3 +48,10 @@ export function parseUrlPath(path: string): UrlPath {
   // Four or more slashes are not a shape Go serves: vid stays empty and the caller answers 400.
   return out;
 }
+
+/** The fid text of a decoded write path: after the last comma, without an extension. */
+export function fidTextOf(path: string): string {
+  const comma = path.lastIndexOf(',');
+  const dot = path.lastIndexOf('.');
+  return dot > comma ? path.slice(comma + 1, dot) : path.slice(comma + 1);
+}

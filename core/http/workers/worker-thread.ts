@@ -1,0 +1,156 @@
+// An HTTP worker thread (pool.ts starts them): it listens on the server's ports beside the other
+// workers (reusePort: the kernel spreads connections), answers what the plugins' worker fast paths
+// take by asking the main thread (which owns every volume), and forwards the rest to the main
+// thread's routed handlers (forward.ts). It holds no volume state, so every answer is as current
+// as the main thread's.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { writeCompleteAnswer } from '../answer.js';
+import { newRequestId } from '../request-id.js';
+import { applyConnectionTimeouts } from '../timeouts.js';
+import { MainForwarder } from './forward.js';
+import type { MainMessage, WorkerExchange, WorkerFastPath, WorkerFastPathModule, WorkerMessage, WorkerSetup } from './protocol.js';
+
+/** How often answered requests are reported to the main thread's counters and metrics. */
+const STATS_FLUSH_MS = 50;
+
+function parentOf(): MessagePort {
+  if (!parentPort) throw new Error('worker-thread.js runs as a worker thread');
+  return parentPort;
+}
+const port = parentOf();
+const setup = workerData as WorkerSetup;
+
+const post = (m: WorkerMessage) => port.postMessage(m);
+
+// ---------------------------------------------------------------- calls to the main thread
+// Calls made during one turn of the event loop go in one message: a message costs the main
+// thread more than answering a small read does.
+let nextCallId = 1;
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+let outbox: unknown[] = [];
+const flushCalls = () => {
+  const calls = outbox;
+  outbox = [];
+  post({ t: 'calls', calls });
+};
+function call(kind: string, payload: unknown): Promise<unknown> {
+  const id = nextCallId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    if (outbox.length === 0) setImmediate(flushCalls);
+    outbox.push(id, kind, payload);
+  });
+}
+
+// ---------------------------------------------------------------- counters of answered requests
+let stats: (string | number)[] = [];
+const flushStats = () => {
+  if (stats.length === 0) return;
+  post({ t: 'stats', entries: stats });
+  stats = [];
+};
+setInterval(flushStats, STATS_FLUSH_MS).unref();
+
+// ---------------------------------------------------------------- listeners
+const servers: Server[] = [];
+const forwarders: MainForwarder[] = [];
+
+async function listen(): Promise<void> {
+  for (const l of setup.listeners) {
+    const listenerCode = l.listener === 'admin' ? 0 : 1;
+    const forwarder = new MainForwarder(l.internalPath);
+    forwarders.push(forwarder);
+    const paths: WorkerFastPath[] = [];
+    for (const url of setup.fastPathModules) {
+      const mod = (await import(url)) as WorkerFastPathModule;
+      paths.push(mod.createWorkerFastPath({ listener: l.listener, call }));
+    }
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
+      const start = performance.now();
+      let taken: WorkerExchange | undefined;
+      const take = (): WorkerExchange => {
+        const id = newRequestId();
+        taken = {
+          id,
+          send(status, headers, body) {
+            stats.push(listenerCode, req.method ?? '', status, (performance.now() - start) / 1000);
+            writeCompleteAnswer(req, res, setup.serverHeader, id, status, headers, body);
+          },
+          forward(body) {
+            forwarder.forward(req, res, body);
+          },
+        };
+        return taken;
+      };
+      for (let i = 0; i < paths.length; i++) {
+        try {
+          if (paths[i](req, res, take)) return;
+        } catch (err) {
+          // A fast path that throws before answering leaves the request to the routed path.
+          post({ t: 'log', msg: 'worker fast path failed', err: String((err as Error)?.stack ?? err) });
+          if (taken || res.headersSent) {
+            res.destroy();
+            return;
+          }
+        }
+      }
+      forwarder.forward(req, res);
+    };
+    const server = createServer(handle);
+    applyConnectionTimeouts(server, setup.idleTimeoutSeconds);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: l.host, port: l.port, reusePort: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    servers.push(server);
+  }
+}
+
+/** Stops accepting, lets in-flight requests finish (at most graceMs), then leaves. */
+async function stop(graceMs: number): Promise<void> {
+  await Promise.race([
+    Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+          }),
+      ),
+    ),
+    new Promise((r) => setTimeout(r, graceMs)),
+  ]);
+  for (const s of servers) s.closeAllConnections();
+  for (const f of forwarders) f.close();
+  flushStats();
+  post({ t: 'stopped' });
+  port.close();
+}
+
+port.on('message', (m: MainMessage) => {
+  if (m.t === 'replies') {
+    const r = m.replies;
+    for (let i = 0; i < r.length; i += 3) {
+      const p = pending.get(r[i] as number);
+      if (!p) continue;
+      pending.delete(r[i] as number);
+      if (r[i + 1] !== '') p.reject(new Error(r[i + 1] as string));
+      else p.resolve(r[i + 2]);
+    }
+  } else if (m.t === 'stop') {
+    void stop(m.graceMs);
+  }
+});
+
+listen().then(
+  () => post({ t: 'listening' }),
+  (err: unknown) => {
+    // The pool logs the exit with this error.
+    throw err;
+  },
+);
