@@ -279,6 +279,34 @@ for (const workers of WORKER_COUNTS) {
       );
     });
 
+    test('requests pipelined on one connection are answered as if one after the other (Go serves a connection serially)', async () => {
+      const small = randomBytes(1500);
+      const large = randomBytes(300_000);
+      const head = (method: string, key: number, extra = '') => `${method} /${fid(VOL.rw, key)} HTTP/1.1\r\nHost: x\r\n${extra}`;
+      const octets = (n: number) => `Content-Type: application/octet-stream\r\nContent-Length: ${n}\r\n\r\n`;
+      const raw = Buffer.concat([
+        Buffer.from(head('POST', 9000, octets(small.length))),
+        small,
+        Buffer.from(head('GET', 9000, '\r\n')),
+        Buffer.from(head('POST', 9001, octets(large.length))),
+        large,
+        Buffer.from(head('GET', 9001, '\r\n')),
+        Buffer.from(head('DELETE', 9000, '\r\n')),
+        Buffer.from(head('GET', 9000, '\r\n')),
+        Buffer.from(head('HEAD', 9001, '\r\n')),
+        Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      ]);
+      const { data, timedOut } = await rawExchange(vs.port, raw);
+      assert.equal(timedOut, false);
+      const answers = parseAnswers(data, ['POST', 'GET', 'POST', 'GET', 'DELETE', 'GET', 'HEAD', 'GET'], []) as { statusLine: string; body: string }[];
+      assert.deepEqual(
+        answers.map((a) => a.statusLine),
+        ['HTTP/1.1 201 Created', 'HTTP/1.1 200 OK', 'HTTP/1.1 201 Created', 'HTTP/1.1 200 OK', 'HTTP/1.1 202 Accepted', 'HTTP/1.1 404 Not Found', 'HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'],
+      );
+      assert.ok(answers[1].body === small.toString('latin1'), 'the pipelined read of the small write');
+      assert.ok(answers[3].body === large.toString('latin1'), 'the pipelined read of the large write');
+    });
+
     test('mark readonly refuses writes on every thread before the RPC returns; mark writable lets them in again', async () => {
       const c = volumeClient(vs.grpcAddress);
       try {
@@ -483,7 +511,7 @@ for (const workers of WORKER_COUNTS) {
 }
 
 describe('how many threads listen', () => {
-  test('-workers=0 and no flag mean one per core, WORKERS=3 in the environment three, and HTTPS keeps a single thread', async () => {
+  test('-workers=0 means one per core, no flag one thread, WORKERS=3 in the environment three, and HTTPS keeps a single thread', async () => {
     const certDir = tempDir('workers-tls-');
     execFileSync(
       'openssl',
@@ -516,7 +544,9 @@ describe('how many threads listen', () => {
       await waitFor(async () => (await httpsStatus()) === 200, 20_000, 'our HTTPS server');
       const cores = availableParallelism();
       assert.equal(listeningSockets(zero.port), cores, '-workers=0');
-      assert.equal(listeningSockets(unset.port), cores, 'no -workers flag');
+      // The default is one thread: the lead measured messaging to cost more than it saves on two
+      // cores (commit 4899384; issue 14 asks for one per core).
+      assert.equal(listeningSockets(unset.port), 1, 'no -workers flag');
       assert.equal(listeningSockets(env.port), 3, 'WORKERS=3');
       assert.equal(listeningSockets(https.port), 1, '-workers=4 with [https.volume]');
       for (let i = 0; i < 6; i++) assert.equal(await httpsStatus(), 200);
@@ -781,29 +811,22 @@ describe('answers are the same with -workers=1 and -workers=4', () => {
     const small = seeded(1500, 40);
     const cases: { name: string; methods: string[]; raw: (vs: Served) => Buffer; timeoutMs?: number }[] = [
       {
-        name: 'pipelined reads, a write, its read, its delete and a read after it',
-        methods: ['GET', 'HEAD', 'POST', 'GET', 'GET', 'DELETE', 'GET', 'GET'],
-        raw: () =>
-          Buffer.concat([
-            Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\n\r\n`),
-            Buffer.from(`HEAD /${f(4)} HTTP/1.1\r\nHost: x\r\n\r\n`),
-            Buffer.from(`POST /${f(4000)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${small.length}\r\n\r\n`),
-            small,
-            Buffer.from(`GET /${f(4000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
-            Buffer.from(`GET /${f(4)} HTTP/1.1\r\nHost: x\r\n\r\n`),
-            Buffer.from(`DELETE /${f(4000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
-            Buffer.from(`GET /${f(4000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
-            Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
-          ]),
-      },
-      {
-        name: 'pipelined chunked upload with an extension and a trailer, then its read',
-        methods: ['POST', 'GET'],
+        // Reads only: a write and a read pipelined behind it is the ordering test further down.
+        name: 'pipelined reads of the fast and the forwarded kind',
+        methods: ['GET', 'HEAD', 'GET', 'GET', 'GET', 'GET'],
         raw: () =>
           Buffer.from(
-            `POST /${f(4001)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n` +
-              `5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n` +
-              `GET /${f(4001)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+            [`GET /${f(1)}`, `HEAD /${f(4)}`, `GET /${f(4)}`, `GET /${f(999)}`, `GET /${f(2)}?dl=true`].map((l) => `${l} HTTP/1.1\r\nHost: x\r\n\r\n`).join('') +
+              'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+          ),
+      },
+      {
+        name: 'chunked upload with a chunk extension and a trailer',
+        methods: ['POST'],
+        raw: () =>
+          Buffer.from(
+            `POST /${f(4001)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
+              `5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n`,
           ),
       },
       {
@@ -818,6 +841,8 @@ describe('answers are the same with -workers=1 and -workers=4', () => {
       },
       { name: 'no Host in HTTP/1.1', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nConnection: close\r\n\r\n`) },
       { name: 'HTTP/1.0 without Host', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.0\r\n\r\n`) },
+      { name: 'HTTP/1.0 without Host, a forwarded request', methods: ['GET'], raw: () => Buffer.from('GET /healthz HTTP/1.0\r\n\r\n') },
+      { name: 'HTTP/1.0 without Host, a missing needle', methods: ['GET'], raw: () => Buffer.from(`GET /${f(999)} HTTP/1.0\r\n\r\n`) },
       { name: 'absolute-form request target', methods: ['GET'], raw: (vs) => Buffer.from(`GET http://127.0.0.1:${vs.port}/${f(1)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`) },
       { name: 'a request line that is no HTTP', methods: ['GET'], raw: () => Buffer.from('GARBAGE\r\n\r\n') },
       { name: 'headers past the size limit', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`) },
@@ -836,7 +861,11 @@ describe('answers are the same with -workers=1 and -workers=4', () => {
       const pa = { timedOut: a.timedOut, answers: parseAnswers(a.data, c.methods, [one.port, one.publicPort]) };
       const pb = { timedOut: b.timedOut, answers: parseAnswers(b.data, c.methods, [four.port, four.publicPort]) };
       if (JSON.stringify(pa) !== JSON.stringify(pb)) {
-        differences.push(`${c.name}:\n  -workers=1: ${JSON.stringify(pa).slice(0, 1500)}\n  -workers=4: ${JSON.stringify(pb).slice(0, 1500)}`);
+        // The first answer that differs, bodies cut short: a 300 KB body would hide the rest.
+        const short = (x: unknown) => JSON.stringify(x, (k, v: unknown) => (k === 'body' && typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}… (${v.length} chars)` : v));
+        const at = pa.answers.findIndex((x, i) => JSON.stringify(x) !== JSON.stringify(pb.answers[i]));
+        const where = at < 0 ? `answer count ${pa.answers.length} vs ${pb.answers.length}, timed out ${pa.timedOut} vs ${pb.timedOut}` : `answer ${at}`;
+        differences.push(`${c.name} (${where}):\n  -workers=1: ${short(pa.answers[at] ?? pa)}\n  -workers=4: ${short(pb.answers[at] ?? pb)}`);
       }
     }
     assert.deepEqual(differences, []);
@@ -849,18 +878,35 @@ describe('answers are the same with -workers=1 and -workers=4', () => {
       for (let i = 0; i < 24; i++) await freshRequest('GET', `${vs.url}/${fid(SAME_VOLUME, 1)}`);
       for (let i = 0; i < 6; i++) await post(`${vs.url}/${fid(SAME_VOLUME, 3000 + i)}`, seeded(100, i));
       await freshRequest('DELETE', `${vs.url}/${fid(SAME_VOLUME, 3000)}`);
-      const after = await read();
-      return Object.fromEntries(Object.keys(after).filter((k) => k !== 'StartedAt').map((k) => [k, after[k] - before[k]]));
+      const delta = async () => {
+        const after = await read();
+        return Object.fromEntries(Object.keys(after).filter((k) => k !== 'StartedAt').map((k) => [k, after[k] - before[k]]));
+      };
+      return { now: await delta(), delta };
     };
     const a = await counted(servers.get(1)!);
     const b = await counted(servers.get(4)!);
-    assert.deepEqual(b, a);
-    assert.ok(a.Requests >= 31, JSON.stringify(a));
+    assert.ok(a.now.Requests >= 31, JSON.stringify(a.now));
+    // The threads send their counts to the main thread in batches (core/http/workers/worker-thread.ts
+    // STATS_FLUSH_MS): a read right after the requests may miss the last batch, a later one may not.
+    // Each later read counts itself once more, on both servers alike.
+    let settled: Record<string, number> = b.now;
+    let reference: Record<string, number> = a.now;
+    await waitFor(
+      async () => {
+        settled = await b.delta();
+        reference = await a.delta();
+        return JSON.stringify(settled) === JSON.stringify(reference);
+      },
+      2000,
+      '/stats/counter of -workers=4 to count what -workers=1 counts',
+    ).catch(() => undefined);
+    assert.deepEqual(settled, reference, `right after the requests: -workers=1 ${JSON.stringify(a.now)}, -workers=4 ${JSON.stringify(b.now)}`);
   });
 });
 
 /** The header a worker uses to pass the client address on to the main thread. */
-const FORWARDED_PEER_HEADER = 'X-Seaweed-Forwarded-Peer';
+const FORWARDED_PEER_HEADER = 'X-Seaweed-Worker-Peer';
 
 describe('the whitelist applies to the true client address through the workers', () => {
   const answers = new Map<number, Map<string, unknown>>();
