@@ -10,12 +10,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { signFileIdJwt } from '../../../core/security/jwt.js';
 import { ReplicaPlacement, Ttl } from '../../../core/storage/types.js';
@@ -1118,6 +1118,25 @@ describe('replicated writes between a -workers=1 and a -workers=4 server', () =>
   });
 });
 
+/** Paths of the unix sockets process `pid` listens on (its fds' socket inodes in /proc/net/unix). */
+function unixSocketPaths(pid: number): string[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  const paths: string[] = [];
+  for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 8 && inodes.has(f[6])) paths.push(f[7]);
+  }
+  return [...new Set(paths)].sort();
+}
+
 function pieces(data: Buffer, count: number): Buffer[] {
   const size = Math.ceil(data.length / count);
   return [...Array(count).keys()].map((i) => data.subarray(i * size, (i + 1) * size));
@@ -1270,6 +1289,15 @@ describe('graceful stop', () => {
       const slow = (key: number, data: Buffer) =>
         freshRequest('POST', `${vs.url}/${fid(VOL.stop, key)}`, { headers: { ...OCTETS, 'Content-Length': String(data.length) }, body: pieces(data, 10), pieceDelayMs: 100 });
       const uploads = [slow(2, small), slow(3, large)];
+      // The threads reach the main thread's handlers over unix sockets in a directory that no
+      // other user may open: whoever connects there could name any client address.
+      const internal = unixSocketPaths(vs.proc.pid!).filter((p) => p.startsWith(tmpdir()));
+      if (workers === 1) assert.deepEqual(internal, []);
+      else {
+        assert.deepEqual(internal.map((p) => basename(p)), ['admin.sock', 'public.sock']);
+        assert.equal(new Set(internal.map((p) => dirname(p))).size, 1);
+        assert.equal(statSync(dirname(internal[0])).mode & 0o077, 0, `${dirname(internal[0])} is open to other users`);
+      }
       await new Promise((r) => setTimeout(r, 300));
       vs.proc.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 400));
@@ -1285,6 +1313,7 @@ describe('graceful stop', () => {
       const code = await vs.exited;
       clearTimeout(timer);
       assert.equal(code, 0, vs.log().slice(-3000));
+      for (const p of internal) assert.equal(existsSync(dirname(p)), false, `${dirname(p)} left behind`);
       assertVolumeFilesConsistent(vs.dir);
 
       const again = await startServed(master, workers, [], vs.dir);
