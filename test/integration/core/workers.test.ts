@@ -41,7 +41,7 @@ const LIMIT_MB = 32;
  * server has it (Go's proxy read mode and replicated write), which would hide a volume that
  * disappeared. Only the volume the answers are compared on is on both, and it never moves.
  */
-const VOLUMES = { rw: 1, readonly: 2, mount: 3, del: 4, vacuum: 5, stop: 7, ec: 9 } as const;
+const VOLUMES = { race: 0, rw: 1, readonly: 2, mount: 3, del: 4, vacuum: 5, stop: 7, ec: 9 } as const;
 const SAME_VOLUME = 6;
 /** Replication 001 on both servers: each is the other's replica. */
 const REPLICATED_VOLUME = 8;
@@ -455,6 +455,40 @@ for (const workers of WORKER_COUNTS) {
       } finally {
         c.close();
       }
+    });
+
+    test('reads on every thread while compactions move every needle come back exact', async () => {
+      const PADS = 4;
+      const sizes = [700, 8 * 1024 + 1, 60 * 1024, 300 * 1024, 1_500_000];
+      const targets = sizes.map((n, i) => seeded(n, 900 + i));
+      const target = (i: number) => fid(VOL.race, 100 + i);
+      // Pads first, so that deleting one and compacting moves every target to a new offset.
+      for (let p = 0; p < PADS; p++) assert.equal((await post(`${vs.url}/${fid(VOL.race, 1 + p)}`, seeded(40 * 1024 + 3, p))).status, 201);
+      for (let i = 0; i < targets.length; i++) assert.equal((await post(`${vs.url}/${target(i)}`, targets[i])).status, 201);
+      let done = false;
+      let reads = 0;
+      const wrong: string[] = [];
+      const reader = async (r: number) => {
+        for (let n = 0; !done; n++) {
+          const i = (r + n) % targets.length;
+          const a = await freshRequest('GET', `${n % 2 ? vs.publicUrl : vs.url}/${target(i)}`);
+          reads++;
+          if (a.status !== 200 || !a.body.equals(targets[i])) wrong.push(`${i} (${targets[i].length} bytes): ${a.status}, ${a.body.length} bytes`);
+        }
+      };
+      const readers = [0, 1, 2, 3].map(reader);
+      try {
+        for (let p = 0; p < PADS; p++) {
+          assert.equal((await freshRequest('DELETE', `${vs.url}/${fid(VOL.race, 1 + p)}`)).status, 202);
+          const garbage = await vacuumRpcs(vs.grpcAddress, VOL.race);
+          assert.ok(garbage > 0, `round ${p}: nothing to compact`);
+        }
+      } finally {
+        done = true;
+        await Promise.all(readers);
+      }
+      assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} of ${reads} reads wrong`);
+      assert.ok(reads >= 20, `only ${reads} reads ran during the compactions`);
     });
 
     test('after deleting half and a vacuum, every thread reads the compacted volume: live needles exact, deleted ones 404, new writes land after', async () => {
