@@ -172,10 +172,10 @@ export class Lifecycle {
     }
     const listeners = [];
     const admin = this.admin;
-    if (admin) listeners.push({ listener: 'admin' as const, host, port: config.port, server: (prepare: (req: IncomingMessage) => void) => createCompanionServer(admin, prepare) });
+    if (admin) listeners.push({ listener: 'admin' as const, host, port: config.port, server: (prepare: (req: IncomingMessage) => void) => createCompanionServer(admin, config.idleTimeoutSeconds, prepare) });
     const publicApp = this.publicApp;
     if (separatePublic && publicApp) {
-      listeners.push({ listener: 'public' as const, host, port: config.publicPort, server: (prepare: (req: IncomingMessage) => void) => createCompanionServer(publicApp, prepare) });
+      listeners.push({ listener: 'public' as const, host, port: config.publicPort, server: (prepare: (req: IncomingMessage) => void) => createCompanionServer(publicApp, config.idleTimeoutSeconds, prepare) });
     }
     this.workers = new HttpWorkerPool({
       count: config.workers,

@@ -24,19 +24,19 @@ const dispatchers = new WeakMap<object, Dispatch>();
 /**
  * A plain HTTP server answering exactly as `app` does, for connections that reach it another way
  * than its port (the HTTP worker threads' forwarded requests, core/http/workers/). `prepare` runs
- * first on every request. Its connections have no timeouts: the worker's client connection has them.
+ * first on every request. A connection has the listener's idle timeout, so a client that stalls
+ * behind a worker stalls this connection and is cut as it would be here; an idle kept-alive one is
+ * left for the worker to retire (forward.ts) so that none is closed under a request being sent.
  */
-export function createCompanionServer(app: FastifyInstance, prepare: (req: IncomingMessage) => void): Server {
+export function createCompanionServer(app: FastifyInstance, idleTimeoutSeconds: number, prepare: (req: IncomingMessage) => void): Server {
   const dispatch = dispatchers.get(app.server);
   if (!dispatch) throw new Error('not a listener made by createHttpServer');
   const server = createServer((req, res) => {
     prepare(req);
     dispatch(req, res);
   });
-  server.setTimeout(0);
+  applyConnectionTimeouts(server, idleTimeoutSeconds);
   server.keepAliveTimeout = 0;
-  server.requestTimeout = 0;
-  server.headersTimeout = 0;
   return server;
 }
 

@@ -28,9 +28,15 @@ function droppedNames(fixed: Set<string>, connection: string | string[] | undefi
 export class MainForwarder {
   private readonly agent: Agent;
 
-  constructor(private readonly socketPath: string) {
-    // Sockets are reused; the main side never closes an idle one (createCompanionServer).
-    this.agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+  constructor(
+    private readonly socketPath: string,
+    private readonly idleMs: number,
+  ) {
+    // Sockets are reused. An idle one is closed here well before the main thread's idle timeout
+    // would close it (createCompanionServer), so a request is never sent on a closing socket. The
+    // agent's timeout ends only idle sockets; on a busy one it is a notice nobody acts on.
+    const retireMs = idleMs > 0 ? Math.max(1000, Math.floor(idleMs / 2)) : 0;
+    this.agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo', ...(retireMs ? { timeout: retireMs } : {}) });
   }
 
   /**
@@ -57,6 +63,13 @@ export class MainForwarder {
       res.end('400 Bad Request');
       return;
     }
+    // While the exchange runs, the main thread's connection times it out: a stall on either side
+    // stalls both, and its timeouts are the routed path's (a wait for the upload limiter has none).
+    const client = req.socket;
+    client.setTimeout(0);
+    res.once('close', () => {
+      if (!client.destroyed) client.setTimeout(this.idleMs);
+    });
     const dropClient = () => {
       if (!res.writableFinished) res.destroy();
     };

@@ -60,7 +60,7 @@ const forwarders: MainForwarder[] = [];
 async function listen(): Promise<void> {
   for (const l of setup.listeners) {
     const listenerCode = l.listener === 'admin' ? 0 : 1;
-    const forwarder = new MainForwarder(l.internalPath);
+    const forwarder = new MainForwarder(l.internalPath, Math.max(0, Math.floor(setup.idleTimeoutSeconds)) * 1000);
     forwarders.push(forwarder);
     const paths: WorkerFastPath[] = [];
     for (const url of setup.fastPathModules) {
@@ -113,6 +113,11 @@ async function listen(): Promise<void> {
 
 /** Stops accepting, lets in-flight requests finish (at most graceMs), then leaves. */
 async function stop(graceMs: number): Promise<void> {
+  // A keep-alive connection becomes idle when its answer is out: closed then, not at the deadline.
+  let deadline: NodeJS.Timeout | undefined;
+  const sweep = setInterval(() => {
+    for (const s of servers) s.closeIdleConnections();
+  }, 50);
   await Promise.race([
     Promise.all(
       servers.map(
@@ -123,8 +128,13 @@ async function stop(graceMs: number): Promise<void> {
           }),
       ),
     ),
-    new Promise((r) => setTimeout(r, graceMs)),
+    new Promise((r) => {
+      deadline = setTimeout(r, graceMs);
+    }),
   ]);
+  // Nothing may keep the thread's event loop alive once it is done: it exits when the loop is empty.
+  clearTimeout(deadline);
+  clearInterval(sweep);
   for (const s of servers) s.closeAllConnections();
   for (const f of forwarders) f.close();
   flushStats();
