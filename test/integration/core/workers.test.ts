@@ -63,8 +63,22 @@ function workerArgs(n: number): string[] {
   return [`-workers=${n}`];
 }
 
-/** How many sockets listen on 127.0.0.1:<port> (each reusePort listener is one, /proc/net/tcp). */
+/**
+ * How many sockets listen on <port> (each reusePort listener is one). Asked of the kernel over
+ * netlink with `ss`: /proc/net/tcp is read in pieces, and on a machine with thousands of
+ * connections coming and going a piece can skip entries.
+ */
 function listeningSockets(port: number): number {
+  try {
+    const out = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.split('\n').filter((l) => l.trim() !== '').length;
+  } catch {
+    return listeningSocketsFromProc(port);
+  }
+}
+
+/** The same from /proc/net/tcp{,6}, where `ss` is missing. */
+function listeningSocketsFromProc(port: number): number {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   let n = 0;
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
@@ -590,6 +604,33 @@ describe('how many threads listen', () => {
         cleanup(vs.dir);
       }
       cleanup(certDir);
+    }
+  });
+
+  test('a second server on the port the worker threads hold refuses to start, as Go does, instead of sharing it', async () => {
+    // reusePort lets any process of the same user listen beside the threads and take part of
+    // their connections: the port must be found taken first.
+    const first = await startVolumeServer({ extraArgs: ['-workers=2'] });
+    const others: VolumeServer[] = [];
+    try {
+      for (const workers of [2, 1]) {
+        const other = await startVolumeServer({ port: first.port, extraArgs: [`-workers=${workers}`], waitReady: false });
+        others.push(other);
+        const timer = setTimeout(() => other.proc.kill('SIGKILL'), 20_000);
+        const code = await other.exited;
+        clearTimeout(timer);
+        assert.notEqual(code, 0, `-workers=${workers} on a taken port: ${other.log().slice(-2000)}`);
+        assert.notEqual(code, null, `-workers=${workers} on a taken port was still running after 20 s`);
+        assert.equal(listeningSockets(first.port), 2, 'the first server keeps its two listening sockets');
+      }
+      assert.equal((await freshRequest('GET', `${first.url}/status`)).status, 200);
+    } finally {
+      await first.stop('SIGKILL');
+      for (const o of others) {
+        await o.stop('SIGKILL');
+        cleanup(o.dir);
+      }
+      cleanup(first.dir);
     }
   });
 });
