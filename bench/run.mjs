@@ -7,7 +7,7 @@
 //
 // Prints a table (ours/Go ratio per figure) and writes bench/results/<date>.json. Not a test.
 // --cpus takes a list of core counts and measures once per count: each server is pinned with
-// taskset to the first k cores, the master and the benchmark client to the others (to every core
+// taskset to the first k cores this process may use, the master and the benchmark client to the others (to every core
 // when none is left), and a scaling line compares each server's gain from the first count to the
 // last; that run writes bench/results/<date>-cpus-<list>.json.
 import { execFileSync, spawn } from 'node:child_process';
@@ -66,10 +66,23 @@ async function freePort() {
   }
 }
 
+/** The CPU ids this process may run on (as `nproc` counts them), e.g. 2,3 in a container given cores 2-3. */
+function allowedCpus() {
+  const line = readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.+)$/m);
+  if (!line) return Array.from({ length: NPROC }, (_, i) => i);
+  const ids = [];
+  for (const part of line[1].trim().split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    for (let i = a; i <= (b ?? a); i++) ids.push(i);
+  }
+  return ids;
+}
+const CPU_IDS = allowedCpus();
+
 /** Cores for a server given k of them, and for everything else (master, client). */
 function coreSets(k) {
-  const list = (from, to) => (from === to ? String(from) : `${from}-${to}`);
-  return { server: list(0, k - 1), others: k < NPROC ? list(k, NPROC - 1) : list(0, NPROC - 1) };
+  const ids = CPU_IDS;
+  return { server: ids.slice(0, k).join(','), others: (k < ids.length ? ids.slice(k) : ids).join(',') };
 }
 
 /** The command pinned to a CPU list (taskset execs it, so the pid is the command's own). */

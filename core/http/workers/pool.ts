@@ -83,12 +83,28 @@ export class HttpWorkerPool {
       idleTimeoutSeconds: opts.idleTimeoutSeconds,
       fastPathModules: opts.fastPathModules,
     };
-    await Promise.all(Array.from({ length: opts.count }, () => this.spawn()));
+    // Every worker binds once all have loaded, so the port opens as a whole (see worker-thread.ts).
+    let openPorts = () => {};
+    const gate = new Promise<void>((resolve) => {
+      openPorts = resolve;
+    });
+    const spawned = Array.from({ length: opts.count }, () => this.spawn(gate));
+    // Awaited below unless startup fails first; then they end unawaited.
+    for (const w of spawned) w.listening.catch(() => undefined);
+    try {
+      await Promise.all(spawned.map((w) => w.ready));
+    } finally {
+      openPorts();
+    }
+    await Promise.all(spawned.map((w) => w.listening));
     opts.logger.info({ workers: opts.count }, 'http worker threads listening');
   }
 
-  /** Starts one worker; resolves once it listens, rejects if it dies first. */
-  private spawn(): Promise<void> {
+  /**
+   * Starts one worker: `ready` once it has loaded, then it binds when `gate` resolves; `listening`
+   * once it listens. Both reject if it dies first.
+   */
+  private spawn(gate: Promise<void> = Promise.resolve()): { ready: Promise<void>; listening: Promise<void> } {
     const { logger, calls, counters } = this.opts;
     const worker = new Worker(new URL('./worker-thread.js', import.meta.url), { workerData: this.setup, name: 'http-worker' });
     this.workers.add(worker);
@@ -104,7 +120,15 @@ export class HttpWorkerPool {
       if (outbox.length === 0) setImmediate(flushReplies);
       outbox.push(id, error, result);
     };
-    return new Promise<void>((resolve, reject) => {
+    let markReady = () => {};
+    let failReady: (e: Error) => void = () => {};
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      failReady = reject;
+    });
+    // A rejection nobody awaits (a respawned worker) is reported through the listening promise.
+    ready.catch(() => undefined);
+    const listening = new Promise<void>((resolve, reject) => {
       let listening = false;
       let failure: Error | undefined;
       worker.on('message', (m: WorkerMessage) => {
@@ -145,6 +169,10 @@ export class HttpWorkerPool {
             }
             return;
           }
+          case 'ready':
+            markReady();
+            void gate.then(() => worker.postMessage({ t: 'listen' } satisfies MainMessage));
+            return;
           case 'listening':
             listening = true;
             resolve();
@@ -162,7 +190,9 @@ export class HttpWorkerPool {
       worker.on('exit', (code) => {
         this.workers.delete(worker);
         if (!listening) {
-          reject(failure ?? new Error(`http worker exited with code ${code} before listening`));
+          const err = failure ?? new Error(`http worker exited with code ${code} before listening`);
+          failReady(err);
+          reject(err);
           if (!this.stopping && this.setup && this.workers.size > 0) this.scheduleRespawn();
           return;
         }
@@ -172,6 +202,7 @@ export class HttpWorkerPool {
         this.scheduleRespawn();
       });
     });
+    return { ready, listening };
   }
 
   private scheduleRespawn(): void {
@@ -180,7 +211,7 @@ export class HttpWorkerPool {
     this.respawnMs = Math.min(RESPAWN_MAX_MS, this.respawnMs * 2);
     const timer = setTimeout(() => {
       if (this.stopping) return;
-      this.spawn().catch((err: unknown) => this.opts.logger.error({ err }, 'http worker failed to start'));
+      this.spawn().listening.catch((err: unknown) => this.opts.logger.error({ err }, 'http worker failed to start'));
     }, wait);
     timer.unref();
     this.respawnTimer = timer;

@@ -20,6 +20,7 @@ export interface WorkerSetup {
 
 /** worker → main */
 export type WorkerMessage =
+  | { t: 'ready' }
   | { t: 'listening' }
   /** Calls made in one turn of the worker's event loop: id, kind, payload; three entries each. */
   | { t: 'calls'; calls: unknown[] }
@@ -32,6 +33,7 @@ export type WorkerMessage =
 export type MainMessage =
   /** Answers ready in one turn of the main thread's event loop: id, error message or '' when none, result; three entries each. */
   | { t: 'replies'; replies: unknown[] }
+  | { t: 'listen' }
   | { t: 'stop'; graceMs: number };
 
 /** A request a worker fast path took: answered here or handed to the main thread's routed path. */

@@ -57,7 +57,8 @@ setInterval(flushStats, STATS_FLUSH_MS).unref();
 const servers: Server[] = [];
 const forwarders: MainForwarder[] = [];
 
-async function listen(): Promise<void> {
+/** Builds each listener's server (its modules loaded); nothing listens yet. */
+async function prepare(): Promise<void> {
   for (const l of setup.listeners) {
     const listenerCode = l.listener === 'admin' ? 0 : 1;
     const forwarder = new MainForwarder(l.internalPath, Math.max(0, Math.floor(setup.idleTimeoutSeconds)) * 1000);
@@ -100,6 +101,15 @@ async function listen(): Promise<void> {
     };
     const server = createServer(handle);
     applyConnectionTimeouts(server, setup.idleTimeoutSeconds);
+    servers.push(server);
+  }
+}
+
+/** Binds every listener beside the other workers'. */
+async function listen(): Promise<void> {
+  for (let i = 0; i < servers.length; i++) {
+    const server = servers[i];
+    const l = setup.listeners[i];
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: l.host, port: l.port, reusePort: true }, () => {
@@ -107,7 +117,6 @@ async function listen(): Promise<void> {
         resolve();
       });
     });
-    servers.push(server);
   }
 }
 
@@ -152,15 +161,24 @@ port.on('message', (m: MainMessage) => {
       if (r[i + 1] !== '') p.reject(new Error(r[i + 1] as string));
       else p.resolve(r[i + 2]);
     }
+  } else if (m.t === 'listen') {
+    listen().then(
+      () => post({ t: 'listening' }),
+      (err: unknown) => {
+        // The pool logs the exit with this error.
+        throw err;
+      },
+    );
   } else if (m.t === 'stop') {
     void stop(m.graceMs);
   }
 });
 
-listen().then(
-  () => post({ t: 'listening' }),
+// Loading modules takes a while: the pool binds every worker only once all are ready, so the port
+// opens (which callers take as "the server is up") when the main thread is about to announce itself.
+prepare().then(
+  () => post({ t: 'ready' }),
   (err: unknown) => {
-    // The pool logs the exit with this error.
     throw err;
   },
 );
