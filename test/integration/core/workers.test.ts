@@ -878,15 +878,41 @@ describe('answers are the same with -workers=1 and -workers=4', () => {
     assert.deepEqual(differences, []);
   });
 
-  test('pipelined, malformed and unusual requests on a raw connection get the same bytes back', async () => {
+  interface RawCase {
+    name: string;
+    /** The request methods, in order (a HEAD's answer has no body). */
+    methods: string[];
+    raw: (vs: Served) => Buffer;
+    timeoutMs?: number;
+  }
+  const f = (key: number) => fidOf(SAME_VOLUME, BigInt(key), COOKIE);
+
+  /** Sends each case to both servers on a raw connection; returns how the answers differ. */
+  async function rawDifferences(cases: RawCase[]): Promise<string[]> {
     const one = servers.get(1)!;
     const four = servers.get(4)!;
-    const v = SAME_VOLUME;
-    const f = (key: number) => fidOf(v, BigInt(key), COOKIE);
+    const differences: string[] = [];
+    for (const c of cases) {
+      const a = await rawExchange(one.port, c.raw(one), c.timeoutMs);
+      const b = await rawExchange(four.port, c.raw(four), c.timeoutMs);
+      const pa = { timedOut: a.timedOut, answers: parseAnswers(a.data, c.methods, [one.port, one.publicPort]) };
+      const pb = { timedOut: b.timedOut, answers: parseAnswers(b.data, c.methods, [four.port, four.publicPort]) };
+      if (JSON.stringify(pa) !== JSON.stringify(pb)) {
+        // The first answer that differs, bodies cut short: a 300 KB body would hide the rest.
+        const short = (x: unknown) => JSON.stringify(x, (k, v: unknown) => (k === 'body' && typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}… (${v.length} chars)` : v));
+        const at = pa.answers.findIndex((x, i) => JSON.stringify(x) !== JSON.stringify(pb.answers[i]));
+        const where = at < 0 ? `answer count ${pa.answers.length} vs ${pb.answers.length}, timed out ${pa.timedOut} vs ${pb.timedOut}` : `answer ${at}`;
+        differences.push(`${c.name} (${where}):\n  -workers=1: ${short(pa.answers[at] ?? pa)}\n  -workers=4: ${short(pb.answers[at] ?? pb)}`);
+      }
+    }
+    return differences;
+  }
+
+  test('pipelined reads and unusual well-formed requests on a raw connection get the same bytes back', async () => {
     const small = seeded(1500, 40);
-    const cases: { name: string; methods: string[]; raw: (vs: Served) => Buffer; timeoutMs?: number }[] = [
+    const cases: RawCase[] = [
       {
-        // Reads only: a write and a read pipelined behind it is the ordering test further down.
+        // Reads only: a write and a read pipelined behind it is the ordering test of each server above.
         name: 'pipelined reads of the fast and the forwarded kind',
         methods: ['GET', 'HEAD', 'GET', 'GET', 'GET', 'GET'],
         raw: () =>
@@ -909,19 +935,8 @@ describe('answers are the same with -workers=1 and -workers=4', () => {
         methods: ['POST'],
         raw: () => Buffer.concat([Buffer.from(`POST /${f(4002)} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nExpect: 100-continue\r\nContent-Length: ${small.length}\r\nConnection: close\r\n\r\n`), small]),
       },
-      {
-        name: 'Content-Length and Transfer-Encoding both',
-        methods: ['POST'],
-        raw: () => Buffer.from(`POST /${f(4003)} HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /${f(1)} HTTP/1.1\r\nHost: x\r\n\r\n`),
-      },
       { name: 'no Host in HTTP/1.1', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nConnection: close\r\n\r\n`) },
-      { name: 'HTTP/1.0 without Host', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.0\r\n\r\n`) },
-      { name: 'HTTP/1.0 without Host, a forwarded request', methods: ['GET'], raw: () => Buffer.from('GET /healthz HTTP/1.0\r\n\r\n') },
-      { name: 'HTTP/1.0 without Host, a missing needle', methods: ['GET'], raw: () => Buffer.from(`GET /${f(999)} HTTP/1.0\r\n\r\n`) },
       { name: 'absolute-form request target', methods: ['GET'], raw: (vs) => Buffer.from(`GET http://127.0.0.1:${vs.port}/${f(1)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`) },
-      { name: 'a request line that is no HTTP', methods: ['GET'], raw: () => Buffer.from('GARBAGE\r\n\r\n') },
-      { name: 'headers past the size limit', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`) },
-      { name: 'a NUL in a header value', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\nConnection: close\r\n\r\n`) },
       { name: 'OPTIONS *', methods: ['OPTIONS'], raw: () => Buffer.from('OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n') },
       // The server keeps this connection open (so both exchanges end by the client's timeout).
       { name: 'a websocket upgrade', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`), timeoutMs: 1000 },
@@ -929,21 +944,32 @@ describe('answers are the same with -workers=1 and -workers=4', () => {
       { name: 'an escaped path', methods: ['GET'], raw: () => Buffer.from(`GET /${f(2)}%2Ebin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`) },
       { name: 'a path with dot segments', methods: ['GET'], raw: () => Buffer.from(`GET /../../${f(2)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`) },
     ];
-    const differences: string[] = [];
-    for (const c of cases) {
-      const a = await rawExchange(one.port, c.raw(one), c.timeoutMs);
-      const b = await rawExchange(four.port, c.raw(four), c.timeoutMs);
-      const pa = { timedOut: a.timedOut, answers: parseAnswers(a.data, c.methods, [one.port, one.publicPort]) };
-      const pb = { timedOut: b.timedOut, answers: parseAnswers(b.data, c.methods, [four.port, four.publicPort]) };
-      if (JSON.stringify(pa) !== JSON.stringify(pb)) {
-        // The first answer that differs, bodies cut short: a 300 KB body would hide the rest.
-        const short = (x: unknown) => JSON.stringify(x, (k, v: unknown) => (k === 'body' && typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}… (${v.length} chars)` : v));
-        const at = pa.answers.findIndex((x, i) => JSON.stringify(x) !== JSON.stringify(pb.answers[i]));
-        const where = at < 0 ? `answer count ${pa.answers.length} vs ${pb.answers.length}, timed out ${pa.timedOut} vs ${pb.timedOut}` : `answer ${at}`;
-        differences.push(`${c.name} (${where}):\n  -workers=1: ${short(pa.answers[at] ?? pa)}\n  -workers=4: ${short(pb.answers[at] ?? pb)}`);
-      }
-    }
-    assert.deepEqual(differences, []);
+    assert.deepEqual(await rawDifferences(cases), []);
+  });
+
+  test('HTTP/1.0 requests without a Host header get the same answers, forwarded ones included', async () => {
+    // HTTP/1.0 has no Host header; Go's server and the single thread answer such requests.
+    const cases: RawCase[] = [
+      { name: 'a stored needle (the threads’ read path)', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.0\r\n\r\n`) },
+      { name: 'a missing needle (forwarded)', methods: ['GET'], raw: () => Buffer.from(`GET /${f(999)} HTTP/1.0\r\n\r\n`) },
+      { name: '/healthz (forwarded)', methods: ['GET'], raw: () => Buffer.from('GET /healthz HTTP/1.0\r\n\r\n') },
+      { name: 'an upload past the small-upload size (forwarded)', methods: ['POST'], raw: () => Buffer.concat([Buffer.from(`POST /${f(4010)} HTTP/1.0\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n`), seeded(100_000, 41)]) },
+    ];
+    assert.deepEqual(await rawDifferences(cases), []);
+  });
+
+  test('requests that cannot be parsed get the same answers', async () => {
+    const cases: RawCase[] = [
+      {
+        name: 'Content-Length and Transfer-Encoding both',
+        methods: ['POST'],
+        raw: () => Buffer.from(`POST /${f(4003)} HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /${f(1)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      },
+      { name: 'a request line that is no HTTP', methods: ['GET'], raw: () => Buffer.from('GARBAGE\r\n\r\n') },
+      { name: 'headers past the size limit', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`) },
+      { name: 'a NUL in a header value', methods: ['GET'], raw: () => Buffer.from(`GET /${f(1)} HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\nConnection: close\r\n\r\n`) },
+    ];
+    assert.deepEqual(await rawDifferences(cases), []);
   });
 
   test('/stats/counter counts the requests every thread served', async () => {
