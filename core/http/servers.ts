@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../../config/types.js';
 import { toHttpStatus } from '../errors.js';
 import { NOT_STORE_ROUTES } from '../metrics/request-metrics.js';
+import { answerClientError } from './client-error.js';
+import { oneAtATimePerConnection } from './one-at-a-time.js';
 import { baseHeaders, serverHeaderOf, writeCompleteAnswer } from './answer.js';
 import type { FastPath, FastReply } from './fast-path.js';
 import { sendJsonError } from './json.js';
@@ -31,7 +33,8 @@ const dispatchers = new WeakMap<object, Dispatch>();
 export function createCompanionServer(app: FastifyInstance, idleTimeoutSeconds: number, prepare: (req: IncomingMessage) => void): Server {
   const dispatch = dispatchers.get(app.server);
   if (!dispatch) throw new Error('not a listener made by createHttpServer');
-  const server = createServer((req, res) => {
+  // No Host required: a forwarded HTTP/1.0 request without one reaches the handlers as it would here.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     prepare(req);
     dispatch(req, res);
   });
@@ -102,9 +105,10 @@ export function createHttpServer(
         }
         handler(req, res);
       };
-      const server = tls ? createHttpsServer(tls, dispatch) : createServer(dispatch);
+      const inTurn = oneAtATimePerConnection(dispatch);
+      const server = tls ? createHttpsServer(tls, inTurn) : createServer(inTurn);
       applyConnectionTimeouts(server, config.idleTimeoutSeconds);
-      dispatchers.set(server, dispatch);
+      dispatchers.set(server, inTurn);
       return server;
     },
     loggerInstance: logger.child({ listener }),
@@ -120,6 +124,7 @@ export function createHttpServer(
     forceCloseConnections: 'idle',
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 4096 },
     genReqId: () => newRequestId(),
+    clientErrorHandler: answerClientError,
     // The server's logger itself, not a child per request: building one costs on every request and
     // request logging is off; error logs name the request id themselves.
     childLoggerFactory: (parent) => parent,

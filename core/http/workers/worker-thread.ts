@@ -7,6 +7,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { writeCompleteAnswer } from '../answer.js';
+import { answerClientError } from '../client-error.js';
+import { oneAtATimePerConnection } from '../one-at-a-time.js';
 import { newRequestId } from '../request-id.js';
 import { applyConnectionTimeouts } from '../timeouts.js';
 import { MainForwarder } from './forward.js';
@@ -99,7 +101,8 @@ async function prepare(): Promise<void> {
       }
       forwarder.forward(req, res);
     };
-    const server = createServer(handle);
+    const server = createServer(oneAtATimePerConnection(handle));
+    server.on('clientError', answerClientError);
     applyConnectionTimeouts(server, setup.idleTimeoutSeconds);
     servers.push(server);
   }
