@@ -12,12 +12,17 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pino from 'pino';
 import { TierBackends } from '../../../../plugins/tiering/backends.js';
 import type { S3BackendStorage } from '../../../../plugins/tiering/s3/s3-backend.js';
+import { downloadObject } from '../../../../plugins/tiering/s3/s3-download.js';
 import { cleanup, tempDir } from '../../../helpers/processes.js';
 import { startWeedMini, type WeedMini } from '../../../helpers/weed-mini.js';
 import { startS3Proxy, type S3Proxy } from './tier-env.js';
 
 const MiB = 1024 * 1024;
 const BUCKET = 'tier-download';
+/** Parts smaller than the default 64 MiB, so a test object of a few dozen MiB spans several. */
+const PART = 16 * MiB;
+/** Sizes that make several parts and several flushes (datasyncs during the writes) of the test object. */
+const SMALL = { partSize: PART, flushEvery: 4 * MiB };
 
 describe('tier download against weed mini S3', { timeout: 240_000 }, () => {
   let mini: WeedMini;
@@ -27,8 +32,8 @@ describe('tier download against weed mini S3', { timeout: 240_000 }, () => {
   let proxied: S3BackendStorage;
   let badcreds: S3BackendStorage;
   let dir: string;
-  // three 16 MiB parts and a tail
-  const big = randomBytes(3 * 16 * MiB + 123_457);
+  // three 16 MiB parts and a tail (one part and its tail at the default size)
+  const big = randomBytes(3 * PART + 123_457);
 
   const props = (endpoint: string, secret = 'admin') => ({ aws_access_key_id: 'admin', aws_secret_access_key: secret, region: 'us-east-1', bucket: BUCKET, endpoint, storage_class: 'STANDARD' });
 
@@ -79,21 +84,29 @@ describe('tier download against weed mini S3', { timeout: 240_000 }, () => {
     }
   });
 
+  test('an object of several parts and a tail, flushed to disk as it comes, comes back byte for byte', async () => {
+    const path = join(dir, 'parts.dat');
+    const seen: number[] = [];
+    assert.equal(await downloadObject(direct.objectTarget('big.dat'), path, (p) => void seen.push(p), 3, SMALL), big.length);
+    assert.ok(readFileSync(path).equals(big), 'the bytes');
+    assert.equal(seen.at(-1), big.length, 'progress ends at the size');
+  });
+
   test('a body cut short resumes where it stopped; a 500 is tried again', async () => {
     const path = join(dir, 'cut.dat');
     const from = proxy.seen.length;
     proxy.cutAfterBytes = 3 * MiB + 1000;
     proxy.cutGets = 2;
     try {
-      assert.equal(await proxied.downloadFile(path, 'big.dat', () => undefined, 2), big.length);
+      assert.equal(await downloadObject(proxied.objectTarget('big.dat'), path, () => undefined, 2, SMALL), big.length);
     } finally {
       proxy.cutGets = 0;
     }
     assert.ok(readFileSync(path).equals(big), 'the bytes after two cut answers');
     // 4 parts (2 at once), the first two cut: each asked for again from where its bytes stopped
     const ranges = proxy.seen.slice(from).map((s) => / bytes=(\d+)-/.exec(s)?.[1]);
-    const resumedAt = ranges.map(Number).filter((at) => at % (16 * MiB) !== 0);
-    assert.deepEqual(resumedAt.sort((x, y) => x - y), [3 * MiB + 1000, 16 * MiB + 3 * MiB + 1000], proxy.seen.slice(from).join('\n'));
+    const resumedAt = ranges.map(Number).filter((at) => at % PART !== 0);
+    assert.deepEqual(resumedAt.sort((x, y) => x - y), [3 * MiB + 1000, PART + 3 * MiB + 1000], proxy.seen.slice(from).join('\n'));
 
     const again = join(dir, 'retried.dat');
     proxy.failGets = 2;
