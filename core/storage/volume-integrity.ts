@@ -102,7 +102,17 @@ async function readTailNeedle(ctx: IntegrityContext, at: number, size: Size) {
   return n;
 }
 
-/** Go's walkUnindexedDatTail: index rows for whole records after `start`, and where to cut. */
+/**
+ * Go's walkUnindexedDatTail: index rows for whole records after `start`, and where to cut.
+ *
+ * Stricter than Go for size-0 records: a delete's tombstone and an empty write append the same
+ * record, which Go re-indexes at size 0, turning a delete in flight at a crash into a live empty
+ * needle (neither the old content nor deleted). No unindexed record was acknowledged (every
+ * append is acknowledged only after its .idx row, volume/writes.ts), so a size-0 record is left
+ * unindexed instead: its needle keeps the state its index gives. Trailing ones are cut (the .dat
+ * must end at the last indexed record); one followed by re-indexed records stays as dead bytes
+ * the next vacuum drops.
+ */
 async function walkUnindexedTail(
   ctx: IntegrityContext,
   start: number,
@@ -111,33 +121,41 @@ async function walkUnindexedTail(
 ): Promise<{ rows: Buffer[]; cutAt: number }> {
   const rows: Buffer[] = [];
   let at = start;
+  // start of the size-0 records since the last re-indexed one (-1: none): cut with the torn rest
+  let skippedFrom = -1;
+  const done = (cutAt: number) => ({ rows, cutAt: skippedFrom >= 0 ? skippedFrom : cutAt });
   const header = Buffer.allocUnsafe(NEEDLE_HEADER_SIZE);
   while (at < fileSize) {
-    if (fileSize - at < NEEDLE_HEADER_SIZE) return { rows, cutAt: at };
+    if (fileSize - at < NEEDLE_HEADER_SIZE) return done(at);
     const got = await ctx.dat.readAt(header, 0, NEEDLE_HEADER_SIZE, at);
-    if (got < NEEDLE_HEADER_SIZE) return { rows, cutAt: at };
+    if (got < NEEDLE_HEADER_SIZE) return done(at);
     const h = parseNeedleHeader(header);
     if (h.id === 0n || h.size < 0) {
       throw new TailNotTornError(`record at ${at} has id ${needleIdToHex(h.id)} size ${h.size}`);
     }
     const end = at + actualSize(h.size, ctx.version);
-    if (end > fileSize) return { rows, cutAt: at };
+    if (end > fileSize) return done(at);
     let n;
     try {
       n = await readTailNeedle(ctx, at, h.size);
     } catch (e) {
       if (!isCorruption(e)) throw e;
-      if (end === fileSize) return { rows, cutAt: at };
+      if (end === fileSize) return done(at);
       throw new TailNotTornError(`record ${needleIdToHex(h.id)} at ${at} is damaged and ${fileSize - end} bytes follow it: ${(e as Error).message}`);
     }
     if (n.appendAtNs <= lastAppendAtNs) {
       throw new TailNotTornError(`record ${needleIdToHex(n.id)} at ${at} was appended at ${n.appendAtNs}, not after ${lastAppendAtNs}`);
     }
     lastAppendAtNs = n.appendAtNs;
-    rows.push(idxEntryBytes(n.id, at, h.size, ctx.width));
+    if (h.size === 0) {
+      if (skippedFrom < 0) skippedFrom = at;
+    } else {
+      skippedFrom = -1;
+      rows.push(idxEntryBytes(n.id, at, h.size, ctx.width));
+    }
     at = end;
   }
-  return { rows, cutAt: fileSize };
+  return done(fileSize);
 }
 
 /** Go's repairUnindexedDatTail (version 3 only). */
