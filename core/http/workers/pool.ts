@@ -163,9 +163,9 @@ export class HttpWorkerPool {
           case 'stats': {
             const e = m.entries;
             const metrics = counters.metrics;
-            for (let i = 0; i < e.length; i += 4) {
-              counters.count(e[i + 1] as string);
-              metrics?.done(e[i + 1] as string, e[i + 2] as number, e[i + 3] as number);
+            for (let i = 0; i < e.length; i += 3) {
+              counters.count(e[i] as string);
+              metrics?.done(e[i] as string, e[i + 1] as number, e[i + 2] as number);
             }
             return;
           }
@@ -179,8 +179,6 @@ export class HttpWorkerPool {
             return;
           case 'log':
             logger.error({ err: m.err, threadId: worker.threadId }, m.msg);
-            return;
-          case 'stopped':
             return;
         }
       });

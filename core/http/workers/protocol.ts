@@ -24,10 +24,9 @@ export type WorkerMessage =
   | { t: 'listening' }
   /** Calls made in one turn of the worker's event loop: id, kind, payload; three entries each. */
   | { t: 'calls'; calls: unknown[] }
-  /** Requests the worker answered itself: listener (0 admin, 1 public), method, status, seconds; four entries each. */
+  /** Requests the worker answered itself: method, status, seconds; three entries each. */
   | { t: 'stats'; entries: (string | number)[] }
-  | { t: 'log'; msg: string; err: string }
-  | { t: 'stopped' };
+  | { t: 'log'; msg: string; err: string };
 
 /** main → worker */
 export type MainMessage =

@@ -62,7 +62,6 @@ const forwarders: MainForwarder[] = [];
 /** Builds each listener's server (its modules loaded); nothing listens yet. */
 async function prepare(): Promise<void> {
   for (const l of setup.listeners) {
-    const listenerCode = l.listener === 'admin' ? 0 : 1;
     const forwarder = new MainForwarder(l.internalPath, Math.max(0, Math.floor(setup.idleTimeoutSeconds)) * 1000);
     forwarders.push(forwarder);
     const paths: WorkerFastPath[] = [];
@@ -78,7 +77,7 @@ async function prepare(): Promise<void> {
         taken = {
           id,
           send(status, headers, body) {
-            stats.push(listenerCode, req.method ?? '', status, (performance.now() - start) / 1000);
+            stats.push(req.method ?? '', status, (performance.now() - start) / 1000);
             writeCompleteAnswer(req, res, setup.serverHeader, id, status, headers, body);
           },
           forward(body) {
@@ -150,7 +149,6 @@ async function stop(graceMs: number): Promise<void> {
   for (const s of servers) s.closeAllConnections();
   for (const f of forwarders) f.close();
   flushStats();
-  post({ t: 'stopped' });
   port.close();
 }
 

@@ -126,6 +126,12 @@ export async function downloadObject(
     const stopped = () => reporter?.failed;
     let total = -1;
     let whole = false;
+    /** Counts written bytes into a part's counter (where its retry resumes), the progress and the flusher. */
+    const written = (counter: { done: number }) => (n: number) => {
+      counter.done += n;
+      reporter!.add(n);
+      flusher.add(n);
+    };
     /** Bytes of part 0 the first answer wrote (a retry of part 0 resumes after them). */
     const first = { done: 0 };
     let sized!: () => void;
@@ -136,11 +142,7 @@ export async function downloadObject(
       fh,
       stopped,
       signal: firstAbort.signal,
-      onWritten: (n) => {
-        first.done += n;
-        reporter!.add(n);
-        flusher.add(n);
-      },
+      onWritten: written(first),
       place: (status, headers, length) => {
         const r = contentRange(headers);
         if (status === 206 && r) {
@@ -193,11 +195,7 @@ export async function downloadObject(
             fh,
             stopped,
             signal,
-            onWritten: (n) => {
-              counter.done += n;
-              reporter!.add(n);
-              flusher.add(n);
-            },
+            onWritten: written(counter),
             place: (status, headers, n) => {
               const r = contentRange(headers);
               if (status !== 206 || !r || r.first !== at || r.last !== from + length - 1 || r.total !== total || n !== length - counter.done) {
