@@ -3,7 +3,7 @@
 // alternating order (Go first in one phase, ours first in the next), ratios ours/Go.
 //
 //   npm run bench:families -- [--ec] [--tier] [--scrub] [--mb 1024] [--small 10000] [--reads 20000]
-//                             [--width 4|5] [--timeout-min 90]
+//                             [--width 4|5] [--tier-rounds 3] [--timeout-min 90]
 //
 // No family flag (or --families) runs all three. --ec-mb is an alias of --mb (one volume per server
 // serves every phase: scrub, tier up and down, EC encode, reads, rebuild). Phases:
@@ -13,7 +13,9 @@
 //             EC encoding (all 14 shards local, the normal volume unmounted)
 //   ec encode VolumeEcShardsGenerate; ec rebuild: 4 shards unmounted and deleted, then
 //             VolumeEcShardsRebuild (the rebuilt files are checked against the deleted ones)
-// Peak RSS is that of each server during the phase. Writes bench/results/<date>-families.json.
+// Tier up and down run --tier-rounds times (up, down, up, ...); the round of median time is shown,
+// every round is in the JSON (phaseRounds). Peak RSS and CPU seconds are each server's during the
+// phase; for tier phases also the S3 server's CPU. Writes bench/results/<date>-families.json.
 // Not a test: nothing asserts a timing. Everything listens on and talks to 127.0.0.1 only.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -38,6 +40,8 @@ const SMALL = opt('small', 10_000);
 const READS = opt('reads', 20_000);
 const WIDTH: 4 | 5 = opt('width', 4) === 5 ? 5 : 4;
 const TIMEOUT_MIN = opt('timeout-min', 90);
+/** Tier up and down are short and at the mercy of the shared box: several rounds, the median kept. */
+const TIER_ROUNDS = Math.max(1, opt('tier-rounds', 3));
 const COLLECTION = 'bench';
 const LOST_SHARDS = [1, 5, 10, 12];
 const LONG_MS = 60 * 60_000;
@@ -51,31 +55,51 @@ interface Side {
   datBytes: number;
 }
 
-type Outcome = { cost?: PhaseCost; extra?: Record<string, number>; error?: string };
-const results: Record<string, Partial<Record<'go' | 'ts', Outcome>>> = {};
+type Outcome = { cost?: PhaseCost; extra?: Record<string, number>; error?: string; samples?: number[] };
+/** Every round's outcome of a phase per side; `results` is made of them at the end. */
+const rounds: Record<string, Partial<Record<'go' | 'ts', Outcome[]>>> = {};
 let phaseCount = 0;
 
 const base = (s: Side) => join(s.server.dir, `${COLLECTION}_${s.vid}`);
 
-/** Runs `fn` on both servers, Go first in every other phase; a failure is recorded, not thrown. */
-async function phase(name: string, sides: Side[], fn: (s: Side) => Promise<Record<string, number> | void>, pre?: (s: Side) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` on both servers, Go first in every other call; a failure is recorded, not thrown.
+ * Called again under the same name, it adds a round. `peerPid`: a process whose CPU the phase is
+ * charged apart (the S3 server of the tier phases).
+ */
+async function phase(
+  name: string,
+  sides: Side[],
+  fn: (s: Side) => Promise<Record<string, number> | void>,
+  { pre, peerPid }: { pre?: (s: Side) => Promise<void>; peerPid?: number } = {},
+): Promise<void> {
   const order = phaseCount++ % 2 === 0 ? sides : [...sides].reverse();
-  results[name] = {};
+  const kept = (rounds[name] ??= {});
   for (const s of order) {
     log(`${name}: ${s.server.impl}`);
+    const outcomes = (kept[s.server.impl] ??= []);
     try {
       if (pre) await pre(s);
       // Dirty pages of an earlier phase (unflushed shards, a fill) would be written back during
       // this one and charged to whichever side runs first: flush them before every measurement.
       execFileSync('sync');
-      const { cost, value } = await measure(s.server.pid, () => fn(s));
-      results[name][s.server.impl] = { cost, extra: value ?? undefined };
+      const { cost, value } = await measure(s.server.pid, () => fn(s), peerPid);
+      outcomes.push({ cost, extra: value ?? undefined });
     } catch (e) {
       const msg = (e as { details?: string }).details || (e as Error).message;
       log(`${name}: ${s.server.impl} failed: ${msg}`);
-      results[name][s.server.impl] = { error: msg };
+      outcomes.push({ error: msg });
     }
   }
+}
+
+/** A side's outcome of a phase: its first failure, or the round of median wall time with every round's seconds. */
+function summary(outcomes: Outcome[]): Outcome {
+  const failed = outcomes.find((o) => o.error);
+  if (failed) return failed;
+  const sorted = [...outcomes].sort((a, b) => a.cost!.seconds - b.cost!.seconds);
+  const median = sorted[(sorted.length - 1) >> 1];
+  return outcomes.length > 1 ? { ...median, samples: outcomes.map((o) => o.cost!.seconds) } : median;
 }
 
 function sha256(path: string): Promise<string> {
@@ -112,7 +136,7 @@ async function runPhases(sides: Side[], tool: string | undefined, work: string, 
       return { files: Number(r.total_files), bytes: s.datBytes };
     });
   }
-  if (RUN.tier && mini) {
+  for (let round = 0; RUN.tier && mini && round < TIER_ROUNDS; round++) {
     await phase('tier up', sides, async (s) => {
       // the master announces s3.default shortly after registration: until then the call fails
       // fast with "not found, supported" and nothing has moved
@@ -127,13 +151,13 @@ async function runPhases(sides: Side[], tool: string | undefined, work: string, 
       }
       if (existsSync(`${base(s)}.dat`)) throw new Error('the local .dat is still there');
       return { bytes: s.datBytes };
-    });
+    }, { peerPid: mini.pid });
     await phase('tier down', sides, async (s) => {
       await stream(s.server.grpcAddress, 'VolumeTierMoveDatFromRemote', { volume_id: s.vid, collection: COLLECTION, keep_remote_dat_file: false }, LONG_MS);
       const size = statSync(`${base(s)}.dat`).size;
       if (size !== s.datBytes) throw new Error(`.dat came back with ${size} bytes, not ${s.datBytes}`);
       return { bytes: size };
-    });
+    }, { peerPid: mini.pid });
   }
   if (!RUN.ec) return;
   await readPhase('1 KB reads, normal volume', sides, tool, work);
@@ -143,8 +167,10 @@ async function runPhases(sides: Side[], tool: string | undefined, work: string, 
     async (s) => {
       await call(s.server.grpcAddress, 'VolumeEcShardsGenerate', { volume_id: s.vid, collection: COLLECTION }, LONG_MS);
     },
-    async (s) => {
-      await call(s.server.grpcAddress, 'VolumeMarkReadonly', { volume_id: s.vid, persist: false });
+    {
+      pre: async (s) => {
+        await call(s.server.grpcAddress, 'VolumeMarkReadonly', { volume_id: s.vid, persist: false });
+      },
     },
   );
   // serve the volume from its shards only
@@ -165,14 +191,16 @@ async function runPhases(sides: Side[], tool: string | undefined, work: string, 
       const r = await call<{ rebuilt_shard_ids: number[] }>(s.server.grpcAddress, 'VolumeEcShardsRebuild', { volume_id: s.vid, collection: COLLECTION }, LONG_MS);
       return { rebuilt: r.rebuilt_shard_ids.length };
     },
-    async (s) => {
-      await call(s.server.grpcAddress, 'VolumeEcShardsUnmount', { volume_id: s.vid, shard_ids: LOST_SHARDS });
-      hashes.set(s, await Promise.all(LOST_SHARDS.map((i) => sha256(shardPath(s, i)))));
-      for (const i of LOST_SHARDS) unlinkSync(shardPath(s, i));
+    {
+      pre: async (s) => {
+        await call(s.server.grpcAddress, 'VolumeEcShardsUnmount', { volume_id: s.vid, shard_ids: LOST_SHARDS });
+        hashes.set(s, await Promise.all(LOST_SHARDS.map((i) => sha256(shardPath(s, i)))));
+        for (const i of LOST_SHARDS) unlinkSync(shardPath(s, i));
+      },
     },
   );
   for (const s of sides) {
-    const outcome = results['ec rebuild 4 shards'][s.server.impl];
+    const outcome = rounds['ec rebuild 4 shards'][s.server.impl]?.[0];
     if (!outcome || outcome.error) continue;
     const before = hashes.get(s)!;
     for (const [k, i] of LOST_SHARDS.entries()) {
@@ -251,6 +279,11 @@ async function main(): Promise<void> {
   await runPhases(sides, tool, work, mini);
   const codec = RUN.ec ? codecFigures(tool) : {};
   await cleanupAll();
+  const results: Record<string, Partial<Record<'go' | 'ts', Outcome>>> = {};
+  for (const [name, bySide] of Object.entries(rounds)) {
+    results[name] = {};
+    for (const impl of ['go', 'ts'] as const) if (bySide[impl]) results[name][impl] = summary(bySide[impl]);
+  }
 
   const fmt = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : '-');
   const datMiB = sides[0].datBytes / (1 << 20);
@@ -270,6 +303,8 @@ async function main(): Promise<void> {
   for (const p of ['scrub FULL', 'tier up', 'tier down', 'ec encode', 'ec rebuild 4 shards']) {
     row(`${p}, s`, (o) => o.cost?.seconds, p);
     if (p.startsWith('tier') || p === 'scrub FULL') row(`${p}, MB/s`, (o) => (o.cost && o.extra?.bytes ? o.extra.bytes / 1e6 / o.cost.seconds : undefined), p);
+    row(`${p}, server CPU s`, (o) => o.cost?.cpuSeconds, p);
+    if (p.startsWith('tier')) row(`${p}, S3 server CPU s`, (o) => o.cost?.peerCpuSeconds, p);
     row(`${p}, peak RSS MiB`, (o) => o.cost?.peakRssMiB, p);
     row(`${p}, RSS growth MiB`, (o) => (o.cost ? o.cost.peakRssMiB - o.cost.startRssMiB : undefined), p);
   }
@@ -298,7 +333,7 @@ async function main(): Promise<void> {
   const file = join(resultsDir, `${new Date().toISOString().slice(0, 10)}-families.json`);
   writeFileSync(
     file,
-    JSON.stringify({ params: { MB, datBytes: sides[0].datBytes, SMALL, READS, WIDTH, families: RUN, lostShards: LOST_SHARDS }, phases: results, ecVsNormalReads: ecVsNormal, codec }, null, 2) + '\n',
+    JSON.stringify({ params: { MB, datBytes: sides[0].datBytes, SMALL, READS, WIDTH, families: RUN, lostShards: LOST_SHARDS }, phases: results, phaseRounds: rounds, ecVsNormalReads: ecVsNormal, codec }, null, 2) + '\n',
   );
   log(`results: ${file}`);
 }

@@ -10,6 +10,8 @@ import { cleanup, freePort, tempDir, waitFor, weedBinary } from './processes.js'
 
 export interface WeedMini {
   endpoint: string;
+  /** The one process serving master, volume, filer and S3 (benchmarks charge its CPU to a phase). */
+  pid: number;
   s3: S3Client;
   dir: string;
   createBucket(name: string): Promise<void>;
@@ -81,6 +83,7 @@ export async function startWeedMini(opts: { autoCreateBucket?: boolean } = {}): 
   }
   return {
     endpoint,
+    pid: proc.pid!,
     s3,
     dir,
     createBucket: async (name) => {
