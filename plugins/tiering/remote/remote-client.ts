@@ -30,7 +30,7 @@ export interface RemoteStorageClient {
   readFile(loc: RemoteLocation, offset: number, size: number): Promise<Buffer>;
 }
 
-interface S3Options {
+export interface S3Options {
   name: string;
   endpoint: string;
   region: string;

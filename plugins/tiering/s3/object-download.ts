@@ -1,5 +1,7 @@
-// An S3 object downloaded into a local file (Go: weed/storage/backend/s3_backend/s3_download.go
-// downloadFromS3, s3manager's Downloader writing parts at their offsets). The object is fetched
+// An S3 object downloaded into a local file, in the thread that calls it: the tier download's
+// thread (transfer-thread.ts, started by s3-transfer.ts), whose event loop the synchronous file
+// writes block (Go: weed/storage/backend/s3_backend/s3_download.go downloadFromS3, s3manager's
+// Downloader writing parts at their offsets). The object is fetched
 // as ranged GETs of PART_SIZE, several at once, each body written at its own position in the file
 // straight from the socket (object-connection.ts); a part cut short is asked for again from where
 // it stopped. The first GET also tells the size (its Content-Range), so no HEAD is needed and a
@@ -12,11 +14,11 @@
 // itself (about 2 CPU s per GiB). They are signed here (sigv4.ts) for the URL the client's own
 // endpoint rules give.
 //
-// Memory: a connection holds two STAGE_SIZE buffers; with at most MAX_PARTS_IN_FLIGHT (+1 for the
-// first answer) connections that is ≤ 8.5 MiB whatever the object size (5 parts by default: 3 MiB).
+// Memory: a connection holds one STAGE_SIZE buffer; with at most MAX_PARTS_IN_FLIGHT (+1 for the
+// first answer) connections that is ≤ 4.25 MiB whatever the object size (5 parts by default: 1.5 MiB).
 import { open, type FileHandle } from 'node:fs/promises';
-import { ObjectConnection, type GetRequest, type ObjectTarget } from './object-connection.js';
-import { ProgressReporter, runParts, withRetry, type Progress } from './transfer-support.js';
+import { ConnectionPool, type ObjectRequest, type ObjectTarget } from './object-connection.js';
+import { runParts, withRetry } from './transfer-support.js';
 
 const MiB = 1024 * 1024;
 /**
@@ -63,39 +65,6 @@ class Flusher {
   }
 }
 
-/** Idle keep-alive connections handed from one part to the next. */
-class ConnectionPool {
-  private readonly idle: ObjectConnection[] = [];
-  private readonly all = new Set<ObjectConnection>();
-
-  constructor(private readonly target: ObjectTarget) {}
-
-  /** One GET over an idle connection (or a new one); the connection is kept only after a clean answer (it reconnects if the server closed it meanwhile). */
-  async get(req: GetRequest): Promise<void> {
-    const conn = this.idle.pop() ?? new ObjectConnection(this.target);
-    this.all.add(conn);
-    try {
-      await conn.get(req);
-    } catch (e) {
-      this.drop(conn);
-      throw e;
-    }
-    if (conn.usable) this.idle.push(conn);
-    else this.drop(conn);
-  }
-
-  private drop(conn: ObjectConnection): void {
-    conn.close();
-    this.all.delete(conn);
-  }
-
-  close(): void {
-    for (const c of this.all) c.close();
-    this.all.clear();
-    this.idle.length = 0;
-  }
-}
-
 const statusOf = (e: unknown) => (e as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 
 /** `bytes <first>-<last>/<total>` of a 206 answer. */
@@ -110,26 +79,31 @@ export interface DownloadSizes {
   flushEvery: number;
 }
 
+export const DEFAULT_SIZES: DownloadSizes = { partSize: PART_SIZE, flushEvery: FLUSH_EVERY };
+
+/** What a download tells its caller as it goes, and how the caller stops it. */
+export interface DownloadHooks {
+  /** The object's size, known from the first answer, before any byte is written. */
+  sized(total: number): void;
+  /** Bytes written to the file. */
+  written(n: number): void;
+  /** An error that ends the download (the caller's progress failed); checked before each write. */
+  stopped(): unknown;
+}
+
 /** Downloads the whole object into `path` (created or emptied), fsynced; returns its size. `width` GETs at once. */
-export async function downloadObject(
-  target: ObjectTarget,
-  path: string,
-  progress: Progress,
-  width: number,
-  { partSize, flushEvery }: DownloadSizes = { partSize: PART_SIZE, flushEvery: FLUSH_EVERY },
-): Promise<number> {
+export async function fetchObject(target: ObjectTarget, path: string, width: number, hooks: DownloadHooks, { partSize, flushEvery }: DownloadSizes = DEFAULT_SIZES): Promise<number> {
   const pool = new ConnectionPool(target);
   const fh = await open(path, 'w', 0o644);
   try {
-    let reporter: ProgressReporter | undefined;
     const flusher = new Flusher(fh, flushEvery);
-    const stopped = () => reporter?.failed;
+    const { stopped } = hooks;
     let total = -1;
     let whole = false;
-    /** Counts written bytes into a part's counter (where its retry resumes), the progress and the flusher. */
+    /** Counts written bytes into a part's counter (where its retry resumes), the caller's count and the flusher. */
     const written = (counter: { done: number }) => (n: number) => {
       counter.done += n;
-      reporter!.add(n);
+      hooks.written(n);
       flusher.add(n);
     };
     /** Bytes of part 0 the first answer wrote (a retry of part 0 resumes after them). */
@@ -137,9 +111,10 @@ export async function downloadObject(
     let sized!: () => void;
     const sizeKnown = new Promise<void>((resolve) => (sized = resolve));
     const firstAbort = new AbortController();
-    const firstGet = (range: string | undefined): GetRequest => ({
+    const firstGet = (range: string | undefined): ObjectRequest => ({
+      method: 'GET',
       range,
-      fh,
+      fd: fh.fd,
       stopped,
       signal: firstAbort.signal,
       onWritten: written(first),
@@ -155,14 +130,14 @@ export async function downloadObject(
           total = length;
           whole = true;
         }
-        reporter = new ProgressReporter(progress, total);
+        hooks.sized(total);
         sized();
         return 0;
       },
     });
     /** Starts the first GET; returns its body's promise once the answer's head came. */
     const start = async (range: string | undefined): Promise<{ body: Promise<void> }> => {
-      const body = pool.get(firstGet(range));
+      const body = pool.request(firstGet(range));
       body.catch(() => undefined); // awaited by part 0
       await Promise.race([sizeKnown, body]);
       return { body };
@@ -190,9 +165,10 @@ export async function downloadObject(
           if (i === 0 && attempt === 1) return part0;
           const at = from + counter.done;
           const range = `bytes=${at}-${from + length - 1}`;
-          await pool.get({
+          await pool.request({
+            method: 'GET',
             range,
-            fh,
+            fd: fh.fd,
             stopped,
             signal,
             onWritten: written(counter),
@@ -207,7 +183,6 @@ export async function downloadObject(
         });
       });
     }
-    await reporter!.finish();
     await flusher.settle();
     await fh.sync();
     return total;

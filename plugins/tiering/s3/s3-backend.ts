@@ -1,17 +1,16 @@
 // The s3 tier backend (Go: weed/storage/backend/s3_backend/s3_backend.go S3BackendStorage,
 // s3_upload.go, s3_download.go): built from a master-announced storage backend's properties, it
 // uploads a volume's .dat as one object (multipart, parts streamed from disk: s3-upload.ts),
-// downloads it back (parallel ranged GETs: s3-download.ts), deletes it, and opens it as a volume's
-// remote data file.
+// downloads it back (parallel ranged GETs: object-download.ts), each in a thread of its own
+// (s3-transfer.ts), deletes it, and opens it as a volume's remote data file.
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { VolumeInfo } from '../../../core/storage/volume-info.js';
-import { makeS3Client, s3ErrorText } from '../remote/remote-client.js';
+import { makeS3Client, s3ErrorText, type S3Options } from '../remote/remote-client.js';
 import type { ObjectTarget } from './object-connection.js';
-import { downloadObject } from './s3-download.js';
 import { S3BackendStorageFile } from './s3-file.js';
-import { uploadFile } from './s3-upload.js';
+import { downloadObject, uploadObject } from './s3-transfer.js';
 import { encodeKeyPath } from './sigv4.js';
 import { partsInFlight, type Progress } from './transfer-support.js';
 
@@ -45,6 +44,8 @@ export class S3BackendStorage {
   readonly uploadConcurrency: number;
   readonly downloadConcurrency: number;
   readonly client: S3Client;
+  /** What the client is made from (a transfer thread makes its own from it). */
+  private readonly s3: S3Options;
 
   constructor(
     readonly id: string,
@@ -60,14 +61,15 @@ export class S3BackendStorage {
     this.uploadConcurrency = parseConcurrency(props.upload_concurrency, DEFAULT_CONCURRENCY);
     this.downloadConcurrency = parseConcurrency(props.download_concurrency, DEFAULT_CONCURRENCY);
     // The master's configuration is trusted (an operator wrote it): no endpoint guard here.
-    this.client = makeS3Client({
+    this.s3 = {
       name: 's3',
       endpoint: this.endpoint,
       region: this.region,
       accessKey: this.accessKey,
       secretKey: this.secretKey,
       forcePathStyle: this.forcePathStyle,
-    });
+    };
+    this.client = makeS3Client(this.s3);
   }
 
   /** The properties the backend was built from, normalised (Go's ToProperties). */
@@ -104,9 +106,9 @@ export class S3BackendStorage {
   async copyFile(path: string, progress: Progress, concurrency: number): Promise<{ key: string; size: number }> {
     const key = randomUUID();
     const size = (await stat(path)).size;
-    const target = { client: this.client, bucket: this.bucket, key, storageClass: this.storageClass };
+    const to = { object: this.objectTarget(key), s3: this.s3, bucket: this.bucket, key, storageClass: this.storageClass };
     try {
-      await uploadFile(target, path, size, progress, partsInFlight(concurrency, this.uploadConcurrency));
+      await uploadObject(to, path, size, progress, partsInFlight(concurrency, this.uploadConcurrency));
     } catch (e) {
       throw new Error(`failed to upload file ${path}: ${s3ErrorText(e)}`, { cause: e });
     }
@@ -126,7 +128,7 @@ export class S3BackendStorage {
   }
 
   /**
-   * Where object `key` is and how to sign requests to it, for the download's own GETs: the URL the
+   * Where object `key` is and how to sign requests to it, for the transfers' own GETs and PUTs: the URL the
    * S3 client's endpoint rules give for this bucket (path or virtual-hosted style, AWS or the
    * configured endpoint) with the key appended as the client's serializer does.
    */

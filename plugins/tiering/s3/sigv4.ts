@@ -1,7 +1,8 @@
 // AWS Signature Version 4 for the header-signed requests the tier download sends itself (Go signs
 // them through aws-sdk-go's v4.Signer: weed/storage/backend/s3_backend/s3_sessions.go builds the
-// session). Only what a GET of an S3 object needs: no body (the payload hash is that of the empty
-// string), every header given is signed.
+// session). Only what the tier transfers' own requests need: a GET without a body (the payload
+// hash is that of the empty string) or a PUT whose body is not hashed (UNSIGNED-PAYLOAD, as the
+// SDKs send streamed bodies); every header given is signed.
 import { createHash, createHmac } from 'node:crypto';
 
 export interface SigningKeys {
@@ -11,6 +12,8 @@ export interface SigningKeys {
 
 /** SHA-256 of the empty body, hex. */
 export const EMPTY_BODY_SHA256 = createHash('sha256').update('').digest('hex');
+/** The payload hash of a body sent without one. */
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
 /** The ISO 8601 basic form SigV4 dates use: 20130524T000000Z. */
 export function amzDate(at: Date): string {
@@ -24,8 +27,13 @@ export function amzDate(at: Date): string {
 export function encodeKeyPath(key: string): string {
   return key
     .split('/')
-    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .map(encodeUriPart)
     .join('/');
+}
+
+/** A path segment or query value as S3 URLs carry and sign it: percent-encoded as RFC 3986 asks. */
+export function encodeUriPart(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 const hmac = (key: string | Buffer, text: string): Buffer => createHmac('sha256', key).update(text, 'utf8').digest();
@@ -45,9 +53,9 @@ function canonicalQuery(query: string): string {
 }
 
 /**
- * The headers of a signed request without a body: `headers` plus host, x-amz-date,
- * x-amz-content-sha256 and authorization. `path` is the request target as sent (already encoded,
- * with its query string if any).
+ * The headers of a signed request: `headers` plus host, x-amz-date, x-amz-content-sha256 (the
+ * empty body's hash unless `payload` says otherwise) and authorization. `path` is the request
+ * target as sent (already encoded, with its query string if any).
  */
 export function signedHeaders(
   method: string,
@@ -58,17 +66,18 @@ export function signedHeaders(
   region: string,
   service: string,
   at: Date,
+  payload = EMPTY_BODY_SHA256,
 ): Record<string, string> {
   const date = amzDate(at);
   const day = date.slice(0, 8);
-  const all: Record<string, string> = { host, 'x-amz-content-sha256': EMPTY_BODY_SHA256, 'x-amz-date': date };
+  const all: Record<string, string> = { host, 'x-amz-content-sha256': payload, 'x-amz-date': date };
   for (const [k, v] of Object.entries(headers)) all[k.toLowerCase()] = v;
   const names = Object.keys(all).sort();
   const signedNames = names.join(';');
   const q = path.indexOf('?');
   const canonicalPath = q < 0 ? path : path.slice(0, q);
   const query = q < 0 ? '' : canonicalQuery(path.slice(q + 1));
-  const canonical = [method, canonicalPath, query, ...names.map((n) => `${n}:${all[n].trim().replace(/\s+/g, ' ')}`), '', signedNames, EMPTY_BODY_SHA256].join('\n');
+  const canonical = [method, canonicalPath, query, ...names.map((n) => `${n}:${all[n].trim().replace(/\s+/g, ' ')}`), '', signedNames, payload].join('\n');
   const scope = `${day}/${region}/${service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', date, scope, createHash('sha256').update(canonical, 'utf8').digest('hex')].join('\n');
   const signingKey = hmac(hmac(hmac(hmac(`AWS4${keys.secretKey}`, day), region), service), 'aws4_request');

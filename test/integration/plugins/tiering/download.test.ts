@@ -1,8 +1,9 @@
-// The s3 tier backend's download (plugins/tiering/s3/s3-download.ts: its own signed ranged GETs
-// written straight into the file) against a real S3 (`weed mini`), directly and through a loopback
-// proxy that cuts, fails or re-frames the GET answers: the file comes back byte for byte whatever
-// the size (empty, one byte, several parts and a tail), a cut body resumes where it stopped, a
-// 500 is tried again, and what cannot work fails with S3's own error.
+// The s3 tier backend's download (plugins/tiering/s3/object-download.ts: its own signed ranged GETs
+// written straight into the file, in a transfer thread) against a real S3 (`weed mini`), directly
+// and through a loopback proxy that cuts, fails or re-frames the GET answers: the file comes back
+// byte for byte whatever the size (empty, one byte, several parts and a tail), a cut body resumes
+// where it stopped, a 500 is tried again, and what cannot work fails with S3's own error. The
+// upload runs in the same kind of thread: its progress and a stop by the caller are checked here.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pino from 'pino';
 import { TierBackends } from '../../../../plugins/tiering/backends.js';
 import type { S3BackendStorage } from '../../../../plugins/tiering/s3/s3-backend.js';
-import { downloadObject } from '../../../../plugins/tiering/s3/s3-download.js';
+import { downloadObject } from '../../../../plugins/tiering/s3/s3-transfer.js';
 import { cleanup, tempDir } from '../../../helpers/processes.js';
 import { startWeedMini, type WeedMini } from '../../../helpers/weed-mini.js';
 import { startS3Proxy, type S3Proxy } from './tier-env.js';
@@ -161,5 +162,32 @@ describe('tier download against weed mini S3', { timeout: 240_000 }, () => {
     assert.equal(calls, 1, 'no progress is reported after the callback failed');
     // the connections it used are gone and a new download works
     assert.equal(await proxied.downloadFile(path, 'one.dat', () => undefined), 1);
+  });
+
+  test('an upload (run in its own thread too) comes back byte for byte; a failing progress callback stops another with its error', async () => {
+    const source = join(dir, 'up.dat');
+    writeFileSync(source, big);
+    const seen: number[] = [];
+    const { key, size } = await direct.copyFile(source, (p) => void seen.push(p), 2);
+    assert.equal(size, big.length);
+    assert.equal(seen.at(-1), big.length, 'progress ends at the size');
+    const back = join(dir, 'up-back.dat');
+    assert.equal(await direct.downloadFile(back, key, () => undefined), big.length);
+    assert.ok(readFileSync(back).equals(big), 'the object holds the file');
+
+    const gone = new Error('the caller went away');
+    let calls = 0;
+    await assert.rejects(
+      direct.copyFile(
+        source,
+        () => {
+          calls++;
+          throw gone;
+        },
+        2,
+      ),
+      (e: Error) => e.cause === gone,
+    );
+    assert.equal(calls, 1, 'no progress is reported after the callback failed');
   });
 });

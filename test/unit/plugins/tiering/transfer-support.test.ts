@@ -15,9 +15,10 @@ test('parts in flight: the request, else the backend default, within 1..16', () 
   assert.equal(partsInFlight(-1, 0), 1);
 });
 
-test('upload part size: 8..64 MiB, about four rounds of parts, never more than 10000 parts', () => {
+test('upload part size: a power of two in 8..64 MiB, about four rounds of parts, never more than 10000 parts', () => {
   assert.equal(uploadPartSize(20 * MiB, 5), 8 * MiB, 'a small volume still goes up in several parts');
-  assert.equal(uploadPartSize(1024 * MiB, 5), 52 * MiB);
+  assert.equal(uploadPartSize(200 * MiB, 5), 16 * MiB, '10 MiB rounded up to a divisor of the download ranges');
+  assert.equal(uploadPartSize(1024 * MiB, 5), 64 * MiB);
   assert.equal(uploadPartSize(100 * 1024 * MiB, 5), 64 * MiB);
   const huge = 5 * 1024 * 1024 * MiB; // 5 TiB
   const part = uploadPartSize(huge, 5);
