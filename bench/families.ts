@@ -3,12 +3,13 @@
 // alternating order (Go first in one phase, ours first in the next), ratios ours/Go.
 //
 //   npm run bench:families -- [--ec] [--tier] [--scrub] [--mb 1024] [--small 10000] [--reads 20000]
-//                             [--width 4|5] [--tier-rounds 3] [--timeout-min 90]
+//                             [--width 4|5] [--tier-rounds 3] [--tier-reads 5000] [--timeout-min 90]
 //
 // No family flag (or --families) runs all three. --ec-mb is an alias of --mb (one volume per server
 // serves every phase: scrub, tier up and down, EC encode, reads, rebuild). Phases:
 //   scrub     ScrubVolume FULL of the volume
-//   tier up   VolumeTierMoveDatToRemote to a local S3 (`weed mini`), tier down: ...FromRemote back
+//   tier up   VolumeTierMoveDatToRemote to a local S3 (`weed mini`), tier down: ...FromRemote back;
+//             after the first tier up, --tier-reads 1 KB GETs of the tiered volume
 //   reads     1 KB GETs of the volume's small needles, normal volume, then the same needles after
 //             EC encoding (all 14 shards local, the normal volume unmounted)
 //   ec encode VolumeEcShardsGenerate; ec rebuild: 4 shards unmounted and deleted, then
@@ -42,6 +43,8 @@ const WIDTH: 4 | 5 = opt('width', 4) === 5 ? 5 : 4;
 const TIMEOUT_MIN = opt('timeout-min', 90);
 /** Tier up and down are short and at the mercy of the shared box: several rounds, the median kept. */
 const TIER_ROUNDS = Math.max(1, opt('tier-rounds', 3));
+/** 1 KB GETs of the tiered volume after the first tier up (0: none). */
+const TIER_READS = opt('tier-reads', 5000);
 const COLLECTION = 'bench';
 const LOST_SHARDS = [1, 5, 10, 12];
 const LONG_MS = 60 * 60_000;
@@ -114,11 +117,11 @@ function sha256(path: string): Promise<string> {
 
 const shardPath = (s: Side, i: number) => `${base(s)}.ec${String(i).padStart(2, '0')}`;
 
-async function readPhase(name: string, sides: Side[], tool: string | undefined, work: string): Promise<void> {
+async function readPhase(name: string, sides: Side[], tool: string | undefined, work: string, reads = READS): Promise<void> {
   await phase(name, sides, async (s) => {
     if (!tool) throw new Error('no Go toolchain for the read client');
-    const r: ReadFigures = readLoad(tool, work, s.urls, READS);
-    if (r.failed > 0 || !(r.requests > 0)) throw new Error(`read failed (${r.failed} of ${READS} failed; first: ${r.firstFailure ?? '?'})`);
+    const r: ReadFigures = readLoad(tool, work, s.urls, reads);
+    if (r.failed > 0 || !(r.requests > 0)) throw new Error(`read failed (${r.failed} of ${reads} failed; first: ${r.firstFailure ?? '?'})`);
     return { requests: r.requests, reqPerSec: r.reqPerSec, p50ms: r.p50ms, p99ms: r.p99ms };
   });
 }
@@ -137,6 +140,8 @@ async function runPhases(sides: Side[], tool: string | undefined, work: string, 
     });
   }
   for (let round = 0; RUN.tier && mini && round < TIER_ROUNDS; round++) {
+    // the same reads of the local volume, for what tiering adds (the EC phases read it later)
+    if (round === 0 && TIER_READS > 0 && !RUN.ec) await readPhase('1 KB reads, normal volume', sides, tool, work, TIER_READS);
     await phase('tier up', sides, async (s) => {
       // the master announces s3.default shortly after registration: until then the call fails
       // fast with "not found, supported" and nothing has moved
@@ -152,6 +157,8 @@ async function runPhases(sides: Side[], tool: string | undefined, work: string, 
       if (existsSync(`${base(s)}.dat`)) throw new Error('the local .dat is still there');
       return { bytes: s.datBytes };
     }, { peerPid: mini.pid });
+    // every read is a ranged GET to the S3 server
+    if (round === 0 && TIER_READS > 0) await readPhase('1 KB reads, tiered volume', sides, tool, work, TIER_READS);
     await phase('tier down', sides, async (s) => {
       await stream(s.server.grpcAddress, 'VolumeTierMoveDatFromRemote', { volume_id: s.vid, collection: COLLECTION, keep_remote_dat_file: false }, LONG_MS);
       const size = statSync(`${base(s)}.dat`).size;
@@ -308,7 +315,7 @@ async function main(): Promise<void> {
     row(`${p}, peak RSS MiB`, (o) => o.cost?.peakRssMiB, p);
     row(`${p}, RSS growth MiB`, (o) => (o.cost ? o.cost.peakRssMiB - o.cost.startRssMiB : undefined), p);
   }
-  for (const p of ['1 KB reads, normal volume', '1 KB reads, EC volume']) {
+  for (const p of ['1 KB reads, tiered volume', '1 KB reads, normal volume', '1 KB reads, EC volume']) {
     row(`${p}, req/s`, (o) => o.extra?.reqPerSec, p);
     row(`${p}, p50 ms`, (o) => o.extra?.p50ms, p);
     row(`${p}, p99 ms`, (o) => o.extra?.p99ms, p);

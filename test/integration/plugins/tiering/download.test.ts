@@ -3,7 +3,8 @@
 // and through a loopback proxy that cuts, fails or re-frames the GET answers: the file comes back
 // byte for byte whatever the size (empty, one byte, several parts and a tail), a cut body resumes
 // where it stopped, a 500 is tried again, and what cannot work fails with S3's own error. The
-// upload runs in the same kind of thread: its progress and a stop by the caller are checked here.
+// upload runs in the same kind of thread: its progress and a stop by the caller are checked here,
+// and so are the block-cached ranged GETs of a tiered volume's reads (plugins/tiering/s3/s3-file.ts).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -11,8 +12,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pino from 'pino';
+import { emptyVolumeInfo } from '../../../../core/storage/volume-info.js';
 import { TierBackends } from '../../../../plugins/tiering/backends.js';
 import type { S3BackendStorage } from '../../../../plugins/tiering/s3/s3-backend.js';
+import { BLOCK_SIZE } from '../../../../plugins/tiering/s3/s3-file.js';
 import { downloadObject } from '../../../../plugins/tiering/s3/s3-transfer.js';
 import { cleanup, tempDir } from '../../../helpers/processes.js';
 import { startWeedMini, type WeedMini } from '../../../helpers/weed-mini.js';
@@ -162,6 +165,31 @@ describe('tier download against weed mini S3', { timeout: 240_000 }, () => {
     assert.equal(calls, 1, 'no progress is reported after the callback failed');
     // the connections it used are gone and a new download works
     assert.equal(await proxied.downloadFile(path, 'one.dat', () => undefined), 1);
+  });
+
+  test('a tiered file reads through a cache of 256 KiB blocks: one GET per block missed, also for two reads at once; large reads go straight', async () => {
+    const info = emptyVolumeInfo();
+    info.files.push({ backendType: 's3', backendId: 'proxied', key: 'big.dat', offset: 0, fileSize: big.length, modifiedTime: 1, extension: '.dat' });
+    const f = proxied.newStorageFile('big.dat', info);
+    const allGets = () => proxy.seen.filter((x) => x.startsWith('GET /'));
+    const from = allGets().length;
+    const ranges = () => allGets().slice(from).map((x) => x.split(' ').at(-1));
+    const read = async (pos: number, len: number) => {
+      const buf = Buffer.alloc(len);
+      const n = await f.readAt(buf, 0, len, pos);
+      assert.ok(buf.subarray(0, n).equals(big.subarray(pos, pos + len)), `bytes at ${pos}`);
+      return n;
+    };
+    await Promise.all([read(1000, 1100), read(1000, 1100)]);
+    await read(5000, 64);
+    assert.deepEqual(ranges(), [`bytes=0-${BLOCK_SIZE - 1}`], 'one GET of the block for three reads in it');
+    await read(BLOCK_SIZE - 3, 10);
+    assert.deepEqual(ranges().slice(1), [`bytes=${BLOCK_SIZE}-${2 * BLOCK_SIZE - 1}`], 'a read across two blocks fetches only the one missing');
+    const last = Math.floor((big.length - 5) / BLOCK_SIZE) * BLOCK_SIZE;
+    assert.equal(await read(big.length - 5, 20), 5, 'short at the end');
+    await read(2 * MiB, 3 * MiB);
+    assert.deepEqual(ranges().slice(2), [`bytes=${last}-${big.length - 1}`, `bytes=${2 * MiB}-${5 * MiB - 1}`]);
+    await f.close();
   });
 
   test('an upload (run in its own thread too) comes back byte for byte; a failing progress callback stops another with its error', async () => {
