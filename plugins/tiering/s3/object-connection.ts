@@ -4,13 +4,12 @@
 // part of one (s3manager's Uploader reading parts from the file, s3_upload.go). A PUT body is read
 // with synchronous reads into two buffers of this connection, one read while the other is on the
 // socket, and sent unsigned (UNSIGNED-PAYLOAD): nothing hashes it, nothing is allocated per chunk.
-// The socket reads into one reused staging buffer
-// of this connection (net/tls `onread`): no buffer per chunk, no stream machinery, nothing for the
-// garbage collector. A full buffer is written at its position with a synchronous write, as Go's
-// copy loop does: handing each write to the thread pool cost more CPU in thread wake-ups, promises
-// and garbage than the copy itself (s3-transfer.ts). The event loop that runs this is therefore
-// blocked while a write lands in the page cache: it is a transfer thread's own (transfer-thread.ts),
-// never the server's. Only what these requests need is spoken: a 2xx body must be framed by
+// An answer is read into one reused staging buffer of this connection (net/tls `onread`): no buffer
+// per chunk, no stream machinery, nothing for the garbage collector. A full buffer is written at its
+// position with a synchronous write, as Go's copy loop does: handing each write to the thread pool
+// cost more CPU in thread wake-ups, promises and garbage than the copy itself (s3-transfer.ts).
+// The event loop that runs this is therefore blocked while a write lands in the page cache or a
+// read comes from it: it is a transfer thread's own (transfer-thread.ts), never the server's. Only what these requests need is spoken: a 2xx body must be framed by
 // Content-Length, an error answer is read (bounded) for S3's <Code> and <Message> and ends the
 // connection.
 import { once } from 'node:events';

@@ -1,10 +1,9 @@
 // An S3 object downloaded into a local file, in the thread that calls it: the tier download's
 // thread (transfer-thread.ts, started by s3-transfer.ts), whose event loop the synchronous file
 // writes block (Go: weed/storage/backend/s3_backend/s3_download.go downloadFromS3, s3manager's
-// Downloader writing parts at their offsets). The object is fetched
-// as ranged GETs of PART_SIZE, several at once, each body written at its own position in the file
-// straight from the socket (object-connection.ts); a part cut short is asked for again from where
-// it stopped. The first GET also tells the size (its Content-Range), so no HEAD is needed and a
+// Downloader writing parts at their offsets). The object is fetched as ranged GETs of PART_SIZE,
+// several at once, each body written at its own position in the file straight from the socket
+// (object-connection.ts); a part cut short is asked for again from where it stopped. The first GET also tells the size (its Content-Range), so no HEAD is needed and a
 // missing object answers NoSuchKey. Every part's Content-Range must name the range asked for and
 // the same total, so an object replaced mid-download fails the download instead of mixing two.
 // The file's pages go to disk while the download runs (a datasync every FLUSH_EVERY bytes), so

@@ -36,7 +36,7 @@ const MAX_PARTS = 10_000;
  * rounded up to a power of two within 8..64 MiB, doubled while the file would need more than S3's
  * 10000 parts. A power of two divides the download's 64 MiB ranges (object-download.ts), so a
  * range never starts inside a stored part: against `weed` S3, 52 MiB parts cost the S3 server
- * ~15% more CPU per download than 64 MiB ones.
+ * ~10% more CPU per download than 64 MiB ones.
  */
 export function uploadPartSize(size: number, width: number): number {
   const even = Math.ceil(size / (width * 4));
