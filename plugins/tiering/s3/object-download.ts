@@ -17,7 +17,7 @@
 // first answer) connections that is ≤ 4.25 MiB whatever the object size (5 parts by default: 1.5 MiB).
 import { open, type FileHandle } from 'node:fs/promises';
 import { ConnectionPool, type ObjectRequest, type ObjectTarget } from './object-connection.js';
-import { runParts, withRetry } from './transfer-support.js';
+import { runParts, withRetry, type TransferHooks } from './transfer-support.js';
 
 const MiB = 1024 * 1024;
 /**
@@ -80,14 +80,9 @@ export interface DownloadSizes {
 
 export const DEFAULT_SIZES: DownloadSizes = { partSize: PART_SIZE, flushEvery: FLUSH_EVERY };
 
-/** What a download tells its caller as it goes, and how the caller stops it. */
-export interface DownloadHooks {
-  /** The object's size, known from the first answer, before any byte is written. */
+/** A download's hooks: also the object's size, known from the first answer, before any byte is written. */
+export interface DownloadHooks extends TransferHooks {
   sized(total: number): void;
-  /** Bytes written to the file. */
-  written(n: number): void;
-  /** An error that ends the download (the caller's progress failed); checked before each write. */
-  stopped(): unknown;
 }
 
 /** Downloads the whole object into `path` (created or emptied), fsynced; returns its size. `width` GETs at once. */
@@ -102,7 +97,7 @@ export async function fetchObject(target: ObjectTarget, path: string, width: num
     /** Counts written bytes into a part's counter (where its retry resumes), the caller's count and the flusher. */
     const written = (counter: { done: number }) => (n: number) => {
       counter.done += n;
-      hooks.written(n);
+      hooks.moved(n);
       flusher.add(n);
     };
     /** Bytes of part 0 the first answer wrote (a retry of part 0 resumes after them). */

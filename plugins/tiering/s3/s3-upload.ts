@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ConnectionPool, type ObjectTarget } from './object-connection.js';
 import { encodeUriPart } from './sigv4.js';
-import { ProgressReporter, runParts, withRetry, type Progress } from './transfer-support.js';
+import { runParts, withRetry, type TransferHooks } from './transfer-support.js';
 
 const MiB = 1024 * 1024;
 /** S3's smallest part (5 MiB) rounded up; small files still go up in several parts. */
@@ -57,8 +57,8 @@ export interface UploadTarget {
 }
 
 /** Uploads the first `size` bytes of the file at `path` to `t.key` with `width` parts in flight. */
-export async function uploadFile(t: UploadTarget, path: string, size: number, progress: Progress, width: number): Promise<void> {
-  const reporter = new ProgressReporter(progress, size);
+export async function uploadFile(t: UploadTarget, path: string, size: number, width: number, hooks: TransferHooks): Promise<void> {
+  const { stopped } = hooks;
   const partSize = uploadPartSize(size, width);
   const common = { Bucket: t.bucket, Key: t.key };
   const pool = new ConnectionPool(t.object);
@@ -68,7 +68,7 @@ export async function uploadFile(t: UploadTarget, path: string, size: number, pr
     const put = (signal: AbortSignal, start: number, length: number, query: string | undefined, headers: Record<string, string>) => {
       // what a part has counted, once per byte across its tries
       const counted = { bytes: 0 };
-      return withRetry(signal, () => reporter.failed, async () => {
+      return withRetry(signal, stopped, async () => {
         let sent = 0;
         let etag: string | undefined;
         await pool.request({
@@ -82,12 +82,12 @@ export async function uploadFile(t: UploadTarget, path: string, size: number, pr
             onSent: (n) => {
               sent += n;
               if (sent > counted.bytes) {
-                reporter.add(sent - counted.bytes);
+                hooks.moved(sent - counted.bytes);
                 counted.bytes = sent;
               }
             },
           },
-          stopped: () => reporter.failed,
+          stopped,
           signal,
           place: (status, answer) => {
             etag = answer.get('etag');
@@ -100,7 +100,6 @@ export async function uploadFile(t: UploadTarget, path: string, size: number, pr
 
     if (size <= partSize) {
       await put(new AbortController().signal, 0, size, undefined, { 'x-amz-storage-class': t.storageClass });
-      await reporter.finish();
       return;
     }
 
@@ -116,7 +115,8 @@ export async function uploadFile(t: UploadTarget, path: string, size: number, pr
         const etag = await put(signal, start, length, `partNumber=${i + 1}&uploadId=${encodeUriPart(uploadId)}`, {});
         parts[i] = { PartNumber: i + 1, ETag: etag };
       });
-      await reporter.finish();
+      const stop = stopped();
+      if (stop !== undefined) throw stop;
       await t.client.send(new CompleteMultipartUploadCommand({ ...common, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
     } catch (e) {
       // best effort: an upload left behind is cleared by the bucket's lifecycle rule

@@ -7,6 +7,17 @@
 export type Progress = (processed: number, percentage: number) => Promise<void> | void;
 
 /**
+ * What a transfer running in a transfer thread reports as it goes, and how it is stopped: the
+ * thread batches the counts to its parent, whose ProgressReporter calls the caller's Progress.
+ */
+export interface TransferHooks {
+  /** Bytes moved: written to the file (download) or handed to the socket (upload). */
+  moved(n: number): void;
+  /** An error that ends the transfer (the caller's progress failed); checked before each write or chunk sent. */
+  stopped(): unknown;
+}
+
+/**
  * Parts in flight at most, whatever the request asks (Go clamps it to 1024): the S3 client's
  * agent opens 16 sockets per host, and each part in flight holds a few read or write buffers.
  */

@@ -39,7 +39,7 @@ const moved = (n: number) => {
 const targetOf = (t: ThreadTarget): ObjectTarget => ({ url: new URL(t.url), region: t.region, keys: t.keys });
 
 function download(job: DownloadJob): Promise<number> {
-  return fetchObject(targetOf(job.object), job.path, job.width, { sized: (total) => post({ total }), written: moved, stopped: () => stop }, job.sizes);
+  return fetchObject(targetOf(job.object), job.path, job.width, { sized: (total) => post({ total }), moved, stopped: () => stop }, job.sizes);
 }
 
 async function upload(job: UploadJob): Promise<number> {
@@ -47,14 +47,9 @@ async function upload(job: UploadJob): Promise<number> {
   // loaded here: a download never needs the S3 client
   const [{ makeS3Client }, { uploadFile }] = await Promise.all([import('../remote/remote-client.js'), import('./s3-upload.js')]);
   const client = makeS3Client(job.s3);
-  let done = 0;
   try {
-    // uploadFile reports at most every 100 ms, never two calls at once; a throw stops it
-    await uploadFile({ client, object: targetOf(job.object), bucket: job.bucket, key: job.key, storageClass: job.storageClass }, job.path, job.size, (processed) => {
-      if (stop) throw stop;
-      moved(processed - done);
-      done = processed;
-    }, job.width);
+    const to = { client, object: targetOf(job.object), bucket: job.bucket, key: job.key, storageClass: job.storageClass };
+    await uploadFile(to, job.path, job.size, job.width, { moved, stopped: () => stop });
   } finally {
     client.destroy();
   }
